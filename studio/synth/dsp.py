@@ -121,11 +121,11 @@ class BlockGeometry:
 
 
 @lru_cache(maxsize=32)
-def block_geometry(num_samples: int, num_control: int, block: int = 20) -> BlockGeometry:
+def block_geometry(num_samples: int, num_control: int, block: int = 32) -> BlockGeometry:
     """Precompute the θ-independent upsampling layout for T audio and C control samples (C ≥ 2).
 
     ``block`` K trades the in-block phase sum (a K×K matrix product: 2K flops a sample) against the
-    number of blocks; 20 is fastest on the 2-core CPU (``bench/synth_speed.py --block``).
+    number of blocks; a multiple of 8 keeps the audio-rate loops vectorized (32 is fastest on the CPU).
     """
     t, c, k = num_samples, num_control, block
     nb = -(-t // k)
@@ -175,15 +175,17 @@ def _inclusive_cumsum(x, precision=jax.lax.Precision.HIGHEST):
 def wrapped_cumsum(x, group: int = 32):
     """Inclusive cumulative sum modulo 1 along the last axis: ``[B, N]`` in [0, 1) → ``[B, N]`` in [0, 1).
 
-    Two levels (within groups of ``group``, then across groups), wrapping after each, so no partial sum
-    exceeds ``max(group, N / group)`` and float32 keeps ~1e-6 cycles of accuracy for any N.
+    Sums within groups of ``group``, then (recursively) across the group totals, wrapping after each level,
+    so no partial sum exceeds ``group`` and float32 keeps ~1e-6 cycles of accuracy for any N.
     """
     b, n = x.shape
+    if n <= group:
+        return _wrap(_inclusive_cumsum(x))
     ng = -(-n // group)
     blocks = jnp.pad(x, ((0, 0), (0, ng * group - n))).reshape(b, ng, group)
     within = _inclusive_cumsum(blocks)
     totals = _wrap(within[..., -1])  # [B, NG]
-    before = _wrap(_inclusive_cumsum(totals) - totals)
+    before = _wrap(wrapped_cumsum(totals, group) - totals)
     return _wrap(within + before[..., None]).reshape(b, ng * group)[:, :n]
 
 

@@ -127,33 +127,53 @@ def normalize_if_clipping(audio):
     return audio / jnp.maximum(peak, 1.0)
 
 
+def default_sounds_per_step(backend: str) -> int:
+    """How many sounds one step of the render loop processes: 1 on CPU, the whole batch (0) elsewhere.
+
+    On a CPU, rendering sound by sound keeps every audio-rate intermediate (~0.4 MB) in cache; a whole
+    batch of 32 spills ~12 MB arrays to memory and runs ~2× slower (``bench/synth_speed.py``). A GPU wants
+    the opposite: one wide kernel over the whole batch.
+    """
+    return 1 if backend == "cpu" else 0
+
+
 @lru_cache(maxsize=16)
-def _compiled_renderer(sample_rate: int, num_samples: int, num_control: int, control_rate: float, block: int = 20):
+def _compiled_renderer(sample_rate: int, num_samples: int, num_control: int, control_rate: float,
+                       block: int, sounds_per_step: int):
     geometry = dsp.block_geometry(num_samples, num_control, block)
 
-    @jax.jit
-    def mix(theta, seeds):
+    def render_step(theta, seeds):
         blocks = _render_blocks(jnp.clip(theta, 0.0, 1.0), seeds, sample_rate, control_rate, geometry)
-        return blocks.reshape(theta.shape[0], -1)[:, :num_samples]
+        return normalize_if_clipping(blocks.reshape(theta.shape[0], -1)[:, :num_samples])
 
-    normalize = jax.jit(normalize_if_clipping)
-
+    @jax.jit
     def run(theta, seeds):
-        # Two programs on purpose: in one, XLA fuses the whole mix into both the peak reduction and the
-        # division (computing every oscillator and the noise twice) and drops optimization barriers.
-        return normalize(mix(theta, seeds))
+        batch = theta.shape[0]
+        step = sounds_per_step if 0 < sounds_per_step < batch else batch
+        if step == batch:
+            return render_step(theta, seeds)
+        steps = -(-batch // step)
+        pad = steps * step - batch  # padded rows (zeros) are rendered and dropped
+        theta_p = jnp.pad(theta, ((0, pad), (0, 0))).reshape(steps, step, N_PARAMS)
+        seeds_p = jnp.pad(seeds, (0, pad)).reshape(steps, step)
+        audio = jax.lax.map(lambda args: render_step(*args), (theta_p, seeds_p))
+        return audio.reshape(steps * step, num_samples)[:batch]
 
     return run
 
 
-def renderer(settings: RenderSettings = RenderSettings()):
+def renderer(settings: RenderSettings = RenderSettings(), block: int = 32, sounds_per_step: int | None = None):
     """The jitted render function for these settings: ``(θ [B, 78] float32, seeds [B] uint32) → [B, T]``.
 
-    For hot loops (search) that already hold clean, clipped arrays on the device: no validation, no host sync.
+    For hot loops (search) that already hold clean arrays on the device: no validation, no host sync.
+    ``block`` (audio samples per phase block) and ``sounds_per_step`` (see :func:`default_sounds_per_step`)
+    only change speed, never the sound beyond float rounding.
     """
     settings.validate()
+    if sounds_per_step is None:
+        sounds_per_step = default_sounds_per_step(jax.default_backend())
     return _compiled_renderer(int(settings.sample_rate), settings.num_samples, settings.num_control,
-                              float(settings.control_rate))
+                              float(settings.control_rate), int(block), int(sounds_per_step))
 
 
 def check_theta(theta) -> np.ndarray:
@@ -165,7 +185,7 @@ def check_theta(theta) -> np.ndarray:
     arr = np.asarray(theta, dtype=np.float32)
     if arr.ndim == 1:
         arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != N_PARAMS:
+    if arr.ndim != 2 or arr.shape[1] != N_PARAMS or arr.shape[0] == 0:
         raise ValueError(f"theta must have shape [{N_PARAMS}] or [batch, {N_PARAMS}], got {list(np.shape(theta))}")
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -181,6 +201,7 @@ def render(theta, settings: RenderSettings = RenderSettings(), seeds=None):
     settings: sample rate, duration, control rate, noise seed. seeds: optional ``[B]`` per-sound noise seeds
     (default :func:`noise_seeds`). Returns float32 audio in [−1, 1]: ``[B, T]`` (or ``[T]`` for a single θ).
     """
+    settings.validate()
     single = np.ndim(theta) == 1
     arr = check_theta(theta)
     if seeds is None:

@@ -1,0 +1,66 @@
+"""Timing and memory helpers shared by the benchmarks and the peer scripts (numpy and the stdlib only).
+
+Every measurement: warm-up calls first (compilation, allocator), then ``repeats`` timed calls, each of
+which must return only once its result exists (callers ``block_until_ready``). Memory is the growth of
+the process's resident set from just before the first call to its high-water mark at the end, so it
+includes whatever compilation and buffers the engine needs for that batch.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def current_rss_mb() -> float:
+    """Resident set size of this process now, in MiB (Linux /proc; falls back to the high-water mark)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """High-water mark of the resident set of this process, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def measure(run, repeats: int = 7, warmup: int = 2) -> dict:
+    """Time ``run()`` (synchronous); returns median/min seconds and peak memory growth (MiB)."""
+    before = current_rss_mb()
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return {"median_s": float(np.median(times)), "min_s": float(np.min(times)),
+            "peak_mb": max(peak_rss_mb() - before, 0.0)}
+
+
+def tune_allocator() -> bool:
+    """Apply the studio's allocator setting (``studio/synth/cpu.py``), loaded by path: peers get it too."""
+    spec = importlib.util.spec_from_file_location("studio_synth_cpu", REPO / "studio" / "synth" / "cpu.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.tune_cpu_allocator()
+
+
+def cpu_name() -> str:
+    """The processor's model name and core count, for table headers."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} × {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} × {os.cpu_count()} cores"
