@@ -273,6 +273,8 @@ def test_noise_is_uniform_and_follows_the_level_curve():
     assert raw.min() >= -1.0 and raw.max() < 1.0
     assert abs(raw.mean()) < 0.01 and raw.var() == pytest.approx(1 / 3, rel=0.01)
     assert np.histogram(raw, bins=10, range=(-1, 1))[0].min() > 0.09 * raw.size
+    rows = np.asarray(dsp.uniform_noise(seeds, 3000, 32)).reshape(4, -1)
+    assert max(abs(np.corrcoef(r[:-1], r[1:])[0, 1]) for r in rows) < 0.01  # white: no sample-to-sample memory
     full = np.asarray(render(noise_patch(1.0), SHORT))
     half = np.asarray(render(noise_patch(0.9), SHORT))  # human level 0.9 → x = 0.9^(1/40)·…, same noise row
     assert np.allclose(half, 0.9 * full, atol=1e-6)

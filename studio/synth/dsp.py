@@ -264,6 +264,8 @@ def uniform_noise(seeds, num_blocks: int, block: int):
     than threefry here.
     """
     n = jnp.arange(num_blocks * block, dtype=jnp.uint32).reshape(num_blocks, block)
-    key = _mix32(seeds.astype(jnp.uint32) * jnp.uint32(0x9E3779B9) + jnp.uint32(0x632BE5AB))
-    h = _mix32(_mix32(n[None] ^ key[:, None, None]) + key[:, None, None])
+    # A well-mixed key per seed, then one finalizer round per sample: rows of different seeds hash
+    # disjoint inputs (n ^ key), so they are uncorrelated; one round keeps the audio loop cheap.
+    key = _mix32(_mix32(seeds.astype(jnp.uint32) * jnp.uint32(0x9E3779B9) + jnp.uint32(0x632BE5AB)))
+    h = _mix32(n[None] ^ key[:, None, None])
     return (h >> 8).astype(jnp.float32) * (2.0 / 16777216.0) - 1.0

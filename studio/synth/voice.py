@@ -87,21 +87,27 @@ def _lfo(human, name, rate_env, amp_env, control_rate):
     return out * amp_env
 
 
-def _render_blocks(theta, seeds, sample_rate: int, control_rate: float, geometry: dsp.BlockGeometry):
-    """θ ``[B, 78]`` (already clipped) and seeds ``[B]`` → un-normalized audio blocks ``[B, NB, K]``."""
-    human = to_human(theta)
-    n = jnp.arange(geometry.num_control, dtype=theta.dtype)
-    note_on = _col(human, "keyboard.duration")  # [B, 1] seconds
-    midi_f0 = _col(human, "keyboard.midi_f0")
+def control_signals(theta, num_control: int, control_rate: float):
+    """θ ``[B, 78]`` (clipped) → the modulation matrix's five outputs ``[B, 5, C]`` at control rate.
 
-    envs = _adsr_bank(human, n, control_rate, note_on,
+    Order: vco_1_pitch, vco_1_amp, vco_2_pitch, vco_2_amp, noise_amp (``MOD_OUTPUTS``).
+    """
+    human = to_human(theta)
+    n = jnp.arange(num_control, dtype=theta.dtype)
+    envs = _adsr_bank(human, n, control_rate, _col(human, "keyboard.duration"),
                       ("adsr_1", "adsr_2", "lfo_1_amp_adsr", "lfo_2_amp_adsr", "lfo_1_rate_adsr", "lfo_2_rate_adsr"))
     lfo_1 = _lfo(human, "lfo_1", envs[:, 4], envs[:, 2], control_rate)
     lfo_2 = _lfo(human, "lfo_2", envs[:, 5], envs[:, 3], control_rate)
     sources = jnp.stack([envs[:, 0], envs[:, 1], lfo_1, lfo_2], axis=1)  # [B, 4, C]
     first = PARAM_INDEX[f"mod_matrix.{MOD_INPUTS[0]}->{MOD_OUTPUTS[0]}"]
     routes = human[:, first:first + len(MOD_INPUTS) * len(MOD_OUTPUTS)].reshape(-1, len(MOD_INPUTS), len(MOD_OUTPUTS))
-    controls = dsp.mod_matrix(sources, routes)  # [B, 5, C]
+    return dsp.mod_matrix(sources, routes)
+
+
+def audio_blocks(theta, controls, seeds, sample_rate: int, geometry: dsp.BlockGeometry):
+    """θ ``[B, 78]`` (clipped), controls ``[B, 5, C]``, seeds ``[B]`` → un-normalized audio ``[B, NB, K]``."""
+    human = to_human(theta)
+    midi_f0 = _col(human, "keyboard.midi_f0")
     pitch_1, amp_1, pitch_2, amp_2, noise_amp = (dsp.upsample(controls[:, i], geometry) for i in range(5))
 
     def oscillator_phase(name, pitch):
@@ -142,21 +148,26 @@ def _compiled_renderer(sample_rate: int, num_samples: int, num_control: int, con
                        block: int, sounds_per_step: int):
     geometry = dsp.block_geometry(num_samples, num_control, block)
 
-    def render_step(theta, seeds):
-        blocks = _render_blocks(jnp.clip(theta, 0.0, 1.0), seeds, sample_rate, control_rate, geometry)
+    def audio_step(theta, controls, seeds):
+        blocks = audio_blocks(theta, controls, seeds, sample_rate, geometry)
         return normalize_if_clipping(blocks.reshape(theta.shape[0], -1)[:, :num_samples])
 
     @jax.jit
     def run(theta, seeds):
+        theta = jnp.clip(theta, 0.0, 1.0)
+        # Control rate for the whole batch at once (small arrays: per-step overhead would dominate).
+        controls = control_signals(theta, num_control, control_rate)
         batch = theta.shape[0]
         step = sounds_per_step if 0 < sounds_per_step < batch else batch
         if step == batch:
-            return render_step(theta, seeds)
+            return audio_step(theta, controls, seeds)
         steps = -(-batch // step)
         pad = steps * step - batch  # padded rows (zeros) are rendered and dropped
-        theta_p = jnp.pad(theta, ((0, pad), (0, 0))).reshape(steps, step, N_PARAMS)
-        seeds_p = jnp.pad(seeds, (0, pad)).reshape(steps, step)
-        audio = jax.lax.map(lambda args: render_step(*args), (theta_p, seeds_p))
+
+        def per_step(x):
+            return jnp.pad(x, ((0, pad),) + ((0, 0),) * (x.ndim - 1)).reshape((steps, step) + x.shape[1:])
+
+        audio = jax.lax.map(lambda args: audio_step(*args), (per_step(theta), per_step(controls), per_step(seeds)))
         return audio.reshape(steps * step, num_samples)[:batch]
 
     return run
