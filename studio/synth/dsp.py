@@ -78,7 +78,10 @@ def lfo(frequency, mod_depth, initial_phase, shape_amounts, rate_env, control_ra
     order (sin, tri, saw, rsaw, sqr); rate_env ``[B, C]`` in [0, 1]. Returns ``[B, C]`` in [0, 1].
     """
     hz = jnp.maximum(frequency + mod_depth * rate_env, 0.0)
-    cycles = jnp.cumsum(hz / control_rate, axis=-1) + initial_phase / (2.0 * math.pi)
+    # Summed exactly in fixed point: a float32 cumsum is off by ~1e-5 cycles after a few hundred steps,
+    # enough to move a square or saw edge by one control sample (and, through a pitch route, the whole note).
+    running = jnp.cumsum(to_phase_units(hz / control_rate), axis=-1, dtype=jnp.uint32)
+    cycles = from_phase_units(running) + initial_phase / (2.0 * math.pi)
     saw = jnp.mod(cycles, 1.0)
     c = jnp.cos(2.0 * math.pi * cycles)
     shapes = jnp.stack(
@@ -158,49 +161,46 @@ def upsample(control, geometry: BlockGeometry):
 # ----------------------------------------------------------------------------------------------
 # Audio rate: oscillators and noise, [B, NB, K]
 # ----------------------------------------------------------------------------------------------
-def _wrap(x):
-    return x - jnp.floor(x)
+_CYCLE_UNITS = 2.0 ** 32  # fixed-point phase: one cycle = 2^32 units, so uint32 arithmetic wraps exactly at 1
+
+
+def to_phase_units(cycles):
+    """Phase increments in cycles (float32 ≥ 0, any shape) → uint32 units of 2⁻³² cycle, modulo one cycle.
+
+    Sums of these wrap exactly at one cycle and never round: accumulated phase carries no float32 error.
+    """
+    units = jnp.floor((cycles - jnp.floor(cycles)) * _CYCLE_UNITS + 0.5)
+    return jnp.minimum(units, _CYCLE_UNITS - 256.0).astype(jnp.uint32)  # 2^32 itself would overflow
+
+
+def from_phase_units(units):
+    """uint32 phase units → cycles in [0, 1) as float32 (resolution 2⁻²⁴ cycle; the top 24 bits)."""
+    return (units >> 8).astype(jnp.float32) * (1.0 / 16777216.0)
 
 
 def _inclusive_cumsum(x, precision=jax.lax.Precision.HIGHEST):
     """Inclusive cumulative sum along the last axis ``[..., K]`` as a triangular matrix product.
 
-    A dot, not a scan: it is exact enough for short axes, fast on CPU and GPU, and stays out of XLA's loop
+    A dot, not a scan: exact enough for short axes, fast on CPU and GPU, and it stays out of XLA's loop
     fusions (a fused scan interleave stops LLVM from vectorizing the audio-rate loop that consumes it).
     """
     k = x.shape[-1]
     return jnp.matmul(x, jnp.triu(jnp.ones((k, k), x.dtype)), precision=precision)
 
 
-def wrapped_cumsum(x, group: int = 32):
-    """Inclusive cumulative sum modulo 1 along the last axis: ``[B, N]`` in [0, 1) → ``[B, N]`` in [0, 1).
-
-    Sums within groups of ``group``, then (recursively) across the group totals, wrapping after each level,
-    so no partial sum exceeds ``group`` and float32 keeps ~1e-6 cycles of accuracy for any N.
-    """
-    b, n = x.shape
-    if n <= group:
-        return _wrap(_inclusive_cumsum(x))
-    ng = -(-n // group)
-    blocks = jnp.pad(x, ((0, 0), (0, ng * group - n))).reshape(b, ng, group)
-    within = _inclusive_cumsum(blocks)
-    totals = _wrap(within[..., -1])  # [B, NG]
-    before = _wrap(wrapped_cumsum(totals, group) - totals)
-    return _wrap(within + before[..., None]).reshape(b, ng * group)[:, :n]
-
-
 def phase_cycles(increments, initial_cycles):
     """Running phase in cycles from per-sample increments.
 
-    increments: ``[B, NB, K]`` cycles per sample; initial_cycles ``[B]``. Returns ``[B, NB, K]`` equal to
-    ``initial + Σ_{s ≤ i} increment_s`` (inclusive, like torchsynth's cumsum) up to a whole number of cycles.
-    Within a block the sum is a triangular matrix product; across blocks, block totals are summed modulo 1,
-    so float32 never holds a large phase and does not drift over long buffers.
+    increments: ``[B, NB, K]`` cycles per sample (≥ 0); initial_cycles ``[B]``. Returns ``[B, NB, K]`` equal
+    to ``initial + Σ_{s ≤ i} increment_s`` (inclusive, like torchsynth's cumsum) up to whole cycles.
+    Within a block the sum is a triangular matrix product in float32 (K terms: error ~1e-7 cycles that
+    does not accumulate); the starts of the blocks are summed exactly in fixed point, so the phase does not
+    drift however long the sound.
     """
     within = _inclusive_cumsum(increments)
-    totals = _wrap(within[..., -1])  # [B, NB]
-    start = _wrap(wrapped_cumsum(totals) - totals) + initial_cycles[:, None]
-    return within + start[..., None]
+    totals = jnp.sum(to_phase_units(increments), axis=-1, dtype=jnp.uint32)  # [B, NB], exact modulo 1 cycle
+    before = jnp.cumsum(totals, axis=-1, dtype=jnp.uint32) - totals
+    return within + (from_phase_units(before) + initial_cycles[:, None])[..., None]
 
 
 def _taylor(odd: bool, terms: int) -> list[float]:
