@@ -1,0 +1,6 @@
+"""``python -m studio``: see :mod:`studio.cli`."""
+import sys
+
+from studio.cli import main
+
+sys.exit(main())
