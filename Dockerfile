@@ -1,0 +1,44 @@
+# The synth sketch studio as a Hugging Face Docker Space (or any container host): serves on port 7860.
+#
+#   docker build -t synth-studio .                                   # CPU (default)
+#   docker build -t synth-studio --build-arg JAX_EXTRA=cuda12 \
+#       --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 .   # JAX (and torch) on CUDA 12
+#   docker run -p 7860:7860 synth-studio
+#
+# Every Python package is pinned in requirements.txt. The image runs as a non-root user with uid 1000, as Spaces
+# require. Public mode (each browser gets its own private library) is on; the library lives in
+# $SYNTH_STUDIO_LIBRARY, which is inside the container and so lost on restart unless a volume (a Spaces Storage
+# Bucket, say) is mounted there.
+FROM python:3.11-slim
+
+# JAX_EXTRA: empty for CPU; "cuda12" (or "cuda13") installs the matching jax[...] plugin at the pinned JAX version.
+ARG JAX_EXTRA=""
+# Where torch comes from: the CPU wheels by default (torch only serves CLAP scoring; no CUDA libraries needed).
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    GRADIO_ANALYTICS_ENABLED=False \
+    XLA_PYTHON_CLIENT_PREALLOCATE=false \
+    SYNTH_STUDIO_PUBLIC=1 \
+    SYNTH_STUDIO_LIBRARY=/home/user/library \
+    HOME=/home/user \
+    PATH=/home/user/.local/bin:$PATH
+
+RUN useradd --create-home --uid 1000 user
+USER user
+WORKDIR /home/user/app
+
+# Dependencies first, so that code changes do not reinstall them.
+COPY --chown=user requirements.txt .
+RUN pip install --user --extra-index-url "$TORCH_INDEX" -r requirements.txt \
+ && if [ -n "$JAX_EXTRA" ]; then \
+      pip install --user "jax[$JAX_EXTRA]==$(sed -n 's/^jax==//p' requirements.txt)"; \
+    fi
+
+COPY --chown=user . .
+RUN mkdir -p "$SYNTH_STUDIO_LIBRARY"
+
+EXPOSE 7860
+CMD ["python", "app.py", "--host", "0.0.0.0", "--port", "7860"]

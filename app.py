@@ -1,0 +1,17 @@
+"""Entry point of the synth sketch studio (also the Hugging Face Space's): ``python app.py --help``."""
+import os
+
+# Let JAX (synth) and torch (CLAP) share a GPU instead of JAX taking 75 % of it at start (see DESIGN.md).
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+if __name__ == "__main__":
+    # Start compiling the synth before importing Gradio (~5 s): the two overlap on separate cores.
+    from studio.synth import RenderSettings
+    from studio.ui.views import start_warm_up
+
+    start_warm_up((RenderSettings(),))
+
+    from studio.ui.app import main
+
+    main()

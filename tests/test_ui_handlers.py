@@ -1,0 +1,209 @@
+"""The studio's events as Gradio runs them (``process_api`` with a per-session state), without a browser:
+library save/rename/delete with its guards, A/B, randomize, snapping, settings, and readable errors."""
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from gradio.state_holder import SessionState
+
+from studio.library import new_session_token
+from studio.ui.app import build_app, make_config
+
+
+# A forged sound id is refused twice over: Gradio checks a dropdown's value against the choices it offered this
+# session, and the library checks ids and namespaces; either message will do.
+REFUSED = "not in the list of choices|no saved sound|not a valid sound id"
+
+
+class Session:
+    """One browser session of an app that is built but not served: calls events by their function's name."""
+
+    def __init__(self, demo: gr.Blocks, loop):
+        self.demo, self.loop, self.state = demo, loop, SessionState(demo)
+        self.fns = {}
+        for f in demo.fns.values():
+            self.fns.setdefault(getattr(f.fn, "__name__", ""), f)
+
+    def __call__(self, name: str, *values) -> list:
+        """Run the event whose handler is called ``name``; ``values`` fill its non-State inputs in order."""
+        block_fn = self.fns[name]
+        values = iter(values)
+        inputs = [None if isinstance(c, gr.State) else next(values) for c in block_fn.inputs]
+        coroutine = self.demo.process_api(block_fn=block_fn, inputs=inputs, state=self.state)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)["data"]
+
+    def outputs(self, name: str, data: list) -> dict:
+        """Output values keyed by elem_id (those that have one)."""
+        return {c.elem_id: v for c, v in zip(self.fns[name].outputs, data) if getattr(c, "elem_id", None)}
+
+
+@pytest.fixture(scope="module")
+def loop():
+    """An event loop of our own in a thread, as a server has (the thread running the tests may already have one
+    running, Playwright's)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory, loop):
+    root = tmp_path_factory.mktemp("library")
+    return build_app(make_config(root, public=False)), root
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory):
+    root = tmp_path_factory.mktemp("public-library")
+    return build_app(make_config(root, public=True)), root
+
+
+def status_of(session: Session, name: str, data: list) -> str:
+    return session.outputs(name, data)["status"]
+
+
+def value_of(update) -> object:
+    return update["value"] if isinstance(update, dict) and "value" in update else update
+
+
+def test_pick_tweak_save_rename_delete(local, loop):
+    demo, root = local
+    s = Session(demo, loop)
+    out = s("pick", "factory:bass")
+    assert status_of(s, "pick", out).startswith("**bass**") and s.outputs("pick", out)["sound-name"] == "bass"
+    out = s("set_keyboard.midi_f0", 40.0)
+    assert "*modified*" in status_of(s, "set_keyboard.midi_f0", out)
+    out = s("save", "Deep bass", "low, test", False)
+    assert value_of(s.outputs("save", out)["sound-picker"]) == "library:deep-bass"
+    assert (root / "deep-bass.yaml").exists() and (root / "deep-bass.wav").exists()
+
+    # The same name again: refused unless overwriting is ticked (and the tick is cleared after use).
+    with pytest.raises(gr.Error, match="already exists"):
+        s("save", "deep BASS!", "", False)
+    out = s("save", "deep BASS!", "", True)
+    assert s.outputs("save", out)["overwrite"] is False
+
+    out = s("rename", "library:deep-bass", "Deeper bass", False)
+    assert value_of(s.outputs("rename", out)["sound-picker"]) == "library:deeper-bass"
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == ["deeper-bass.wav",
+                                                                                    "deeper-bass.yaml"]
+    with pytest.raises(gr.Error, match="factory presets cannot be changed"):
+        s("rename", "factory:bass", "mine now", False)
+    with pytest.raises(gr.Error, match=REFUSED):
+        s("pick", "library:../deeper-bass")
+    out = s("ask_delete", "library:deeper-bass")
+    assert "Deeper bass" in out[1]
+    s("delete", "library:deeper-bass")
+    assert [p for p in root.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_undo_reset_ab_randomize_snap_settings(local, loop):
+    demo, _ = local
+    s = Session(demo, loop)
+    with pytest.raises(gr.Error, match="nothing to undo"):
+        s("_undo")
+    s("pick", "factory:pad")
+    out = s("_pin")
+    assert "B: **pad**" in out[2]
+    s("pick", "factory:bass")
+    out = s("_swap")
+    assert s.outputs("_swap", out)["sound-name"] == "pad"
+    assert "B: **bass**" in status_of(s, "_swap", out)
+
+    out = s("_randomize", "doppelgänger", 7)
+    assert s.outputs("_randomize", out)["random-seed"] == 8
+    with pytest.raises(gr.Error, match="less than minimum|whole number"):
+        s("_randomize", "vary", -1)
+
+    s("set_keyboard.midi_f0", 61.37)
+    out = s("_snap", True)
+    midi_update = out[-3]  # the outputs end with the three semitone knobs: midi_f0, vco_1 and vco_2 tuning
+    assert midi_update["step"] == 1.0 and midi_update["value"] == 61.0
+
+    out = s("_settings_changed", 1.0, 5)
+    assert "1 s at 48 kHz, noise seed 5" in status_of(s, "_settings_changed", out)
+    with pytest.raises(gr.Error, match="less than minimum|noise seed must be a whole number"):
+        s("_settings_changed", 1.0, -3)
+
+    before = int(re.search(r"undo (\d+)", status_of(s, "_settings_changed", out)).group(1))
+    out = s("_undo")
+    assert f"undo {before - 1}" in status_of(s, "_undo", out)
+    out = s("_reset")
+    assert status_of(s, "_reset", out).startswith("**bass**")  # the last loaded preset (swap does not load)
+
+
+def test_a_knob_release_without_movement_is_not_a_change(local, loop):
+    demo, _ = local
+    s = Session(demo, loop)
+    out = s("pick", "factory:lead")
+    shown = s.outputs("pick", out)["knob-keyboard-midi_f0"]
+    assert "undo 1" in status_of(s, "pick", out)
+    s("set_keyboard.midi_f0", shown)  # the value the slider shows, released in place
+    status = s("_pin")[2]  # (pinning reports the status line without changing the sound)
+    assert "undo 1" in status and "modified" not in status
+    s("set_keyboard.midi_f0", shown + 1.0)
+    assert "undo 2" in s("_pin")[2]
+
+
+def test_export_writes_files_named_after_the_sound(local, loop):
+    demo, _ = local
+    s = Session(demo, loop)
+    s("pick", "factory:bell")
+    files = s("export", "Glass Bell #1")[0]
+    names = sorted(Path(f["path"]).name for f in files)
+    assert names == ["glass-bell-1.wav", "glass-bell-1.yaml"]
+    with pytest.raises(gr.Error, match="give the sound a name"):
+        s("export", "  ")
+
+
+def test_public_sessions_are_isolated_even_against_forged_choices(public, loop):
+    demo, root = public
+    alice, bob = Session(demo, loop), Session(demo, loop)
+    token = new_session_token()
+    alice("on_page_load", token)
+    bob("on_page_load", None)  # a browser without a stored token gets a fresh one
+    alice("pick", "factory:bass")
+    alice("save", "Alice only", "", False)
+    with pytest.raises(gr.Error, match=REFUSED):
+        bob("pick", "library:alice-only")  # bob sends alice's id: it names nothing he may choose
+    with pytest.raises(gr.Error, match=REFUSED):
+        bob("ask_delete", "library:alice-only")
+    labels = [label for label, _ in bob("on_page_load", None)[2]["choices"]]
+    assert not any("Alice only" in label for label in labels)
+    # Alice, back after a reload with the same stored token, sees her sound.
+    again = Session(demo, loop)
+    labels = [label for label, _ in again("on_page_load", token)[2]["choices"]]
+    assert "saved · Alice only" in labels
+    [folder] = (root / "sessions").iterdir()  # only a session that saved has a folder: looking writes nothing
+    assert (folder / "alice-only.yaml").exists()
+    assert not np.any([p.suffix == ".yaml" for p in root.iterdir()])  # nothing in the shared root
+
+
+def test_command_line_and_environment(monkeypatch, tmp_path):
+    from studio.ui.app import parse_args
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    args = parse_args([])
+    assert (args.host, args.port, args.library, args.public) == ("127.0.0.1", 7860, None, None)
+    args = parse_args(["--host", "0.0.0.0", "--port", "8000", "--library", str(tmp_path), "--public"])
+    assert (args.host, args.port, args.library, args.public) == ("0.0.0.0", 8000, str(tmp_path), True)
+    assert parse_args(["--private"]).public is False
+    monkeypatch.setenv("SPACE_ID", "someone/synth-studio")
+    assert parse_args([]).host == "0.0.0.0"  # a Space must listen on all interfaces
+    monkeypatch.setenv("SYNTH_STUDIO_LIBRARY", str(tmp_path / "from-env"))
+    config = make_config()
+    assert config.public and config.library_root == str(tmp_path / "from-env") and config.browser_secret
+    assert not make_config(tmp_path / "local", public=False).browser_secret
