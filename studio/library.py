@@ -147,16 +147,10 @@ def namespace_for(token: str) -> str:
 
 def _write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a hidden temporary file in the same folder and an atomic rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    from studio.audio.io import atomic_file
+
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def _write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> None:
@@ -231,7 +225,7 @@ class Library:
 
     def _sweep_stale_temporaries(self) -> None:
         now = time.time()
-        temporaries = [*self.folder.glob(f"{_TEMP_PREFIX}*"), *self.folder.glob(".*.tmp")]  # ours, write_wav's
+        temporaries = self.folder.glob(".*.tmp")  # what studio.audio.io.atomic_file leaves if a writer dies
         for tmp in temporaries:
             with contextlib.suppress(OSError):
                 if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
