@@ -1,8 +1,13 @@
 """``python -m studio …``: the studio's jobs from a shell.
 
     python -m studio render PRESET -o out.wav [--sample-rate N] [--duration S] [--seed N] [--float]
+    python -m studio prompt "bees buzzing" -o out.wav [--budget quick|standard|paper] [--scorer auto|clap|descriptors]
+                     [--seed N] [--strategy NAME] [--restarts N] [--pitch C3] [--length S] [--brightness HZ]
+                     [--noisiness X] [--clap-model ID_OR_DIR]
     python -m studio presets
     python -m studio info
+    python -m studio vary PRESET -o DIR [--delta 0.25] [--count 8] [--seed N] [--lock GROUP ...]
+    python -m studio morph A B -o DIR [--steps 5] [--mode linear|even] [--lock GROUP ...]
 
 PRESET is a preset file (.yaml, .yml, .json) or the name of a factory preset (``bass``). Mistakes a user
 can make (a missing or invalid file, a bad option value) end with one line ``error: …`` on stderr and exit
@@ -51,6 +56,36 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _delta(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _count_in(lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    value = _positive_int(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface: one sub-command per job."""
     parser = _Parser(prog="python -m studio", description="The synth sketch studio from a shell.")
@@ -67,8 +102,70 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--float", action="store_true", help="write 32-bit float samples instead of 16-bit PCM")
     render.set_defaults(run=cmd_render)
 
+    prompt = commands.add_parser(
+        "prompt", help="search the synth for a sound that fits a text prompt",
+        description="Search the synth's 78 knobs for a sound that fits a text prompt (CTAG: an evolution strategy "
+                    "judged by LAION-CLAP, or offline by measured descriptors), then write the WAV and its preset.")
+    prompt.add_argument("text", metavar="PROMPT", help='what the sound should be, e.g. "bees buzzing"')
+    prompt.add_argument("-o", "--output", metavar="OUT.wav", type=Path,
+                        help="where to write the WAV; the preset goes next to it as OUT.yaml (default: the prompt's "
+                             "words + .wav, here)")
+    prompt.add_argument("--budget", choices=("quick", "standard", "paper"), default="quick",
+                        help="how long to search: quick (about a second with descriptors), standard, or paper (CTAG: "
+                             "population 50, 300 generations) (default: quick)")
+    prompt.add_argument("--scorer", choices=("auto", "clap", "descriptors"), default="auto",
+                        help="who judges: clap, descriptors (offline), or auto: CLAP when its weights load "
+                             "(default: auto)")
+    prompt.add_argument("--clap-model", metavar="ID_OR_DIR",
+                        help="CLAP weights: a Hugging Face id or a local folder (default: $SYNTH_STUDIO_CLAP, else "
+                             "laion/clap-htsat-unfused)")
+    prompt.add_argument("--strategy", choices=("learned_es", "cma_es", "snes", "random"),
+                        help="evolution strategy (default: learned_es)")
+    prompt.add_argument("--seed", metavar="N", type=_positive_int, default=0,
+                        help="seed of every random choice of the search (default: 0)")
+    prompt.add_argument("--restarts", metavar="N", type=_positive_int, default=1,
+                        help="independent searches with seeds N, N+1, …; each result is written (default: 1)")
+    prompt.add_argument("--pitch", metavar="NOTE", help="hard target: pitch as a note name (C3, F#2, Bb4) or Hz")
+    prompt.add_argument("--length", metavar="S", type=_seconds, help="hard target: audible length in seconds")
+    prompt.add_argument("--brightness", metavar="HZ", type=float, help="hard target: spectral centroid in Hz")
+    prompt.add_argument("--noisiness", metavar="X", type=float, help="hard target: spectral flatness, 0 to 0.6")
+    prompt.add_argument("--duration", metavar="S", type=_seconds, help="render length in seconds (default: 2)")
+    prompt.add_argument("--sample-rate", metavar="HZ", type=_positive_int, help="render rate (default: 48000)")
+    prompt.set_defaults(run=cmd_prompt)
+
     presets = commands.add_parser("presets", help="list the factory presets", description="List the factory presets.")
     presets.set_defaults(run=cmd_presets)
+
+    vary = commands.add_parser("vary", help="write doppelgängers (variations) of a preset",
+                               description="Write variations θ' = clip(θ + δ·z, 0, 1) of a preset (audio "
+                                           "doppelgängers): a preset file and a WAV for each, plus their distance "
+                                           "to the original.")
+    vary.add_argument("preset", metavar="PRESET", help="a preset file (.yaml, .yml, .json) or a factory preset name")
+    vary.add_argument("-o", "--output", metavar="DIR", type=Path, required=True,
+                      help="folder for the variations (created if missing)")
+    vary.add_argument("--delta", metavar="δ", type=_delta, default=0.25,
+                      help="step size in normalized units, 0 to 1 (default 0.25)")
+    vary.add_argument("--count", metavar="N", type=_count_in(1, 64), default=8, help="variations, 1 to 64 (default 8)")
+    vary.add_argument("--seed", metavar="N", type=_seed, default=0, help="picks the variations (default 0)")
+    vary.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
+                      help="keep these unchanged: pitch, note_length, a module (adsr_1, mixer, …) or a "
+                           "module.parameter key")
+    vary.set_defaults(run=cmd_vary)
+
+    morph = commands.add_parser("morph", help="write an interpolation strip between two presets",
+                                description="Write the steps of a strip from preset A to preset B (A's render "
+                                            "settings): a preset file and a WAV for each step.")
+    morph.add_argument("preset_a", metavar="A", help="the first preset (file or factory name)")
+    morph.add_argument("preset_b", metavar="B", help="the last preset (file or factory name)")
+    morph.add_argument("-o", "--output", metavar="DIR", type=Path, required=True,
+                       help="folder for the steps (created if missing)")
+    morph.add_argument("--steps", metavar="N", type=_count_in(2, 64), default=5,
+                       help="steps including A and B, 2 to 64 (default 5)")
+    morph.add_argument("--mode", choices=("linear", "even"), default="linear",
+                       help="linear: equal steps in the knobs; even: equal perceptual steps (default linear)")
+    morph.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
+                       help="hold these at A's values along the strip (as for vary)")
+    morph.set_defaults(run=cmd_morph)
 
     info = commands.add_parser("info", help="versions, JAX backend and devices",
                                description="Show the studio's version and its environment.")
@@ -116,6 +213,209 @@ def cmd_render(args) -> int:
     peak_text = f"{20 * np.log10(peak):.1f} dBFS" if peak > 0 else "silent"
     print(f"wrote {output}: {preset.name}, {audio.size / settings.sample_rate:.2f} s at {settings.sample_rate} Hz, "
           f"peak {peak_text}")
+    return 0
+
+
+def _prompt_stem(text: str) -> str:
+    """A file stem from a prompt's words: "Bees, buzzing!" → "bees-buzzing" (at most 60 characters)."""
+    import re
+
+    stem = "-".join(re.findall(r"[a-z0-9]+", text.lower()))[:60].strip("-")
+    return stem or "prompt"
+
+
+def cmd_prompt(args) -> int:
+    """Search for a sound that fits the prompt; write the best as WAV + preset YAML; report what happened."""
+    import dataclasses
+
+    from studio.scoring import Constraints, make_scorer
+    from studio.scoring.descriptors import explain
+    from studio.scoring.objective import Objective
+    from studio.synth import RenderSettings
+
+    if args.restarts < 1:
+        raise UserError("--restarts must be at least 1")
+    output = args.output or Path(f"{_prompt_stem(args.text)}.wav")
+    if output.suffix.lower() != ".wav":
+        raise UserError(f"the output {output} must end in .wav (the preset is written next to it as .yaml)")
+    if output.parent and not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+    overrides = {k: v for k, v in (("sample_rate", args.sample_rate), ("duration", args.duration)) if v is not None}
+    settings = dataclasses.replace(RenderSettings(), **overrides)
+    try:
+        settings.validate()
+    except ValueError as err:
+        raise UserError(str(err).replace("render setting sample_rate=", "--sample-rate ")
+                        .replace("render setting duration=", "--duration ")) from None
+    constraints = Constraints.from_user(args.pitch, args.length, args.brightness, args.noisiness, settings.duration)
+
+    from studio.scoring import ScorerUnavailable
+
+    try:
+        scorer = make_scorer(args.scorer, clap_model=args.clap_model)
+    except ScorerUnavailable as err:
+        raise UserError(f"--scorer clap: {err}") from None
+    objective = Objective(scorer, args.text, settings, constraints)
+    print(f"scorer: {scorer.label} — {scorer.reason}")
+    reading = explain(args.text, settings.duration)
+    print(f"understood: {reading}" if scorer.name == "descriptors" else
+          f"descriptor reading (for reference; CLAP judges the text itself): {reading}")
+    if constraints.active:
+        overridden = "" if scorer.name != "descriptors" else " (they replace the prompt's targets on those descriptors)"
+        print(f"constraints: {constraints.describe()}{overridden}")
+
+    from studio.search import STRATEGY_LABELS, SearchResult, budget_for, search, use_compilation_cache
+    from studio.synth.cpu import tune_cpu_allocator
+
+    tune_cpu_allocator()
+    use_compilation_cache()  # a second run in a new process compiles far less
+    budget = budget_for(args.budget, scorer, constraints.active)
+    strategy = args.strategy or budget.strategy
+    print(f"searching: {STRATEGY_LABELS[strategy]}, {budget.name} budget ({budget.population} × "
+          f"{budget.generations} per restart, {args.restarts} restart{'s' if args.restarts > 1 else ''}), "
+          f"seed {args.seed}", flush=True)
+    final, last_report, interrupted = None, 0.0, False
+    try:
+        for final in search(objective, budget=budget, strategy=strategy, seed=args.seed, restarts=args.restarts):
+            if not final.done and (final.elapsed_s - last_report >= 2.0 or final.generation == final.generations):
+                last_report = final.elapsed_s
+                print(f"  restart {final.restart + 1}/{final.restarts}, generation {final.generation}/"
+                      f"{final.generations}: best score {final.best_score:.3f} ({final.elapsed_s:.1f} s)", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: keep what was found so far
+        interrupted = True
+    if final is None:
+        raise UserError("the search stopped before its first generation: nothing to write")
+    results = list(final.results)
+    if interrupted and not final.done:  # the running restart's best so far joins the finished ones
+        results.append(SearchResult(final.best_theta, final.best_score, final.best_fitness, final.best_penalty,
+                                    args.seed + final.restart, final.restart, final.generation,
+                                    final.generation * budget.population))
+        results.sort(key=lambda r: r.fitness)
+    _write_prompt_results(results, objective, strategy, budget.name, output, final.elapsed_s)
+    if interrupted:
+        print("stopped early: wrote the best sound found so far")
+    return 0
+
+
+def _write_prompt_results(results, objective, strategy: str, budget: str, output: Path, elapsed_s: float) -> None:
+    """Write each result (best first: OUT.wav, OUT-2.wav, …) with its preset; print a line each."""
+    import numpy as np
+
+    from studio.audio.io import write_wav
+    from studio.audio.sound_profile import sound_profile
+    from studio.presets import save_preset
+    from studio.search import to_preset
+    from studio.synth import render
+
+    settings = objective.settings
+    for rank, result in enumerate(results, start=1):
+        stem = output.stem if rank == 1 else f"{output.stem}-{rank}"
+        wav, yaml_path = output.with_name(f"{stem}.wav"), output.with_name(f"{stem}.yaml")
+        name = objective.prompt if rank == 1 else f"{objective.prompt} #{rank}"
+        preset = to_preset(result, objective, strategy=strategy, budget=budget, name=name)
+        audio = np.asarray(render(preset.theta, settings))
+        write_wav(wav, audio, settings.sample_rate)
+        save_preset(preset, yaml_path)
+        print(f"wrote {wav} and {yaml_path}: score {result.score:.3f} (seed {result.seed}, "
+              f"{result.evaluations} candidates, {elapsed_s:.1f} s)")
+        if objective.constraints.active:
+            checks = objective.constraints.check(sound_profile(audio, settings.sample_rate))
+            print("  " + "; ".join(c.text for c in checks))
+
+
+def _output_folder(path: Path) -> Path:
+    """Create the output folder (and parents) unless it exists; a file in the way is a user error."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"cannot write into {path}: it is a file, not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe name: lowercase letters, digits and single dashes (``Warm Bass #2`` → ``warm-bass-2``)."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "sound"
+
+
+def _lock_mask(names):
+    from studio.explore import lock_mask
+
+    try:
+        return lock_mask(names or None)
+    except ValueError as err:
+        raise UserError(f"--lock: {err}") from None
+
+
+def _write_sound(folder: Path, stem: str, preset, audio) -> tuple[Path, Path]:
+    """Write ``stem.yaml`` (the preset) and ``stem.wav`` (16-bit) into ``folder``; return both paths."""
+    from studio.audio.io import write_wav
+    from studio.presets import save_preset
+
+    preset_path = save_preset(preset, folder / f"{stem}.yaml")
+    wav_path = write_wav(folder / f"{stem}.wav", audio, preset.settings.sample_rate)
+    return preset_path, wav_path
+
+
+def cmd_vary(args) -> int:
+    """Write ``--count`` doppelgängers of PRESET into DIR and print each one's distance to the original."""
+    import numpy as np
+
+    from studio.audio.embedding import perceptual_similarity
+    from studio.explore import describe_locks, doppelgangers, embed_audio, render_sounds
+    from studio.presets import Preset, utc_timestamp
+
+    preset, stem = _load(args.preset)
+    mask = _lock_mask(args.lock)
+    folder = _output_folder(args.output)
+    variants = doppelgangers(preset.theta, args.delta, args.count, args.seed, mask)
+    audio = render_sounds(np.concatenate([preset.theta[None], variants]), preset.settings)  # row 0: the original
+    embeddings = embed_audio(audio, preset.settings.sample_rate)
+    distances = np.linalg.norm(embeddings[1:] - embeddings[:1], axis=-1)
+    locked = describe_locks(mask)
+    created = utc_timestamp()
+    print(f"{args.count} doppelgängers of {preset.name}: δ {args.delta:g}, seed {args.seed}, locked: {locked}")
+    for i, theta in enumerate(variants, start=1):
+        name = f"{preset.name} variation {i} (δ {args.delta:g}, seed {args.seed})"
+        note = (f"doppelgänger {i} of {args.count} of {preset.name}: θ + δ·z with δ {args.delta:g}, seed {args.seed}; "
+                f"locked: {locked}")
+        variant = Preset(name=name, theta=theta, settings=preset.settings, tags=tuple(preset.tags) + ("variation",),
+                         prompt=preset.prompt, created=created, description=note)
+        file_stem = f"{_slug(stem)}-d{args.delta:g}-seed{args.seed}-{i:02d}"
+        preset_path, _ = _write_sound(folder, file_stem, variant, audio[i])
+        similarity = float(perceptual_similarity(distances[i - 1]))
+        print(f"  {preset_path} + .wav  distance {distances[i - 1]:.3f}  similarity {similarity:.2f}")
+    return 0
+
+
+def cmd_morph(args) -> int:
+    """Write the steps of a strip from A to B into DIR and print each step's distance to the previous one."""
+    from studio.explore import describe_locks, interpolate
+    from studio.presets import Preset, utc_timestamp
+
+    preset_a, stem_a = _load(args.preset_a)
+    preset_b, stem_b = _load(args.preset_b)
+    mask = _lock_mask(args.lock)
+    folder = _output_folder(args.output)
+    settings = preset_a.settings
+    strip = interpolate(preset_a.theta, preset_b.theta, args.steps, args.mode, mask, settings)
+    locked = describe_locks(mask)
+    if settings != preset_b.settings:
+        print(f"note: rendering every step with {preset_a.name}'s settings ({settings.sample_rate} Hz, "
+              f"{settings.duration:g} s, noise seed {settings.noise_seed})")
+    print(f"{args.steps}-step {args.mode} strip from {preset_a.name} to {preset_b.name} (locked: {locked}); "
+          f"distance from A to B {strip.endpoint_distance:.3f}")
+    created = utc_timestamp()
+    tags = tuple(dict.fromkeys(("morph",) + tuple(preset_a.tags) + tuple(preset_b.tags)))
+    for j, (theta, audio) in enumerate(zip(strip.thetas, strip.audio), start=1):
+        name = f"{preset_a.name} → {preset_b.name} {args.mode} step {j} of {args.steps}"
+        note = (f"step {j} of {args.steps} of a {args.mode} strip from {preset_a.name} to {preset_b.name} "
+                f"(t = {strip.positions[j - 1]:.3f} along the knobs; locked: {locked})")
+        step = Preset(name=name, theta=theta, settings=settings, tags=tags, created=created, description=note)
+        file_stem = f"{_slug(stem_a)}-to-{_slug(stem_b)}-{args.mode}-{j:02d}-of-{args.steps:02d}"
+        preset_path, _ = _write_sound(folder, file_stem, step, audio)
+        gap = "" if j == 1 else f"  distance to step {j - 1}: {strip.step_distances[j - 2]:.3f}"
+        print(f"  {preset_path} + .wav  t {strip.positions[j - 1]:.3f}{gap}")
     return 0
 
 
