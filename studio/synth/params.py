@@ -136,11 +136,6 @@ _CURVE = np.array([p.curve for p in PARAMS], np.float64)
 _SYM = np.array([p.symmetric for p in PARAMS], bool)
 
 
-def table_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(lo, hi, curve, symmetric), each ``[78]``, for vectorized conversions (float64, bool)."""
-    return _LO.copy(), _HI.copy(), _CURVE.copy(), _SYM.copy()
-
-
 def to_human(x):
     """Normalized ``[..., 78]`` in [0, 1] → human units ``[..., 78]`` (same array library and dtype).
 
