@@ -97,8 +97,9 @@ def search_generation_rate(repeats: int) -> tuple[float, float]:
     return budget.evaluations / median, median / budget.generations * 1e3
 
 
-def clap_throughput(batch: int, repeats: int) -> dict:
-    """CLAP (random weights, full default architecture) candidates/s on torch's device, with the parts' times."""
+def clap_throughput(batch: int, repeats: int, precision: str = "fp32") -> dict:
+    """CLAP (random weights, full default architecture) candidates/s on torch's device, with the parts' times,
+    and the cosine between these embeddings and float32 ones of the same clips (1 for fp32)."""
     import jax.numpy as jnp
     import torch
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
@@ -113,7 +114,7 @@ def clap_throughput(batch: int, repeats: int) -> dict:
         pass
 
     scorer = ClapScorer(model, _NoText(), ClapFeatureExtractor(), source="random weights (ClapConfig())",
-                        semantic=False, batch_size=batch)
+                        semantic=False, batch_size=batch, precision=precision)
     text = torch.nn.functional.normalize(torch.randn(model.config.projection_dim, device=scorer.device), dim=0)
     settings = RenderSettings()
     render = renderer(settings)
@@ -135,8 +136,14 @@ def clap_throughput(batch: int, repeats: int) -> dict:
     render_s = measure(lambda: render(theta, seeds).block_until_ready(), repeats, warmup=1)["median_s"]
     features_s = measure(features_only, repeats, warmup=1)["median_s"]
     full_s = measure(judge, repeats, warmup=1)["median_s"]
+    audio = render(theta, seeds)
+    exact = ClapScorer(model, _NoText(), ClapFeatureExtractor(), source="float32 reference", semantic=False,
+                       batch_size=batch, precision="fp32").audio_embeddings(audio, settings.sample_rate)
+    agreement = float(torch.nn.functional.cosine_similarity(
+        exact, scorer.audio_embeddings(audio, settings.sample_rate)).min())
     return {"device": scorer.device, "batch": batch, "render_ms": render_s * 1e3, "features_ms": features_s * 1e3,
-            "full_ms": full_s * 1e3, "rate": batch / full_s, "threads": torch.get_num_threads()}
+            "full_ms": full_s * 1e3, "rate": batch / full_s, "threads": torch.get_num_threads(),
+            "precision": scorer.precision, "agreement": agreement}
 
 
 def strategy_comparison(seeds: int) -> list[tuple]:
@@ -229,11 +236,18 @@ def main() -> None:
 
         batch = args.clap_batch or (64 if torch.cuda.is_available() else 8)
         print("## CLAP, random weights, default HTSAT-tiny + RoBERTa architecture (target ≥ 8 candidates/s)\n")
-        row = clap_throughput(batch, max(3, args.repeats // 2))
-        print("| device | batch | render | render + log-mel | render + log-mel + audio tower + cosine | candidates/s |")
-        print("|:---|---:|---:|---:|---:|---:|")
-        print(f"| torch {row['device']} ({row['threads']} threads) | {row['batch']} | {row['render_ms']:.0f} ms | "
-              f"{row['features_ms']:.0f} ms | {row['full_ms']:.0f} ms | {row['rate']:.1f} |\n")
+        from studio.scoring.clap import native_bf16, resolve_device
+
+        precisions = ("fp32", "bf16") if native_bf16(resolve_device(None)) else ("fp32",)
+        print("| device | audio tower | batch | render | render + log-mel | render + log-mel + audio tower + cosine "
+              "| candidates/s | min cosine to fp32 embeddings |")
+        print("|:---|:---|---:|---:|---:|---:|---:|---:|")
+        for precision in precisions:  # the studio's default ("auto") is the last row
+            row = clap_throughput(batch, max(3, args.repeats // 2), precision)
+            print(f"| torch {row['device']} ({row['threads']} threads) | {row['precision']} | {row['batch']} | "
+                  f"{row['render_ms']:.0f} ms | {row['features_ms']:.0f} ms | {row['full_ms']:.0f} ms | "
+                  f"{row['rate']:.1f} | {row['agreement']:.6f} |")
+        print("\nThe studio uses bf16 where the hardware has it (`SYNTH_STUDIO_CLAP_PRECISION` overrides).\n")
 
     print(f"## Strategies at equal budget (quick: 32 × 40 = 1,280 candidates), {len(COMPARISON_PROMPTS)} descriptor "
           f"prompts × {args.seeds} seeds\n")

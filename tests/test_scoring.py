@@ -284,7 +284,7 @@ def tiny_clap_dir(tmp_path_factory):
 def clap(tiny_clap_dir):
     from studio.scoring.clap import load_clap
 
-    return load_clap(str(tiny_clap_dir), device="cpu", batch_size=2)
+    return load_clap(str(tiny_clap_dir), device="cpu", batch_size=2, precision="fp32")  # exact comparisons below
 
 
 def test_clap_loads_through_the_factory_from_a_folder(tiny_clap_dir, monkeypatch):
@@ -377,6 +377,28 @@ def test_clap_device_handling(tiny_clap_dir, clap):
         assert on_gpu.device == "cuda" and on_gpu.input_features(tone(220.0)[None], SR).is_cuda
     with pytest.raises(ScorerUnavailable, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_clap_bfloat16_audio_tower_agrees_with_float32(tiny_clap_dir, clap, monkeypatch):
+    import torch
+
+    from studio.scoring.clap import load_clap, native_bf16, resolve_precision
+
+    bf16 = load_clap(str(tiny_clap_dir), device="cpu", batch_size=2, precision="bf16")
+    assert bf16.precision == "bf16" and "bfloat16" in bf16.reason and "float32" in clap.reason
+    audio = np.stack([tone(110.0 * (k + 1)) for k in range(3)] + [0.3 * RNG.uniform(-1, 1, T.size)]).astype(np.float32)
+    exact, fast = clap.audio_embeddings(audio, SR), bf16.audio_embeddings(audio, SR)
+    assert fast.dtype == torch.float32
+    torch.testing.assert_close(fast.norm(dim=-1), torch.ones(4))
+    assert torch.nn.functional.cosine_similarity(exact, fast).min() > 0.999
+    # auto picks bf16 only where the hardware has it; the variable and the argument override it
+    monkeypatch.delenv("SYNTH_STUDIO_CLAP_PRECISION", raising=False)
+    assert resolve_precision(None, "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
+    monkeypatch.setenv("SYNTH_STUDIO_CLAP_PRECISION", "fp32")
+    assert resolve_precision(None, "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setenv("SYNTH_STUDIO_CLAP_PRECISION", "fp8")
+    with pytest.raises(ScorerUnavailable, match="unknown CLAP precision 'fp8'.*SYNTH_STUDIO_CLAP_PRECISION"):
+        resolve_precision(None, "cpu")
 
 
 def test_random_weights_are_labelled_as_meaningless(tiny_clap_dir):

@@ -13,6 +13,11 @@ The log-mel spectrogram is computed in torch on the model's device (:func:`clap_
 ``ClapFeatureExtractor(truncation="rand_trunc", padding="repeatpad")`` (tested) but ~10× faster and without a
 host round trip; ``features="extractor"`` uses the extractor itself.
 
+The audio tower runs under bfloat16 autocast where the hardware computes in bfloat16 natively (CPUs with
+AVX512-BF16 or AMX, CUDA GPUs with bf16): about 1.5× faster on this project's CPU, with embeddings whose cosine
+to the float32 ones stays above 0.9999 (tested). ``$SYNTH_STUDIO_CLAP_PRECISION`` (``auto``, ``fp32``, ``bf16``)
+or the ``precision`` argument overrides the choice. Text embeddings are always computed in float32.
+
 Semantic quality needs the real weights. A model with random weights (tests, benchmarks) runs the same
 code path; its scores mean nothing and the scorer says so (``semantic=False``).
 """
@@ -30,6 +35,8 @@ from .base import ScorerUnavailable, check_prompt
 DEFAULT_MODEL = "laion/clap-htsat-unfused"
 KNOWN_MODELS = ("laion/clap-htsat-unfused", "laion/larger_clap_general")
 MODEL_ENV = "SYNTH_STUDIO_CLAP"
+PRECISION_ENV = "SYNTH_STUDIO_CLAP_PRECISION"
+PRECISIONS = ("auto", "fp32", "bf16")
 CLAP_SAMPLE_RATE = 48_000
 CLAP_SECONDS = 10
 TEXT_CACHE_SIZE = 256
@@ -52,6 +59,30 @@ def resolve_device(device: str | None = None) -> str:
     if not (device == "cpu" or device.startswith("cuda")):
         raise ScorerUnavailable(f"unknown device {device!r} for CLAP: use cpu or cuda")
     return device
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` ("cpu" or "cuda…") computes bfloat16 matrix products natively (fast, not emulated)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # oneDNN: AVX512-BF16 / AMX present
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str | None, device: str) -> str:
+    """"fp32" or "bf16" for the audio tower: the explicit value, else ``$SYNTH_STUDIO_CLAP_PRECISION``, else
+    "auto" (bf16 where :func:`native_bf16`); ``ScorerUnavailable`` for an unknown name."""
+    chosen = (precision or os.environ.get(PRECISION_ENV) or "auto").strip().lower()
+    if chosen not in PRECISIONS:
+        raise ScorerUnavailable(f"unknown CLAP precision {chosen!r} (from {PRECISION_ENV} or the precision "
+                                f"argument): use one of {', '.join(PRECISIONS)}")
+    if chosen == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return chosen
 
 
 # ----------------------------------------------------------------------------------------------
@@ -105,7 +136,7 @@ class ClapScorer:
     model: a ``transformers.ClapModel``; tokenizer: its RoBERTa tokenizer; feature_extractor: a
     ``ClapFeatureExtractor`` (its mel filters and settings are used; truncation and padding are set to
     ``rand_trunc``/``repeatpad``). ``semantic``: False for random weights. ``batch_size``: clips per forward
-    pass (default 8 on a CPU, 64 on a GPU). Not thread-safe for concurrent calls on one GPU; share it behind a
+    pass (default 8 on a CPU, 64 on a GPU). ``precision``: "fp32", "bf16" or "auto" (see the module docstring). Not thread-safe for concurrent calls on one GPU; share it behind a
     queue (the UI's concurrency limit).
     """
 
@@ -113,7 +144,8 @@ class ClapScorer:
     score_floor = 0.0  # CTAG: similarities below 0 count as 0
 
     def __init__(self, model, tokenizer, feature_extractor, *, source: str, semantic: bool, reason: str = "",
-                 device: str | None = None, batch_size: int | None = None, features: str = "torch"):
+                 device: str | None = None, batch_size: int | None = None, features: str = "torch",
+                 precision: str | None = None):
         import torch
 
         if getattr(model.config.audio_config, "enable_fusion", False):
@@ -122,6 +154,7 @@ class ClapScorer:
         if features not in ("torch", "extractor"):
             raise ValueError(f"features must be 'torch' or 'extractor', got {features!r}")
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor
@@ -141,6 +174,7 @@ class ClapScorer:
             "" if semantic else " (random weights: scores are not meaningful)")
         self.reason = reason or (f"CLAP {source} on {self.device}" if semantic else
                                  f"CLAP {source} with random weights on {self.device}: scores are not meaningful")
+        self.reason += f" ({'bfloat16' if self.precision == 'bf16' else 'float32'} audio tower)"
         self._text_cache: OrderedDict[str, object] = OrderedDict()
         config = model.config.text_config
         self._max_tokens = int(min(getattr(tokenizer, "model_max_length", 512) or 512,
@@ -193,12 +227,13 @@ class ClapScorer:
 
         features = self.input_features(audio, sample_rate)
         chunks = []
-        with torch.inference_mode():
+        device_type = "cuda" if self.device.startswith("cuda") else "cpu"
+        with torch.inference_mode(), torch.autocast(device_type, torch.bfloat16, enabled=self.precision == "bf16"):
             for start in range(0, features.shape[0], self.batch_size):
                 part = features[start:start + self.batch_size]
                 is_longer = torch.zeros((part.shape[0], 1), dtype=torch.bool, device=self.device)
                 output = self.model.get_audio_features(input_features=part, is_longer=is_longer)
-                chunks.append(torch.nn.functional.normalize(_pooled(output), dim=-1))
+                chunks.append(torch.nn.functional.normalize(_pooled(output).float(), dim=-1))
         return torch.cat(chunks, dim=0)
 
     def score(self, audio, sample_rate: int, prompt: str) -> np.ndarray:
@@ -217,7 +252,8 @@ def _first_line(error: BaseException) -> str:
     return text if len(text) <= 240 else text[:237] + "…"
 
 
-def load_clap(source: str | None = None, device: str | None = None, batch_size: int | None = None) -> ClapScorer:
+def load_clap(source: str | None = None, device: str | None = None, batch_size: int | None = None,
+              precision: str | None = None) -> ClapScorer:
     """Load CLAP weights (Hub id or local folder; see :func:`clap_source`) into a :class:`ClapScorer`.
 
     Tries the folder or the local Hugging Face cache first, then (unless ``HF_HUB_OFFLINE`` is set or the hub
@@ -258,7 +294,8 @@ def load_clap(source: str | None = None, device: str | None = None, batch_size: 
             raise ScorerUnavailable(f"the CLAP weights '{source}' could not be loaded ({_first_line(err)}); "
                                     f"{hint}") from err
     return ClapScorer(model, processor.tokenizer, processor.feature_extractor, source=source, semantic=True,
-                      reason=f"CLAP weights {source} loaded on {device}", device=device, batch_size=batch_size)
+                      reason=f"CLAP weights {source} loaded on {device}", device=device, batch_size=batch_size,
+                      precision=precision)
 
 
 def hub_host() -> str:
