@@ -134,3 +134,114 @@ def waveform_image(audio: np.ndarray, sample_rate: int, width: int = 640, height
         image[height - 5:, x] = GRID_COLOUR
         labels.append((min(x + 2, width - 30), height - 12, f"{t:g} s"))
     return _label(image, labels)
+
+
+CURVE_COLOURS = ((255, 170, 60), (120, 200, 255), (150, 230, 130), (235, 120, 200), (200, 200, 120),
+                 (170, 150, 255))  # one per restart, cycling
+
+
+def score_curve_image(curves, generations: int, width: int = 640, height: int = 160, lo: float | None = None,
+                      hi: float | None = None) -> np.ndarray:
+    """A search's best score per generation, one line per restart: ``uint8 [height, width, 3]``.
+
+    curves: a sequence of per-restart sequences of best-so-far scores (generation 1, 2, …; NaN values are
+    skipped). generations: the x axis runs from generation 0 to this many. lo/hi: the y range (default: the
+    data's, padded, always including 0 and 1 when the scores lie inside them — the descriptor scorer's range).
+    Horizontal grid lines mark lo, the middle and hi, labelled with their values at the right edge; the top rows
+    stay empty (Gradio's label covers an image's top-left corner).
+    """
+    curves = [np.asarray(c, np.float64).reshape(-1) for c in curves]
+    finite = np.concatenate([c[np.isfinite(c)] for c in curves]) if curves else np.zeros(0)
+    if lo is None or hi is None:
+        d_lo, d_hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if 0.0 <= d_lo and d_hi <= 1.0:
+            d_lo, d_hi = 0.0, 1.0
+        pad = max(0.05 * (d_hi - d_lo), 1e-3)
+        lo = d_lo - pad if lo is None else lo
+        hi = d_hi + pad if hi is None else hi
+    if not hi > lo:
+        hi = lo + 1.0
+    left, right, top, bottom = 8, width - 40, 30, height - 16  # plot area in pixels
+    image = np.empty((height, width, 3), np.uint8)
+    image[:] = BACKGROUND
+
+    def y_of(v):
+        return np.round(bottom - (np.asarray(v, np.float64) - lo) / (hi - lo) * (bottom - top)).astype(np.int64)
+
+    labels = []
+    for v in (lo, (lo + hi) / 2.0, hi):
+        row = int(np.clip(y_of(v), top, bottom))
+        image[row, left:right:3] = GRID_COLOUR
+        labels.append((right + 4, max(row - 5, 0), f"{v:.2f}"))
+    image[top:bottom + 1, left] = GRID_COLOUR
+    total = max(int(generations), 1)
+    for k, curve in enumerate(curves):
+        if curve.size == 0:
+            continue
+        colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
+        ok = np.isfinite(curve)
+        xs = np.round(left + (np.flatnonzero(ok) + 1) / total * (right - left)).astype(np.int64)
+        points = [(int(x), int(y)) for x, y in zip(xs, y_of(np.clip(curve[ok], lo, hi)))]
+        if len(points) == 1:
+            x, y = points[0]
+            image[max(y - 1, 0):y + 2, max(x - 1, 0):x + 2] = colour
+        elif points:
+            pil = Image.fromarray(image)
+            ImageDraw.Draw(pil).line(points, fill=colour, width=2)
+            image = np.asarray(pil).copy()
+    labels.append((left + 4, bottom + 3, "generation 0"))
+    labels.append((right - 6 * len(str(total)) - 2, bottom + 3, f"{total}"))
+    return _label(image, labels)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Map of sounds (SVG, so each point is an element a click can name)
+
+MAP_SIZE = (640, 420)
+MAP_NAMED_POINTS = 40  # SVG user units; the picture scales to its container's width
+MAP_PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+               "#9c755f", "#bab0ac", "#86bcb6", "#d37295")  # Tableau 10 and two more: distinct on dark and light
+
+
+def map_svg(coords: np.ndarray, keys, labels, groups, selected: str | None = None, names=None) -> str:
+    """An SVG scatter of N sounds: coords ``[N, 2]`` in [−1, 1] (y up), one circle per sound carrying
+    ``data-key`` (what a click reports) and a ``<title>`` (the hover label), filled by group, with a legend.
+
+    keys, labels, groups: N strings each; ``selected``: a key drawn with a ring; names: N short names written
+    beside the points when there are at most :data:`MAP_NAMED_POINTS`. Text is escaped.
+    """
+    names = list(names) if names is not None else list(labels)
+    from html import escape
+
+    coords = np.asarray(coords, np.float64).reshape(-1, 2)
+    width, height = MAP_SIZE
+    legend_groups = list(dict.fromkeys(groups))
+    colour = {g: MAP_PALETTE[i % len(MAP_PALETTE)] for i, g in enumerate(legend_groups)}
+    margin, legend_w = 24.0, 150.0
+    plot_w, plot_h = width - legend_w - 2 * margin, height - 2 * margin
+    half = min(plot_w, plot_h) / 2.0  # equal scale on both axes: distances on the map mean the same both ways
+    cx, cy = margin + plot_w / 2.0, margin + plot_h / 2.0
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="sound-map" '
+             f'role="img" aria-label="map of {len(keys)} sounds">',
+             f'<rect x="0" y="0" width="{width}" height="{height}" fill="rgb{BACKGROUND}" rx="6"/>']
+    order = sorted(range(len(keys)), key=lambda i: keys[i] == selected)  # the selected point on top
+    for i in order:
+        x, y = cx + coords[i, 0] * half, cy - coords[i, 1] * half
+        ring = ' stroke="#ffffff" stroke-width="3"' if keys[i] == selected else ' stroke="#11131a" stroke-width="1"'
+        parts.append(f'<circle class="map-point" cx="{x:.1f}" cy="{y:.1f}" r="7" fill="{colour[groups[i]]}"{ring} '
+                     f'data-key="{escape(keys[i])}" data-label="{escape(labels[i])}">'
+                     f'<title>{escape(labels[i])}</title></circle>')
+        if len(keys) <= MAP_NAMED_POINTS:  # few points: name them all (a click target, not only a hover)
+            name = names[i] if len(names[i]) <= 16 else names[i][:15] + "…"
+            parts.append(f'<text class="map-name" x="{x + 10:.1f}" y="{y + 4:.1f}" fill="rgb{LABEL_COLOUR}" '
+                         f'font-size="11" pointer-events="none">{escape(name)}</text>')
+    for j, g in enumerate(legend_groups[:16]):
+        y = margin + 8 + j * 18
+        parts.append(f'<circle cx="{width - legend_w + 8}" cy="{y}" r="5" fill="{colour[g]}"/>'
+                     f'<text x="{width - legend_w + 18}" y="{y + 4}" fill="rgb{LABEL_COLOUR}" font-size="12">'
+                     f'{escape(g[:22])}</text>')
+    if len(legend_groups) > 16:
+        parts.append(f'<text x="{width - legend_w + 4}" y="{margin + 8 + 16 * 18 + 4}" fill="rgb{LABEL_COLOUR}" '
+                     f'font-size="12">+{len(legend_groups) - 16} more</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -198,3 +198,21 @@ def umap_warm() -> bool:
 def umap_warming() -> bool:
     """True while a warm-up started by :func:`warm_up_umap` is still running."""
     return _warm_up_thread is not None and not _warm_up_done.is_set()
+
+
+# ----------------------------------------------------------------------------------------------
+# Colouring
+# ----------------------------------------------------------------------------------------------
+COLOUR_BY = ("tag", "prompt", "source")
+
+
+def colour_groups(tags, prompts, sources, by: str = "tag") -> list[str]:
+    """The group each sound is coloured by: per sound its first tag ("untagged" without one), its prompt ("no
+    prompt" without one) or its source ("factory", "library"). Inputs are sequences of equal length N."""
+    if by == "tag":
+        return [t[0] if t else "untagged" for t in tags]
+    if by == "prompt":
+        return [p.strip() if p and p.strip() else "no prompt" for p in prompts]
+    if by == "source":
+        return [str(s) for s in sources]
+    raise ValueError(f"colour by must be one of {', '.join(COLOUR_BY)}, got {by!r}")

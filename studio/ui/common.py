@@ -44,6 +44,9 @@ class Studio:
     duration: gr.Dropdown = None  # render settings (synth panel)
     noise_seed: gr.Number = None
     audio_b: gr.Audio = None  # B: the pinned sound
+    picker: gr.Dropdown = None  # the library panel's sound picker (factory presets and saved sounds)
+    library_version: gr.State = None  # bumped by every save, rename and delete: maps redraw on its change
+    locks: gr.CheckboxGroup = None  # lock groups kept by variations, strips, searches and matches
 
 
 def on_player(studio: Studio) -> dict:
