@@ -71,3 +71,50 @@ def test_clap_scorer_without_weights_says_what_to_set(tmp_path, monkeypatch, cap
     assert main(["prompt", "bright", "--scorer", "clap"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: --scorer clap: the folder") and "SYNTH_STUDIO_CLAP" in err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# --lock and --from: locked knobs keep the --from preset's values (else the default sound's)
+
+
+def test_locked_knobs_keep_the_from_presets_values(tmp_path, capsys):
+    from studio.explore import LOCK_GROUPS, lock_mask
+    from studio.presets import factory_preset
+
+    out = tmp_path / "bright.wav"
+    assert main(["prompt", "short bright pluck", "--scorer", "descriptors", "-o", str(out), "--from", "bass",
+                 "--lock", "pitch,adsr_1", "--lock", "mixer", "--seed", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "locked: pitch, adsr_1, mixer (kept from bass)" in printed
+    bass = factory_preset("bass")
+    preset = load_preset(out.with_suffix(".yaml"))
+    mask = lock_mask(["pitch", "adsr_1", "mixer"])
+    assert mask.sum() == 1 + len(LOCK_GROUPS["adsr_1"]) + len(LOCK_GROUPS["mixer"])
+    np.testing.assert_allclose(preset.theta[mask], bass.theta[mask], atol=1e-6)
+    assert np.abs(preset.theta[~mask] - bass.theta[~mask]).max() > 0.05  # the free knobs were searched
+    assert preset.settings == bass.settings  # --from also brings its render settings
+    assert preset.prompt == "short bright pluck"
+
+
+def test_locks_without_from_keep_the_default_sound(tmp_path, capsys):
+    from studio.explore import lock_mask
+    from studio.synth import default_theta
+
+    out = tmp_path / "low.wav"
+    assert main(["prompt", "low hum", "--scorer", "descriptors", "-o", str(out), "--lock", "note_length"]) == 0
+    assert "locked: note_length (kept from the default sound)" in capsys.readouterr().out
+    preset = load_preset(out.with_suffix(".yaml"))
+    mask = lock_mask(["note_length"])
+    np.testing.assert_allclose(preset.theta[mask], default_theta()[mask], atol=1e-6)
+
+
+def test_lock_mistakes_end_with_one_line(capsys):
+    from studio.explore import LOCK_GROUPS
+
+    assert main(["prompt", "bright", "--scorer", "descriptors", "--lock", "pich"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --lock: unknown lock 'pich': did you mean pitch?") and err.count("\n") == 1
+    assert main(["prompt", "bright", "--scorer", "descriptors", "--lock", ",".join(LOCK_GROUPS)]) == 1
+    assert capsys.readouterr().err.startswith("error: --lock: every knob is locked")
+    assert main(["prompt", "bright", "--scorer", "descriptors", "--from", "no-such-preset"]) == 1
+    assert capsys.readouterr().err.startswith("error: ")

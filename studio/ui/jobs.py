@@ -1,0 +1,88 @@
+"""What the long-running panels (prompt search, match) share: per-session stop flags, streamed error handling and
+the checks of their number fields. Gradio-facing, but no layout."""
+from __future__ import annotations
+
+import functools
+import math
+import threading
+
+import gradio as gr
+
+from studio.scoring.base import ScorerUnavailable
+from studio.ui.common import user_errors
+
+
+def session_id(request) -> str:
+    """The browser session a ``gr.Request`` belongs to (direct calls in tests have none)."""
+    return getattr(request, "session_hash", None) or "no-session"
+
+
+class CancelFlags:
+    """One stop flag per session for one kind of job: a new job replaces the session's flag, Cancel sets it, and
+    the job's loop (``studio.search`` checks it before each generation) stops within one generation."""
+
+    def __init__(self):
+        self._flags: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session: str) -> threading.Event:
+        """A fresh flag for a job starting in ``session``."""
+        with self._lock:
+            flag = self._flags[session] = threading.Event()
+        return flag
+
+    def request(self, session: str) -> bool:
+        """Ask the session's running job to stop; False when none runs."""
+        with self._lock:
+            flag = self._flags.get(session)
+        if flag is None:
+            return False
+        flag.set()
+        return True
+
+    def finish(self, session: str, flag: threading.Event) -> None:
+        """The job holding ``flag`` ended (a newer job of the session keeps its own flag)."""
+        with self._lock:
+            if self._flags.get(session) is flag:
+                del self._flags[session]
+
+    def forget(self, session: str) -> None:
+        """The session's page was closed."""
+        with self._lock:
+            self._flags.pop(session, None)
+
+
+def streamed_user_errors(fn):
+    """:func:`~studio.ui.common.user_errors` for a generator handler: a mistake raised while it runs reaches the
+    browser as a readable ``gr.Error``; closing the stream (a cancelled event) closes the inner generator."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        iterator = fn(*args, **kwargs)
+        step = user_errors(lambda: next(iterator))
+        try:
+            while True:
+                try:
+                    value = step()
+                except StopIteration:
+                    return
+                except ScorerUnavailable as err:
+                    raise gr.Error(str(err), title="Scorer unavailable", print_exception=False) from None
+                yield value
+        finally:
+            iterator.close()
+
+    return wrapper
+
+
+def whole_number(name: str, value, lo: int, hi: int | None = None) -> int:
+    """A whole number in [lo, hi] (no upper bound when ``hi`` is None) from loose input (a float from a number box,
+    a string); ``ValueError`` naming the field otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if not math.isfinite(number) or number != int(number) or number < lo or (hi is not None and number > hi):
+        allowed = f"from {lo} to {hi}" if hi is not None else f"{lo} or more"
+        raise ValueError(f"{name} must be a whole number {allowed}; got {value!r}")
+    return int(number)
