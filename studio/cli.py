@@ -3,7 +3,9 @@
     python -m studio render PRESET -o out.wav [--sample-rate N] [--duration S] [--seed N] [--float]
     python -m studio prompt "bees buzzing" -o out.wav [--budget quick|standard|paper] [--scorer auto|clap|descriptors]
                      [--seed N] [--strategy NAME] [--restarts N] [--pitch C3] [--length S] [--brightness HZ]
-                     [--noisiness X] [--clap-model ID_OR_DIR]
+                     [--noisiness X] [--clap-model ID_OR_DIR] [--lock GROUP ...] [--from PRESET]
+    python -m studio match target.wav -o matched.yaml [--budget quick|standard|paper] [--seed N] [--restarts N]
+                     [--keep N] [--lock-pitch] [--lock-length] [--duration S] [--clap-weight W]
     python -m studio presets
     python -m studio info
     python -m studio vary PRESET -o DIR [--delta 0.25] [--count 8] [--seed N] [--lock GROUP ...]
@@ -131,7 +133,45 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument("--noisiness", metavar="X", type=float, help="hard target: spectral flatness, 0 to 0.6")
     prompt.add_argument("--duration", metavar="S", type=_seconds, help="render length in seconds (default: 2)")
     prompt.add_argument("--sample-rate", metavar="HZ", type=_positive_int, help="render rate (default: 48000)")
+    prompt.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
+                        help="knobs the search leaves alone, keeping the --from preset's values (else the default "
+                             "sound's): pitch, note_length, a module (adsr_1, mixer, …) or a module.parameter key; "
+                             "repeat it or give a comma list (put PROMPT first)")
+    prompt.add_argument("--from", dest="from_preset", metavar="PRESET",
+                        help="a preset file or factory preset whose values the locked knobs keep and whose render "
+                             "settings the search uses (--duration and --sample-rate still override them)")
     prompt.set_defaults(run=cmd_prompt)
+
+    match = commands.add_parser(
+        "match", help="search the synth for a preset that sounds like a recording",
+        description="Search the synth's 78 knobs for a preset that reproduces a target sound (WAV, FLAC, OGG/Vorbis, "
+                    "AIFF): an evolution strategy on a perceptual loss, started from the target's pitch and note "
+                    "length. Writes the preset and its WAV; with several restarts, the best distinct matches.")
+    match.add_argument("target", metavar="TARGET", help="the sound to match: an audio file libsndfile reads")
+    match.add_argument("-o", "--output", metavar="OUT.yaml", type=Path,
+                       help="where to write the preset; the WAV goes next to it as OUT.wav (default: TARGET's stem + "
+                            "-match.yaml, here)")
+    match.add_argument("--budget", choices=("quick", "standard", "paper"), default="quick",
+                       help="how long to search: quick (3,712 renders: seconds), standard (14,464) or paper "
+                            "(40,448) (default: quick)")
+    match.add_argument("--seed", metavar="N", type=_seed, default=0,
+                       help="seed of every random choice; restart r uses N + r (default: 0)")
+    match.add_argument("--restarts", metavar="N", type=_count_in(1, 16), help="restarts (default: the budget's)")
+    match.add_argument("--keep", metavar="N", type=_count_in(1, 16), default=1,
+                       help="distinct matches to write: OUT.yaml, OUT-2.yaml, … (default: 1)")
+    match.add_argument("--strategy", choices=("learned_es", "cma_es", "snes", "random"),
+                       help="evolution strategy (default: the budget's)")
+    match.add_argument("--lock-pitch", action="store_true", help="hold the pitch at the target's measured pitch")
+    match.add_argument("--lock-length", action="store_true",
+                       help="hold the note length at the target's measured one")
+    match.add_argument("--duration", metavar="S", type=_seconds, default=2.0,
+                       help="the synth's buffer in seconds; a longer target is cut (default: 2)")
+    match.add_argument("--clap-weight", metavar="W", type=float, default=0.0,
+                       help="add W × (1 − CLAP audio cosine) to the loss (needs CLAP weights; slow on a CPU)")
+    match.add_argument("--clap-model", metavar="ID_OR_DIR",
+                       help="CLAP weights for --clap-weight "
+                            "(default: $SYNTH_STUDIO_CLAP, else laion/clap-htsat-unfused)")
+    match.set_defaults(run=cmd_match)
 
     presets = commands.add_parser("presets", help="list the factory presets", description="List the factory presets.")
     presets.set_defaults(run=cmd_presets)
@@ -241,13 +281,17 @@ def cmd_prompt(args) -> int:
     if output.parent and not output.parent.is_dir():
         raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
     overrides = {k: v for k, v in (("sample_rate", args.sample_rate), ("duration", args.duration)) if v is not None}
-    settings = dataclasses.replace(RenderSettings(), **overrides)
+    start = _load(args.from_preset)[0] if args.from_preset else None  # what the locked knobs keep
+    settings = dataclasses.replace(start.settings if start else RenderSettings(), **overrides)
     try:
         settings.validate()
     except ValueError as err:
         raise UserError(str(err).replace("render setting sample_rate=", "--sample-rate ")
                         .replace("render setting duration=", "--duration ")) from None
     constraints = Constraints.from_user(args.pitch, args.length, args.brightness, args.noisiness, settings.duration)
+    mask = _lock_mask([name.strip() for arg in args.lock for name in arg.split(",") if name.strip()])
+    if mask.all():
+        raise UserError("--lock: every knob is locked; leave at least one free to search")
 
     from studio.scoring import ScorerUnavailable
 
@@ -263,8 +307,13 @@ def cmd_prompt(args) -> int:
     if constraints.active:
         overridden = "" if scorer.name != "descriptors" else " (they replace the prompt's targets on those descriptors)"
         print(f"constraints: {constraints.describe()}{overridden}")
+    if mask.any():
+        from studio.explore import describe_locks
+
+        print(f"locked: {describe_locks(mask)} (kept from {start.name if start else 'the default sound'})")
 
     from studio.search import STRATEGY_LABELS, SearchResult, budget_for, search, use_compilation_cache
+    from studio.synth import default_theta
     from studio.synth.cpu import tune_cpu_allocator
 
     tune_cpu_allocator()
@@ -276,7 +325,9 @@ def cmd_prompt(args) -> int:
           f"seed {args.seed}", flush=True)
     final, last_report, interrupted = None, 0.0, False
     try:
-        for final in search(objective, budget=budget, strategy=strategy, seed=args.seed, restarts=args.restarts):
+        base = start.theta if start else default_theta()
+        for final in search(objective, budget=budget, strategy=strategy, seed=args.seed, restarts=args.restarts,
+                            locked=mask, theta=base):
             if not final.done and (final.elapsed_s - last_report >= 2.0 or final.generation == final.generations):
                 last_report = final.elapsed_s
                 print(f"  restart {final.restart + 1}/{final.restarts}, generation {final.generation}/"
@@ -323,6 +374,106 @@ def _write_prompt_results(results, objective, strategy: str, budget: str, output
             print("  " + "; ".join(c.text for c in checks))
 
 
+def cmd_match(args) -> int:
+    """Match TARGET: print what was read and estimated, stream progress, write the best matches (preset + WAV)."""
+    import math
+
+    from studio.audio.target import load_target
+    from studio.synth import RenderSettings
+
+    output = args.output or Path(f"{_slug(Path(args.target).stem)}-match.yaml")
+    if output.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise UserError(f"the output {output} must end in .yaml, .yml or .json (the WAV is written next to it)")
+    if output.parent and not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+    if not (math.isfinite(args.clap_weight) and 0.0 <= args.clap_weight <= 10.0):
+        raise UserError(f"--clap-weight must be from 0 to 10, got {args.clap_weight}")
+    settings = RenderSettings(duration=args.duration)
+    try:
+        settings.validate()
+    except ValueError as err:
+        raise UserError(str(err).replace("render setting duration=", "--duration ")) from None
+    target = load_target(args.target, settings.sample_rate, settings.duration)
+    print(f"target: {target.describe()}")
+
+    from studio.match import LossWeights, MatchError, estimate_start, match_plan, match_sound
+    from studio.search import STRATEGY_LABELS, use_compilation_cache
+    from studio.synth.cpu import tune_cpu_allocator
+
+    clap = None
+    if args.clap_weight > 0:
+        from studio.scoring import ScorerUnavailable, make_scorer
+
+        try:
+            clap = make_scorer("clap", clap_model=args.clap_model)
+        except ScorerUnavailable as err:
+            raise UserError(f"--clap-weight: {err}") from None
+        print(f"CLAP: {clap.reason}")
+    tune_cpu_allocator()
+    use_compilation_cache()
+    guess = estimate_start(target.audio, target.sample_rate)
+    locks = [name for name, on in (("pitch", args.lock_pitch), ("note length", args.lock_length)) if on]
+    print(f"start: {guess.describe()}" + (f" (locked: {', '.join(locks)})" if locks else ""))
+    plan = match_plan(args.budget, clap is not None, args.restarts)
+    strategy = args.strategy or plan.budget.strategy
+    polish = f", then {plan.polish} generations polishing the best" if plan.polish else ""
+    print(f"searching: {plan.screen} random candidates, then {STRATEGY_LABELS[strategy]} from the best "
+          f"{plan.restarts} ({plan.budget.population} × {plan.budget.generations} each){polish}; "
+          f"{plan.budget.name} budget, {plan.evaluations} renders, seed {args.seed}", flush=True)
+    try:
+        progress = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=args.seed,
+                               lock_pitch=args.lock_pitch, lock_length=args.lock_length,
+                               keep=args.keep, weights=LossWeights(clap=args.clap_weight), clap=clap, guess=guess)
+    except MatchError as err:
+        raise UserError(str(err)) from None
+    final, last_report, interrupted = None, 0.0, False
+    try:
+        for final in progress:
+            end_of_restart = final.phase != "screen" and final.generation == final.generations
+            if not final.done and (final.elapsed_s - last_report >= 2.0 or end_of_restart):
+                last_report = final.elapsed_s
+                where = {"screen": "screening", "polish": f"polishing the best, generation {final.generation}/"
+                                                          f"{final.generations}"}.get(final.phase) or (
+                    f"restart {final.restart + 1}/{final.restarts}, generation {final.generation}/{final.generations}")
+                print(f"  {where}: best loss {final.best_loss:.3f} after {final.evaluations} renders "
+                      f"({final.elapsed_s:.1f} s)", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: keep what was found so far
+        interrupted = True
+    if final is None:
+        raise UserError("the match stopped before its first generation: nothing to write")
+    _write_matches(final, target, settings, plan.budget.name, strategy, output, args.seed)
+    if interrupted or final.cancelled:
+        print("stopped early: wrote the best match found so far")
+    return 0
+
+
+def _write_matches(final, target, settings, budget: str, strategy: str, output: Path, seed: int) -> None:
+    """Write each match (best first: OUT.yaml + OUT.wav, OUT-2.yaml + OUT-2.wav, …); print a line each."""
+    import numpy as np
+
+    from studio.match import MatchResult, spectral_convergence, to_preset
+    from studio.synth import render
+
+    # Stopped early, the best so far (over every restart) is the one match to write.
+    results = list(final.results) if final.done else [
+        MatchResult(final.best_theta, final.best_loss, seed + final.best_restart, final.best_restart,
+                    final.evaluations)]
+    for rank, result in enumerate(results, start=1):
+        stem = output.stem if rank == 1 else f"{output.stem}-{rank}"
+        name = None if rank == 1 else f"match {Path(target.source).stem} #{rank}"
+        preset = to_preset(result, target, settings, budget=budget, strategy=strategy, name=name)
+        audio = np.asarray(render(preset.theta, settings))
+        preset_path, wav_path = _write_sound(output.parent, stem, preset, audio)
+        if output.suffix.lower() != ".yaml":  # _write_sound writes .yaml: honour the suffix asked for
+            from studio.presets import save_preset
+
+            preset_path.unlink()
+            preset_path = save_preset(preset, output.with_name(stem + output.suffix))
+        print(f"wrote {preset_path} and {wav_path}: loss {result.loss:.3f}, spectral convergence "
+              f"{spectral_convergence(target.audio, audio):.3f} (seed {result.seed}, {result.evaluations} renders, "
+              f"{final.elapsed_s:.1f} s)")
+
+
 def _output_folder(path: Path) -> Path:
     """Create the output folder (and parents) unless it exists; a file in the way is a user error."""
     if path.exists() and not path.is_dir():
@@ -359,59 +510,39 @@ def _write_sound(folder: Path, stem: str, preset, audio) -> tuple[Path, Path]:
 
 def cmd_vary(args) -> int:
     """Write ``--count`` doppelgängers of PRESET into DIR and print each one's distance to the original."""
-    import numpy as np
-
     from studio.audio.embedding import perceptual_similarity
-    from studio.explore import describe_locks, doppelgangers, embed_audio, render_sounds
-    from studio.presets import Preset, utc_timestamp
+    from studio.explore import describe_locks, variations_of
 
     preset, stem = _load(args.preset)
     mask = _lock_mask(args.lock)
     folder = _output_folder(args.output)
-    variants = doppelgangers(preset.theta, args.delta, args.count, args.seed, mask)
-    audio = render_sounds(np.concatenate([preset.theta[None], variants]), preset.settings)  # row 0: the original
-    embeddings = embed_audio(audio, preset.settings.sample_rate)
-    distances = np.linalg.norm(embeddings[1:] - embeddings[:1], axis=-1)
-    locked = describe_locks(mask)
-    created = utc_timestamp()
-    print(f"{args.count} doppelgängers of {preset.name}: δ {args.delta:g}, seed {args.seed}, locked: {locked}")
-    for i, theta in enumerate(variants, start=1):
-        name = f"{preset.name} variation {i} (δ {args.delta:g}, seed {args.seed})"
-        note = (f"doppelgänger {i} of {args.count} of {preset.name}: θ + δ·z with δ {args.delta:g}, seed {args.seed}; "
-                f"locked: {locked}")
-        variant = Preset(name=name, theta=theta, settings=preset.settings, tags=tuple(preset.tags) + ("variation",),
-                         prompt=preset.prompt, created=created, description=note)
+    found = variations_of(preset, args.delta, args.count, args.seed, mask)
+    print(f"{args.count} doppelgängers of {preset.name}: δ {args.delta:g}, seed {args.seed}, "
+          f"locked: {describe_locks(mask)}")
+    for i, (variant, audio, distance) in enumerate(zip(found.presets, found.audio, found.distances), start=1):
         file_stem = f"{_slug(stem)}-d{args.delta:g}-seed{args.seed}-{i:02d}"
-        preset_path, _ = _write_sound(folder, file_stem, variant, audio[i])
-        similarity = float(perceptual_similarity(distances[i - 1]))
-        print(f"  {preset_path} + .wav  distance {distances[i - 1]:.3f}  similarity {similarity:.2f}")
+        preset_path, _ = _write_sound(folder, file_stem, variant, audio)
+        similarity = float(perceptual_similarity(distance))
+        print(f"  {preset_path} + .wav  distance {distance:.3f}  similarity {similarity:.2f}")
     return 0
 
 
 def cmd_morph(args) -> int:
     """Write the steps of a strip from A to B into DIR and print each step's distance to the previous one."""
-    from studio.explore import describe_locks, interpolate
-    from studio.presets import Preset, utc_timestamp
+    from studio.explore import describe_locks, strip_between
 
     preset_a, stem_a = _load(args.preset_a)
     preset_b, stem_b = _load(args.preset_b)
     mask = _lock_mask(args.lock)
     folder = _output_folder(args.output)
     settings = preset_a.settings
-    strip = interpolate(preset_a.theta, preset_b.theta, args.steps, args.mode, mask, settings)
-    locked = describe_locks(mask)
+    strip, steps = strip_between(preset_a, preset_b, args.steps, args.mode, mask)
     if settings != preset_b.settings:
         print(f"note: rendering every step with {preset_a.name}'s settings ({settings.sample_rate} Hz, "
               f"{settings.duration:g} s, noise seed {settings.noise_seed})")
-    print(f"{args.steps}-step {args.mode} strip from {preset_a.name} to {preset_b.name} (locked: {locked}); "
-          f"distance from A to B {strip.endpoint_distance:.3f}")
-    created = utc_timestamp()
-    tags = tuple(dict.fromkeys(("morph",) + tuple(preset_a.tags) + tuple(preset_b.tags)))
-    for j, (theta, audio) in enumerate(zip(strip.thetas, strip.audio), start=1):
-        name = f"{preset_a.name} → {preset_b.name} {args.mode} step {j} of {args.steps}"
-        note = (f"step {j} of {args.steps} of a {args.mode} strip from {preset_a.name} to {preset_b.name} "
-                f"(t = {strip.positions[j - 1]:.3f} along the knobs; locked: {locked})")
-        step = Preset(name=name, theta=theta, settings=settings, tags=tags, created=created, description=note)
+    print(f"{args.steps}-step {args.mode} strip from {preset_a.name} to {preset_b.name} "
+          f"(locked: {describe_locks(mask)}); distance from A to B {strip.endpoint_distance:.3f}")
+    for j, (step, audio) in enumerate(zip(steps, strip.audio), start=1):
         file_stem = f"{_slug(stem_a)}-to-{_slug(stem_b)}-{args.mode}-{j:02d}-of-{args.steps:02d}"
         preset_path, _ = _write_sound(folder, file_stem, step, audio)
         gap = "" if j == 1 else f"  distance to step {j - 1}: {strip.step_distances[j - 2]:.3f}"

@@ -159,9 +159,22 @@ def _tell_clipped(strategy, key, population, fitness, state, params):
     return state.replace(mean=jnp.clip(state.mean, 0.0, 1.0))  # CTAG: the mean is clipped too
 
 
+def fused_evaluation(objective) -> Callable | None:
+    """The traceable ``(objective.params, audio [B, T], sample_rate) → (fitness, score, penalty)`` each ``[B]`` that
+    a search compiles into its step, or None when the objective judges on the host (CLAP).
+
+    An objective names it in an ``evaluation`` attribute (a module-level function: it is part of the compiled
+    program's cache key); a jittable prompt objective without one uses :func:`descriptor_evaluation`.
+    """
+    if not objective.jittable:
+        return None
+    return getattr(objective, "evaluation", None) or descriptor_evaluation
+
+
 @lru_cache(maxsize=32)
 def _program(strategy_name: str, population: int, free_index: tuple[int, ...], settings: RenderSettings,
-             fused: bool) -> _Program:
+             evaluation: Callable | None) -> _Program:
+    """The compiled pieces; ``evaluation`` (see :func:`fused_evaluation`) None: ask and tell apart, the host judges."""
     strategy = make_strategy(strategy_name, population, len(free_index))
     free = np.asarray(free_index)
     render = renderer(settings)
@@ -178,7 +191,7 @@ def _program(strategy_name: str, population: int, free_index: tuple[int, ...], s
         return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), state)
 
     init = jax.jit(init_state)
-    if not fused:
+    if evaluation is None:
         tell = jax.jit(lambda state, key, params, pop, fitness: _tell_clipped(strategy, key, pop, fitness, state,
                                                                                params))
         return _Program(strategy, init, None, jax.jit(ask_and_render), tell)
@@ -186,7 +199,7 @@ def _program(strategy_name: str, population: int, free_index: tuple[int, ...], s
     def step(state, key, params, base, seeds, objective_params):
         ask_key, tell_key = jax.random.split(key)
         state, clipped, audio = ask_and_render(state, ask_key, params, base, seeds)
-        fitness, score, penalty = descriptor_evaluation(objective_params, audio, settings.sample_rate)
+        fitness, score, penalty = evaluation(objective_params, audio, settings.sample_rate)
         state = _tell_clipped(strategy, tell_key, clipped, fitness, state, params)
         best = jnp.argmin(jnp.where(jnp.isfinite(fitness), fitness, BAD_FITNESS))
         return state, fitness[best], score[best], penalty[best], clipped[best]
@@ -239,7 +252,7 @@ def search(objective: Objective, *, budget: str | Budget = "quick", strategy: st
     still reports its best so far. Closing the generator also stops it. stop_when_perfect: end a restart as soon
     as nothing can improve on its best (descriptor scorer: every target and constraint met).
     """
-    if isinstance(budget, str):
+    if isinstance(budget, str):  # named budgets are sized for prompt objectives; others pass a Budget
         budget = budget_for(budget, objective.scorer, objective.constraints.active)
     strategy = strategy or budget.strategy
     if strategy not in STRATEGIES:
@@ -254,7 +267,7 @@ def search(objective: Objective, *, budget: str | Budget = "quick", strategy: st
         raise ValueError(f"seed must be a whole number ≥ 0, got {seed!r}")
     free, base = _lock_mask(locked, theta)
     program = _program(strategy, budget.population, tuple(int(i) for i in free), objective.settings,
-                       objective.jittable)
+                       fused_evaluation(objective))
     # Validation above runs now; the loop below runs as the caller iterates.
     perfect = objective.perfect_fitness if stop_when_perfect else None
     return _search_loop(objective, program, budget, int(seed), int(restarts), free, base, start,

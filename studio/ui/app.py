@@ -15,10 +15,11 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.explore import warm_up_umap
 from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
-from studio.ui import export_panel, library_panel, synth_panel
+from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Config, Studio, user_errors
 from studio.ui.views import render_audio, start_warm_up, to_player
@@ -70,6 +71,20 @@ def build_app(config: Config) -> gr.Blocks:
             with gr.Column(scale=2):
                 library = library_panel.build(studio, initial)
                 exports = export_panel.build(studio)
+        explore_panel.build_locks(studio)
+        # The tools that make new sounds; each loads its results into the player and knobs below.
+        with gr.Tabs(elem_id="tools"):
+            with gr.Tab("Prompt", id="prompt", elem_id="tab-prompt"):
+                prompt = prompt_panel.build(studio, initial)
+            with gr.Tab("Variations", id="variations", elem_id="tab-variations"):
+                variations = explore_panel.build_variations(studio)
+            with gr.Tab("Morph", id="morph", elem_id="tab-morph"):
+                morph = explore_panel.build_morph(studio)
+            with gr.Tab("Map", id="map", elem_id="tab-map") as map_tab:
+                sound_map = map_panel.build(studio)
+                sound_map["tab"] = map_tab  # opening the tab redraws the map
+            with gr.Tab("Match a sound", id="match", elem_id="tab-match"):
+                match = match_panel.build(studio, initial)
         knobs = synth_panel.build_knobs(studio, initial)
         _api_endpoints(config)
 
@@ -77,6 +92,11 @@ def build_app(config: Config) -> gr.Blocks:
         synth_panel.wire_knobs(studio, knobs)
         library_panel.wire(studio, library, demo)
         export_panel.wire(studio, exports)
+        prompt_panel.wire(studio, prompt, demo)
+        explore_panel.wire_variations(studio, variations)
+        explore_panel.wire_morph(studio, morph, demo)
+        map_panel.wire(studio, sound_map, demo)
+        match_panel.wire(studio, match, demo)
     demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
     return demo
 
@@ -116,7 +136,7 @@ def _api_endpoints(config: Config) -> None:
 
 def launch_options() -> dict:
     """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch)."""
-    return dict(theme=gr.themes.Soft(), css=CSS, js=synth_panel.tooltip_script(), max_file_size="1mb",
+    return dict(theme=gr.themes.Soft(), css=CSS, js=synth_panel.tooltip_script(), max_file_size="10mb",
                 footer_links=["api"])
 
 
@@ -161,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     # Compile while the page is being built: the default settings first, then the factory presets' own.
     # The noise seed is an input of the compiled renderer, not part of its shape: one compile per rate/duration.
     start_warm_up((RenderSettings(), *(dataclasses.replace(p.settings, noise_seed=0) for p in factory_presets())))
+    start_background_work()
     config = make_config(args.library, args.public)
     demo = build_app(config)
     print(f"synth studio: library {config.library_root} ({'public: per-browser' if config.public else 'local'})",
@@ -168,9 +189,17 @@ def main(argv: list[str] | None = None) -> None:
     demo.launch(server_name=args.host, server_port=args.port, show_error=False, **launch_options())
 
 
+def start_background_work() -> None:
+    """Slow one-off preparations that must not hold up the page: each runs in its own daemon thread, and the
+    features that need them work (more slowly, or with a fallback) until they finish."""
+    prompt_panel.start_scorer()  # CLAP or the descriptor scorer, then the quick search compiled
+    warm_up_umap()  # numba compiles UMAP (~13 s on 2 cores); maps use PCA meanwhile
+
+
 def serve_in_background(config: Config, port: int | None = None) -> gr.Blocks:
     """Build and launch the studio without blocking (tests, benchmarks); ``demo.local_url`` is its address.
     Stop it with ``demo.close()``."""
+    start_background_work()
     demo = build_app(config)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **launch_options())

@@ -222,7 +222,8 @@ def wire_morph(studio: Studio, c: dict, demo: gr.Blocks) -> None:
             return state.sound, state
         if choice == PINNED:
             if state.pinned is None:
-                raise LibraryError(f"nothing is pinned as B: press “Pin as B” first, or choose another sound for {which}")
+                raise LibraryError(f"nothing is pinned as B: press “Pin as B” first, or choose another sound "
+                                   f"for {which}")
             return state.pinned, state
         return sound_for_choice(studio, state, choice)
 

@@ -7,9 +7,12 @@ import math
 import threading
 
 import gradio as gr
+import numpy as np
 
+from studio import plots
 from studio.scoring.base import ScorerUnavailable
 from studio.ui.common import user_errors
+from studio.ui.views import render_audio, to_player
 
 
 def session_id(request) -> str:
@@ -86,3 +89,22 @@ def whole_number(name: str, value, lo: int, hi: int | None = None) -> int:
         allowed = f"from {lo} to {hi}" if hi is not None else f"{lo} or more"
         raise ValueError(f"{name} must be a whole number {allowed}; got {value!r}")
     return int(number)
+
+
+def preview(theta, settings) -> tuple:
+    """(player audio, spectrogram image) of θ ``[78]`` rendered with ``settings``: a streamed best-so-far."""
+    from studio.presets import Preset
+
+    audio = render_audio(Preset(name="preview", theta=np.asarray(theta, np.float32), settings=settings))
+    return to_player(audio, settings.sample_rate), plots.spectrogram_image(audio, settings.sample_rate)
+
+
+def chosen_entry(choice, results, nothing_yet: str):
+    """The entry of a results list (objects with a ``key``) that a radio's ``choice`` names; ``ValueError`` saying
+    ``nothing_yet`` when the list is empty, or asking to choose one."""
+    for entry in results or ():
+        if entry.key == choice:
+            return entry
+    if not results:
+        raise ValueError(nothing_yet)
+    raise ValueError("choose one of the results first")

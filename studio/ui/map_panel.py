@@ -79,7 +79,8 @@ def draw(library, space: str, colour_by: str, seed: int) -> DrawnMap:
     groups = colour_groups([p.tags for p in presets], [p.prompt for p in presets], [s for _, _, s in items],
                            colour_by)
     saved = sum(1 for _, _, s in items if s == "library")
-    note = f"{result.note} · {len(items) - saved} factory presets and {saved} saved sounds · hover to name, click to hear"
+    note = (f"{result.note} · {len(items) - saved} factory presets and {saved} saved sounds · hover to name, "
+            "click to hear")
     return DrawnMap(result.coords, tuple(k for k, _, _ in items),
                     tuple(hover_label(p, s) for _, p, s in items), tuple(groups), tuple(p.name for p in presets), note)
 

@@ -27,9 +27,10 @@ from studio.scoring import Constraints, Objective, ScorerUnavailable, check_prom
 from studio.search import STRATEGIES, STRATEGY_LABELS, budget_for, search, to_preset
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, sound_values, user_errors
-from studio.ui.jobs import CancelFlags, session_id, streamed_user_errors, whole_number
+from studio.ui.jobs import (CancelFlags, chosen_entry, preview, session_id, streamed_user_errors,
+                             whole_number)
 from studio.ui.library_panel import save_to_library, saved_outputs
-from studio.ui.views import render_audio, to_player
+from studio.ui.views import render_audio
 
 log = logging.getLogger(__name__)
 
@@ -165,14 +166,6 @@ forget_session = SEARCHES.forget
 # Handlers (module level, so tests call them directly)
 
 
-def _preview(theta, settings) -> tuple:
-    """(player audio, spectrogram) of θ rendered with ``settings``."""
-    from studio.presets import Preset
-
-    audio = render_audio(Preset(name="preview", theta=np.asarray(theta, np.float32), settings=settings))
-    return to_player(audio, settings.sample_rate), plots.spectrogram_image(audio, settings.sample_rate)
-
-
 def _curve(curves, generations: int, scorer):
     """The score curve image; its x axis grows with the longest restart so far (at least 10 generations, at most
     the budget's), so a search that ends early still fills the picture."""
@@ -281,7 +274,7 @@ def run_prompt_search(prompt, pitch, length, brightness, noisiness, budget, stra
         last = now
         audio, image = skip, skip
         if shown is None or not np.array_equal(shown, best_theta):
-            (audio, image), shown = _preview(best_theta, settings), best_theta
+            (audio, image), shown = preview(best_theta, settings), best_theta
         report = _progress_text(p, scorer, plan, strategy, constraints.active)
         yield audio, image, _curve(curves, p.generations, scorer), report, skip, skip, skip, skip, skip
     SEARCHES.finish(session, cancel)
@@ -301,7 +294,7 @@ def run_prompt_search(prompt, pitch, length, brightness, noisiness, budget, stra
         new.append(PromptResult(f"{stamp}-{rank}", label, preset, float(result.score)))
     all_results = (tuple(new) + results)[:MAX_RESULTS]
     best = new[0]
-    audio, image = _preview(best.preset.theta, settings)
+    audio, image = preview(best.preset.theta, settings)
     checks = _constraint_checks(best.preset, constraints)
     verb = "Stopped early; kept the best so far" if final.cancelled else "Done"
     summary = (f"{verb}: {len(new)} result{'s' if len(new) > 1 else ''} in {final.elapsed_s:.1f} s, "
@@ -323,18 +316,13 @@ def _constraint_checks(preset, constraints: Constraints) -> list:
 
 def chosen_result(choice, results) -> PromptResult:
     """The result the radio points at; ``ValueError`` when there is none."""
-    for r in results or ():
-        if r.key == choice:
-            return r
-    if not results:
-        raise ValueError("generate a sound first: type a prompt and press Generate")
-    raise ValueError("choose one of the results first")
+    return chosen_entry(choice, results, "generate a sound first: type a prompt and press Generate")
 
 
 def preview_result(choice, results) -> tuple:
     """A result picked in the list: its sound and spectrogram in the panel, its name in the save box."""
     r = chosen_result(choice, results)
-    audio, image = _preview(r.preset.theta, r.preset.settings)
+    audio, image = preview(r.preset.theta, r.preset.settings)
     return audio, image, r.preset.name
 
 

@@ -1,0 +1,170 @@
+"""The prompt panel in a real browser: the badge says which scorer judges and why, a prompt's search streams in,
+its result opens in the synth and saves to the library with its prompt, Cancel stops a long search, and
+mistakes get a readable message while the studio stays usable."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import read_wav_bytes, serve
+
+from studio.audio.io import to_int16
+from studio.presets import load_preset
+from studio.synth import render
+from studio.ui.views import AUDIO_GAIN
+from test_studio_browser import audio_url, name_box, open_studio, status, wait_for_new_audio
+
+TIMEOUT = 60_000  # ms: the first search of a fresh server may still wait for the scorer and its compilation
+
+WATCH = """() => {
+  window.__progress = []; window.__audio = [];
+  const progress = document.querySelector('#prompt-progress');
+  new MutationObserver(() => window.__progress.push(progress.innerText))
+    .observe(progress, {subtree: true, childList: true, characterData: true});
+  const player = document.querySelector('#prompt-audio');
+  new MutationObserver(() => {
+    const link = player.querySelector('a[data-testid=download-link]');
+    if (link && window.__audio[window.__audio.length - 1] !== link.href) window.__audio.push(link.href);
+  }).observe(player, {subtree: true, childList: true, attributes: true});
+}"""
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    import os
+
+    from studio.ui import prompt_panel
+
+    os.environ.pop("SYNTH_STUDIO_CLAP", None)  # auto: no CLAP weights here, so the badge must say why
+    prompt_panel.start_scorer("auto")  # as app.main() does
+    library = tmp_path_factory.mktemp("library")
+    demo = serve(library, public=False)
+    try:
+        yield demo.local_url, library
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def page(browser, studio):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    yield page
+    context.close()
+
+
+def progress(page) -> str:
+    return page.locator("#prompt-progress [data-testid=markdown]").inner_text()
+
+
+def prompt_audio_url(page) -> str | None:
+    link = page.locator("#prompt-audio a[data-testid=download-link]")
+    return link.get_attribute("href") if link.count() else None
+
+
+def generate(page, prompt: str):
+    page.locator("#prompt-text textarea, #prompt-text input").fill(prompt)
+    page.locator("#prompt-generate").click()
+
+
+def test_type_a_prompt_watch_it_stream_open_it_and_save_it(page, studio, artifacts):
+    url, library = studio
+    open_studio(page, url)
+    badge = page.locator("#prompt-scorer")
+    badge.get_by_text("Scorer: descriptors (offline)").wait_for()
+    assert "CLAP is unavailable" in badge.inner_text() and "SYNTH_STUDIO_CLAP" in badge.inner_text()
+
+    page.evaluate(WATCH)
+    page.locator("#prompt-budget").get_by_text("standard", exact=True).click()  # long enough to watch several updates
+    generate(page, "short bright pluck")
+    page.locator("#prompt-progress").get_by_text(re.compile(r"^Done: 3 results")).wait_for()
+    seen = page.evaluate("window.__progress")
+    assert any(re.search(r"generation \d+ of 120 · restart \d of 3 · \d+ sounds judged · best score", t)
+               for t in seen), seen
+    assert len(page.evaluate("window.__audio")) >= 2  # best-so-far sounds arrived while it ran, then the best
+    understood = page.locator("#prompt-understood").inner_text()
+    assert understood.startswith("Understood: short → length < 0.3 s; bright → brightness > 3 kHz")
+    options = page.locator("#prompt-results label")
+    assert options.count() == 3
+    assert options.nth(0).inner_text().startswith("1. short bright pluck · score ")
+    assert page.locator("#prompt-results input[type=radio]").nth(0).is_checked()
+    best = audio_samples_at(page, prompt_audio_url(page))
+    page.screenshot(path=str(artifacts / "10-prompt-result.png"), full_page=True)
+
+    # Pick another result: it plays in the panel.
+    best_url = prompt_audio_url(page)
+    options.nth(1).click()
+    page.wait_for_function("old => { const a = document.querySelector('#prompt-audio a[data-testid=download-link]');"
+                           " return a && a.href !== old; }", arg=best_url)
+    assert page.locator("#prompt-name textarea, #prompt-name input").input_value() == "short bright pluck #2"
+    options.nth(0).click()
+    page.wait_for_function("old => { const a = document.querySelector('#prompt-audio a[data-testid=download-link]');"
+                           " return a && a.href === old; }", arg=best_url)
+
+    # Open in synth: player A plays the result, the knobs follow, one undo step.
+    before = audio_url(page)
+    page.locator("#prompt-open").click()
+    opened = wait_for_new_audio(page, before)
+    assert np.array_equal(opened, best)
+    assert name_box(page).input_value() == "short bright pluck"
+    assert status(page).startswith("short bright pluck") and "undo 1" in status(page)
+
+    # Save to the library: the preset keeps the prompt, the WAV is the sound.
+    page.locator("#prompt-name textarea, #prompt-name input").fill("Prompted pluck")
+    page.locator("#prompt-save").click()
+    page.get_by_text("Saved “Prompted pluck” to the library").wait_for()
+    saved = load_preset(library / "prompted-pluck.yaml")
+    assert saved.prompt == "short bright pluck" and saved.name == "Prompted pluck"
+    assert np.array_equal(to_int16(np.asarray(render(saved.theta, saved.settings)), gain=AUDIO_GAIN), best)
+    wav = read_wav_bytes((library / "prompted-pluck.wav").read_bytes())  # 16-bit PCM: full scale 32768, not 32767
+    assert wav.shape == best.shape and int(np.abs(wav.astype(np.int32) - best).max()) <= 2
+    page.locator("#sound-picker input").click()
+    page.get_by_role("option", name="saved · Prompted pluck  [prompt, descriptors]").wait_for()
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(artifacts / "11-prompt-opened-and-saved.png"), full_page=True)
+
+
+def audio_samples_at(page, href: str) -> np.ndarray:
+    response = page.request.get(href)
+    assert response.ok
+    return read_wav_bytes(response.body())
+
+
+def test_cancel_stops_a_long_search_and_keeps_its_best(page, studio, artifacts):
+    url, _ = studio
+    open_studio(page, url)
+    page.locator("#prompt-budget").get_by_text("paper", exact=True).click()
+    generate(page, "bright dark drone")  # cannot be both: no restart ends early, so 300 generations each
+    page.locator("#prompt-progress").get_by_text(re.compile(r"generation \d+ of 300")).wait_for()
+    page.locator("#prompt-cancel").click()
+    page.locator("#prompt-progress").get_by_text(re.compile(r"^Stopped early; kept the best so far: 1 result")) \
+        .wait_for()
+    assert page.locator("#prompt-results label").count() == 1
+    assert page.locator("#prompt-results label").nth(0).inner_text().startswith("1. bright dark drone · score ")
+    page.screenshot(path=str(artifacts / "12-prompt-cancelled.png"), full_page=True)
+
+
+def test_mistakes_get_readable_messages_and_the_panel_stays_usable(page, studio, artifacts):
+    url, _ = studio
+    open_studio(page, url)
+    generate(page, "   ")
+    page.get_by_text("the prompt is empty: describe a sound").first.wait_for()
+
+    page.locator("#prompt-constraints").get_by_text("Constraints").first.click()
+    page.locator("#prompt-pitch textarea, #prompt-pitch input").fill("H2")
+    generate(page, "dog bark")
+    page.get_by_text("pitch 'H2' is not a note").first.wait_for()
+    page.screenshot(path=str(artifacts / "13-prompt-error.png"), full_page=True)
+
+    page.locator("#prompt-pitch textarea, #prompt-pitch input").fill("C3")
+    page.locator("#prompt-length textarea, #prompt-length input").fill("nan")
+    generate(page, "dog bark")
+    page.get_by_text("length nan is out of range: 0.02 to 2 s").first.wait_for()
+
+    page.locator("#prompt-length textarea, #prompt-length input").fill("0.4")
+    generate(page, "dog bark")
+    page.locator("#prompt-progress").get_by_text(re.compile(r"^Done: ")).wait_for()
+    assert "pitch C3 (131 Hz): measured" in progress(page) and "length 0.4 s: measured" in progress(page)
+    assert page.locator("#prompt-results label").nth(0).inner_text().startswith("1. dog bark · score ")

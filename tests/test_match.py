@@ -1,0 +1,224 @@
+"""Matching a sound (studio/match.py): the loss is 0 for the sound itself, ignores gain and grows with the change;
+the smart start hears pitch and note length; a target rendered from a known preset is matched much closer than
+the initial population; locks hold; cancel stops within a generation; results reproduce from the seed."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from studio.audio.embedding import perceptual_embedding
+from studio.audio.target import prepare_audio
+from studio.match import (DISTINCT, MIDI_F0, NOTE_LENGTH, MatchError, MatchObjective, estimate_start, match_losses,
+                          match_sound, normalized, random_search_losses, run_to_end, spectral_convergence,
+                          target_features, to_preset)
+from studio.presets import preset_render
+from studio.search import Budget
+from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, default_theta, render, to_human
+from studio.explore.locks import lock_mask
+
+SETTINGS = RenderSettings(duration=0.5)  # short sounds keep the tests fast; the loss is length-agnostic
+RATE = SETTINGS.sample_rate
+SMALL = Budget("small", 16, 36, 0.05, "learned_es")  # one compiled step shared by the tests below
+
+
+def known_theta(seed: int = 11) -> np.ndarray:
+    """An audible random sound: uniform θ from ``seed``, with a clear, sustained note (so it has a pitch)."""
+    theta = np.random.default_rng(seed).uniform(0.0, 1.0, N_PARAMS).astype(np.float32)
+    human = to_human(theta.astype(np.float64))
+    human[PARAM_INDEX["keyboard.midi_f0"]] = 57.0  # A3, 220 Hz
+    human[PARAM_INDEX["keyboard.duration"]] = 0.3
+    human[PARAM_INDEX["mixer.vco_1"]] = 0.8
+    human[PARAM_INDEX["mixer.noise"]] = 0.0
+    for key in ("vco_1.tuning", "vco_2.tuning", "vco_1.mod_depth", "vco_2.mod_depth"):
+        human[PARAM_INDEX[key]] = 0.0
+    for key, value in (("attack", 0.01), ("decay", 0.1), ("sustain", 0.8), ("release", 0.05), ("alpha", 1.0)):
+        human[PARAM_INDEX[f"adsr_1.{key}"]] = value
+    for route in range(20):  # adsr_1 → vco_1 amp and vco_2 amp only, so the envelope is the one set above
+        human[PARAM_INDEX["mod_matrix.adsr_1->vco_1_pitch"] + route] = 0.0
+    human[PARAM_INDEX["mod_matrix.adsr_1->vco_1_amp"]] = 1.0
+    human[PARAM_INDEX["mod_matrix.adsr_1->vco_2_amp"]] = 1.0
+    from studio.synth import to_normalized
+
+    return np.clip(to_normalized(human), 0.0, 1.0).astype(np.float32)
+
+
+def as_target(theta: np.ndarray):
+    audio = np.asarray(render(theta, SETTINGS))
+    return prepare_audio(audio, RATE, RATE, SETTINGS.num_samples, source="known.wav")
+
+
+@pytest.fixture(scope="module")
+def known():
+    theta = known_theta()
+    return theta, as_target(theta)
+
+
+@pytest.fixture(scope="module")
+def matched(known):
+    _, target = known
+    reports = list(match_sound(target, settings=SETTINGS, budget=SMALL, restarts=2, seed=5, keep=2))
+    return reports
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The loss
+
+
+def test_loss_is_zero_for_the_sound_itself_and_ignores_gain(known):
+    theta, target = known
+    features = target_features(target.audio, RATE)
+    audio = np.asarray(render(theta, SETTINGS))
+    losses = match_losses(features, np.stack([target.audio, 0.05 * target.audio, audio]), RATE)
+    assert losses[0] < 1e-3 and losses[1] < 1e-3  # the target itself, 26 dB quieter: the same sound
+    assert losses[2] < 0.02  # the synth's own render (the target was trimmed by at most a frame and normalized)
+
+
+def test_loss_grows_as_the_sound_moves_away(known):
+    theta, target = known
+    features = target_features(target.audio, RATE)
+    rng = np.random.default_rng(0)
+    means = []
+    for delta in (0.02, 0.1, 0.3):  # doppelgängers θ + δ·z: further away on average as δ grows
+        thetas = np.clip(theta + delta * rng.standard_normal((32, N_PARAMS)), 0, 1).astype(np.float32)
+        means.append(float(np.mean(match_losses(features, render(thetas, SETTINGS), RATE))))
+    assert means[0] < means[1] < means[2]
+    assert 0.3 < means[2] < 2.0  # far sounds read around 1 ("as different as two random sounds")
+
+
+def test_the_loss_embedding_is_the_perceptual_embedding():
+    from studio.match import _features
+
+    thetas = np.random.default_rng(3).uniform(0, 1, (16, N_PARAMS)).astype(np.float32)
+    audio = render(thetas, SETTINGS)
+    ours = np.asarray(_features(audio, RATE)[0])
+    reference = np.asarray(perceptual_embedding(audio, RATE))
+    # half the frames for speed: the same features up to a small fraction of the median random distance (1.0)
+    assert np.median(np.linalg.norm(ours - reference, axis=-1)) < 0.05
+
+
+def test_spectral_convergence():
+    theta = known_theta(1)
+    a = np.asarray(render(theta, SETTINGS))
+    assert spectral_convergence(a, a) == 0.0
+    assert spectral_convergence(a, 0.1 * a) < 1e-5  # gain-invariant, as the loss is
+    other = theta.copy()
+    other[MIDI_F0] = normalized("keyboard.midi_f0", 66.0)  # 9 semitones up: partials mostly apart
+    b = np.asarray(render(other, SETTINGS))
+    assert 0.9 < spectral_convergence(a, b) < 1.5  # disjoint spectra of equal energy would give √2
+    assert abs(spectral_convergence(a, np.zeros_like(a)) - 1.0) < 1e-6  # nothing matched: ‖S_t‖ / ‖S_t‖
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Smart start
+
+
+def test_pitch_and_note_length_are_estimated(known):
+    _, target = known
+    guess = estimate_start(target.audio, RATE)
+    assert abs(guess.midi - 57.0) < 0.2 and abs(guess.f0_hz - 220.0) < 3.0
+    assert abs(guess.note_s - 0.3) < 0.08  # note-on 0.3 s, release 50 ms
+    assert guess.describe().startswith("pitch A3 (220 Hz), note length 0.")
+
+
+def test_noise_has_no_pitch():
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, RATE // 2).astype(np.float32)
+    guess = estimate_start(noise, RATE)
+    assert guess.midi is None and guess.describe().startswith("no steady pitch")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The search
+
+
+def test_known_preset_is_matched_much_closer_than_the_initial_population(known, matched):
+    theta, target = known
+    final = matched[-1]
+    assert final.done and not final.cancelled
+    objective = MatchObjective(target, SETTINGS)
+    initial = match_losses(objective.params, render(np.random.default_rng(9).uniform(
+        0, 1, (64, N_PARAMS)).astype(np.float32), SETTINGS), RATE)
+    assert final.best_loss < 0.35 * float(np.median(initial))  # vs a typical initial candidate
+    assert final.best_loss < 0.6 * final.first_loss  # vs the best of the first generation
+    random_best, _ = random_search_losses(objective, final.evaluations, seed=1)
+    assert final.best_loss < random_best  # and better than random search with as many renders
+    # the streamed best only improves
+    losses = [r.best_loss for r in matched[:-1]]
+    assert all(b <= a for a, b in zip(losses, losses[1:]))
+    assert final.evaluations == 8 * SMALL.population + 2 * SMALL.evaluations  # the screen, then two restarts
+
+
+def test_results_are_distinct_sorted_and_re_render_as_judged(known, matched):
+    _, target = known
+    results = matched[-1].results
+    assert 1 <= len(results) <= 2
+    assert [r.loss for r in results] == sorted(r.loss for r in results)
+    embeddings = np.asarray(perceptual_embedding(render(np.stack([r.theta for r in results]), SETTINGS), RATE))
+    if len(results) == 2:
+        assert np.linalg.norm(embeddings[0] - embeddings[1]) >= DISTINCT
+    preset = to_preset(results[0], target, SETTINGS, budget="small", strategy="learned_es")
+    assert preset.name == "match known" and preset.tags == ("match",) and "match of known.wav" in preset.description
+    loss = match_losses(target_features(target.audio, RATE), preset_render(preset), RATE)[0]
+    assert abs(loss - results[0].loss) < 1e-3  # the saved preset is the sound that was judged
+
+
+def test_locks_hold(known):
+    _, target = known
+    guess = estimate_start(target.audio, RATE)
+    current = default_theta()
+    mask = lock_mask(["mixer"])
+    final = run_to_end(match_sound(target, settings=SETTINGS, budget=Budget("small", 16, 6, 0.05, "learned_es"),
+                                   restarts=2, seed=1, lock_pitch=True, lock_length=True, locked=mask,
+                                   theta=current))
+    assert final.results
+    for result in final.results:
+        assert result.theta[MIDI_F0] == np.float32(normalized("keyboard.midi_f0", guess.midi))
+        assert result.theta[NOTE_LENGTH] == np.float32(normalized("keyboard.duration", guess.note_s))
+        assert np.array_equal(result.theta[mask], current[mask])  # the studio's locks keep the current sound's
+    assert abs(to_human(final.results[0].theta.astype(np.float64))[MIDI_F0] - 57.0) < 0.2
+
+
+def test_cancel_stops_within_a_generation(known):
+    _, target = known
+    cancel = threading.Event()
+    reports = []
+    for report in match_sound(target, settings=SETTINGS, budget=SMALL, restarts=3, seed=2, cancel=cancel):
+        reports.append(report)
+        if len(reports) == 3:
+            cancel.set()
+    final = reports[-1]
+    assert final.done and final.cancelled
+    assert len(reports) == 4 and final.evaluations == 3 * SMALL.population  # three screened batches
+    assert final.results and final.best_loss <= reports[2].best_loss
+
+
+def test_same_seed_same_match(known, matched):
+    _, target = known
+    again = run_to_end(match_sound(target, settings=SETTINGS, budget=SMALL, restarts=2, seed=5, keep=2))
+    assert np.array_equal(again.best_theta, matched[-1].best_theta) and again.best_loss == matched[-1].best_loss
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Mistakes
+
+
+def test_pitch_lock_on_an_unpitched_target_says_so():
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, SETTINGS.num_samples).astype(np.float32)
+    target = prepare_audio(noise, RATE, RATE, SETTINGS.num_samples, source="hiss.wav")
+    with pytest.raises(MatchError, match="the target has no steady pitch to lock: untick the pitch lock"):
+        match_sound(target, settings=SETTINGS, lock_pitch=True)
+
+
+def test_bad_requests(known):
+    _, target = known
+    with pytest.raises(MatchError, match="unknown budget 'huge': choose one of quick, standard, paper"):
+        match_sound(target, settings=SETTINGS, budget="huge")
+    with pytest.raises(MatchError, match="unknown strategy 'magic'"):
+        match_sound(target, settings=SETTINGS, strategy="magic")
+    with pytest.raises(MatchError, match=r"restarts must be a whole number from 1 to 16, got 0"):
+        match_sound(target, settings=SETTINGS, restarts=0)
+    with pytest.raises(MatchError, match=r"does not fit the synth's buffer \(96000 samples at 48000 Hz\)"):
+        match_sound(target, settings=RenderSettings(duration=2.0))
+    with pytest.raises(MatchError, match="every parameter is locked"):
+        match_sound(target, settings=SETTINGS, locked=np.ones(N_PARAMS, bool), theta=default_theta())
