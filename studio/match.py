@@ -38,7 +38,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from studio.audio.embedding import _combined, _db, analysis_config, level_envelope_frames
+from studio.audio.embedding import (_combined, _db, analysis_config, descriptors_from_power,
+                                    level_envelope_frames)
 from studio.audio.features import mel_filterbank
 from studio.audio.target import Target
 from studio.search import STRATEGIES, STRATEGY_LABELS, Budget, search
@@ -124,23 +125,6 @@ def match_spectrogram(audio, sample_rate: int):
     return (spectrum.real ** 2 + spectrum.imag ** 2) * (2.0 / window.sum()) ** 2
 
 
-def descriptors_from_power(power, audio, sample_rate: int):
-    """:func:`studio.audio.embedding.spectral_descriptors` (level, brightness, noisiness), same formulas, from a
-    power spectrogram ``[B, F, K]`` already at hand (and the audio ``[B, T]`` for the level) → ``[B, 3]``."""
-    config = analysis_config(sample_rate)
-    power = power + 1e-30
-    freqs = jnp.arange(power.shape[-1]) * (sample_rate / config.n_fft)
-    magnitude = jnp.sqrt(power)
-    centroid = jnp.sum(magnitude * freqs, axis=-1) / jnp.sum(magnitude, axis=-1)
-    floored = jnp.maximum(power, jnp.max(power, axis=-1, keepdims=True) * 10.0 ** (config.floor_db / 10.0))
-    flatness = jnp.exp(jnp.mean(jnp.log(floored), axis=-1)) / jnp.mean(floored, axis=-1)
-    energy = jnp.sum(power, axis=-1)
-    weights = energy / jnp.sum(energy, axis=-1, keepdims=True)
-    level = _db(jnp.mean(audio ** 2, axis=-1), config.floor_db)
-    return jnp.stack([level, jnp.log2(jnp.sum(weights * centroid, axis=-1) / 1000.0),
-                      jnp.log10(jnp.sum(weights * flatness, axis=-1))], axis=-1)
-
-
 def _features(audio, sample_rate: int, segments: int = N_SEGMENTS):
     """(perceptual embedding [B, 259], segment log-mel [B, S, 128] dBFS, level envelope [B, N] dBFS) of audio
     ``[B, T]`` already scaled to the target, all from one spectrogram. The embedding is
@@ -154,7 +138,7 @@ def _features(audio, sample_rate: int, segments: int = N_SEGMENTS):
     blocks = {"mel128": jnp.mean(mel_db, axis=1),
               "cdf": jnp.cumsum(average / jnp.sum(average, axis=-1, keepdims=True), axis=-1),
               # every other frame: these are energy-weighted averages over time, and the logs cost most
-              "descriptors": descriptors_from_power(power[:, ::2], audio, sample_rate) / jnp.array([10.0, 1.0, 1.0])}
+              "descriptors": descriptors_from_power(power[:, ::2], audio, config) / jnp.array([10.0, 1.0, 1.0])}
     per = mel_db.shape[1] // segments
     segment_db = jnp.mean(mel_db[:, :per * segments].reshape(mel_db.shape[0], segments, per, -1), axis=2)
     return _combined(blocks), segment_db, level_envelope_frames(audio, sample_rate)

@@ -155,7 +155,13 @@ def spectral_descriptors(audio, config: AnalysisConfig):
     For flatness, bins more than ``−floor_db`` dB below their frame's peak count as that far below (a fixed
     dynamic range, so it does not depend on the level). Silence reads as flat (centroid mid-band, flatness 0).
     """
-    power = power_spectrogram(audio, config.n_fft, config.hop) + 1e-30  # [B, F, K]; 1e-30: silence is flat
+    return descriptors_from_power(power_spectrogram(audio, config.n_fft, config.hop), audio, config)
+
+
+def descriptors_from_power(power, audio, config: AnalysisConfig):
+    """:func:`spectral_descriptors` from a power spectrogram ``[B, F, K]`` already at hand (at ``config``'s FFT
+    size) and the audio ``[B, T]`` (for the level) → ``[B, 3]``."""
+    power = power + 1e-30  # silence is flat
     freqs = jnp.arange(power.shape[-1]) * (config.sample_rate / config.n_fft)
     magnitude = jnp.sqrt(power)
     centroid = jnp.sum(magnitude * freqs, axis=-1) / jnp.sum(magnitude, axis=-1)  # [B, F]

@@ -11,7 +11,8 @@ import numpy as np
 
 from studio import plots
 from studio.scoring.base import ScorerUnavailable
-from studio.ui.common import user_errors
+from studio.ui import state as st
+from studio.ui.common import sound_values, user_errors
 from studio.ui.views import render_audio, to_player
 
 
@@ -108,3 +109,20 @@ def chosen_entry(choice, results, nothing_yet: str):
     if not results:
         raise ValueError(nothing_yet)
     raise ValueError("choose one of the results first")
+
+
+def open_in_synth(preset, state: st.StudioState) -> tuple:
+    """Load a found sound into the player and every knob (an undoable change); values for ``sound_outputs``."""
+    return sound_values(st.change(state, preset))
+
+
+def save_named(studio, state: st.StudioState, preset, name, version) -> tuple:
+    """Save a found sound to the session's library under ``name`` (its own name when empty); values for
+    ``library_panel.saved_outputs``."""
+    import dataclasses
+
+    from studio.library import clean_name
+    from studio.ui.library_panel import save_to_library
+
+    preset = dataclasses.replace(preset, name=clean_name(name if name not in (None, "") else preset.name))
+    return save_to_library(studio, state, preset, version)

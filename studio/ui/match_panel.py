@@ -11,7 +11,6 @@ settings (duration, noise seed).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import threading
@@ -27,10 +26,10 @@ from studio.explore import lock_mask
 from studio.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, sound_values, user_errors
-from studio.ui.jobs import (CancelFlags, chosen_entry, preview, session_id, streamed_user_errors,
-                             whole_number)
-from studio.ui.library_panel import save_to_library, saved_outputs
+from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
+from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, save_named, session_id,
+                             streamed_user_errors, whole_number)
+from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio, to_player
 
 log = logging.getLogger(__name__)
@@ -205,16 +204,12 @@ def ab_audio(side, path, choice, results, state: st.StudioState):
 
 def open_result(choice, results, state: st.StudioState) -> tuple:
     """Load a match into the player and every knob (an undoable change); values for ``sound_outputs``."""
-    return sound_values(st.change(state, chosen_result(choice, results).preset))
+    return open_in_synth(chosen_result(choice, results).preset, state)
 
 
 def save_result(studio: Studio, choice, results, name, state: st.StudioState, version) -> tuple:
     """Save a match to the session's library under ``name``; values for ``saved_outputs``."""
-    from studio.library import clean_name
-
-    preset = chosen_result(choice, results).preset
-    preset = dataclasses.replace(preset, name=clean_name(name if name not in (None, "") else preset.name))
-    return save_to_library(studio, state, preset, version)
+    return save_named(studio, state, chosen_result(choice, results).preset, name, version)
 
 
 def input_mode(mode):

@@ -10,7 +10,6 @@ shared lock checkboxes apply: locked knobs keep the current sound's values.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import re
@@ -26,10 +25,10 @@ from studio.explore import lock_mask
 from studio.scoring import Constraints, Objective, ScorerUnavailable, check_prompt
 from studio.search import STRATEGIES, STRATEGY_LABELS, budget_for, search, to_preset
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, sound_values, user_errors
-from studio.ui.jobs import (CancelFlags, chosen_entry, preview, session_id, streamed_user_errors,
-                             whole_number)
-from studio.ui.library_panel import save_to_library, saved_outputs
+from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
+from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, save_named, session_id,
+                             streamed_user_errors, whole_number)
+from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio
 
 log = logging.getLogger(__name__)
@@ -328,16 +327,12 @@ def preview_result(choice, results) -> tuple:
 
 def open_result(choice, results, state: st.StudioState) -> tuple:
     """Load a result into the player and every knob (an undoable change); values for ``sound_outputs``."""
-    return sound_values(st.change(state, chosen_result(choice, results).preset))
+    return open_in_synth(chosen_result(choice, results).preset, state)
 
 
 def save_result(studio: Studio, choice, results, name, state: st.StudioState, version) -> tuple:
     """Save a result (with its prompt) to the session's library under ``name``; values for ``saved_outputs``."""
-    from studio.library import clean_name
-
-    preset = chosen_result(choice, results).preset
-    preset = dataclasses.replace(preset, name=clean_name(name if name not in (None, "") else preset.name))
-    return save_to_library(studio, state, preset, version)
+    return save_named(studio, state, chosen_result(choice, results).preset, name, version)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -49,6 +49,29 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture(scope="module")
+def studio_server(tmp_path_factory):
+    """The studio served on 127.0.0.1 for one test module, with its own empty library: (url, library folder)."""
+    library = tmp_path_factory.mktemp("library")
+    demo = serve(library, public=False)
+    try:
+        yield demo.local_url, library
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser page (its own context: no shared storage). A test module may set ``TIMEOUT`` (ms) and
+    ``VIEWPORT`` (width, height)."""
+    width, height = getattr(request.module, "VIEWPORT", (1400, 1000))
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(getattr(request.module, "TIMEOUT", 30_000))
+    yield page
+    context.close()
+
+
 def serve(library_root: Path, public: bool):
     from studio.ui.app import make_config, serve_in_background
     from studio.ui.views import start_warm_up, wait_for_warm_up

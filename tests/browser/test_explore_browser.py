@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import read_wav_bytes, serve
+from conftest import read_wav_bytes
 
 from studio.explore import variations_of
 from studio.presets import factory_preset
@@ -14,26 +14,15 @@ from studio.ui.app import initial_sound
 from studio.ui.views import to_player
 
 TIMEOUT = 60_000  # ms: the first grid compiles a batch shape (seconds on a 2-core CPU)
-
-
-@pytest.fixture(scope="module")
-def studio_url(tmp_path_factory):
-    demo = serve(tmp_path_factory.mktemp("library"), public=False)
-    try:
-        yield demo.local_url
-    finally:
-        demo.close()
+VIEWPORT = (1400, 1100)
 
 
 @pytest.fixture
-def page(browser, studio_url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    page.goto(studio_url)
+def studio(page, studio_server):
+    """The page with the studio open and ready."""
+    page.goto(studio_server[0])
     page.locator("#status").get_by_text(re.compile(r"undo \d+")).wait_for()
-    yield page
-    context.close()
+    return page
 
 
 def status(page) -> str:
@@ -63,7 +52,8 @@ def wait_until_playing(page, player_id: str) -> None:
         arg=player_id)
 
 
-def test_eight_variations_then_adopt_one(page, artifacts):
+def test_eight_variations_then_adopt_one(studio, artifacts):
+    page = studio
     page.locator("#tab-variations-button, button[role=tab]:has-text('Variations')").first.click()
     page.locator("#btn-variations").click()
     page.locator("#var-info-7").get_by_text("distance").wait_for()
@@ -85,7 +75,8 @@ def test_eight_variations_then_adopt_one(page, artifacts):
     page.locator("#status").get_by_text("undo 0").wait_for()
 
 
-def test_strip_then_play_a_step(page, artifacts):
+def test_strip_then_play_a_step(studio, artifacts):
+    page = studio
     page.locator("button[role=tab]:has-text('Morph')").first.click()
     page.locator("#btn-morph").click()  # current sound → factory bell, 5 linear steps
     page.locator("#morph-info-4").get_by_text("B").wait_for()
@@ -101,7 +92,8 @@ def test_strip_then_play_a_step(page, artifacts):
     page.screenshot(path=str(artifacts / "explore-morph.png"), full_page=True)
 
 
-def test_map_click_plays_and_opens(page, artifacts):
+def test_map_click_plays_and_opens(studio, artifacts):
+    page = studio
     page.locator("button[role=tab]:has-text('Map')").first.click()
     points = page.locator("#sound-map circle.map-point")
     points.first.wait_for()

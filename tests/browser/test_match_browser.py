@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
-from conftest import ROOT, read_wav_bytes, serve
+from conftest import ROOT, read_wav_bytes
 
 from studio.audio.io import to_int16
 from studio.audio.target import load_target
@@ -17,6 +16,7 @@ from studio.ui.views import AUDIO_GAIN
 from test_studio_browser import audio_url, name_box, open_studio, status, wait_for_new_audio
 
 TIMEOUT = 180_000  # ms: the first match of a fresh server may still be compiling on a busy 2-core CPU
+VIEWPORT = (1400, 1100)
 TARGET = ROOT / "assets" / "targets" / "sox-pluck-a3.flac"
 
 WATCH = """() => {
@@ -30,25 +30,6 @@ WATCH = """() => {
     if (link && window.__audio[window.__audio.length - 1] !== link.href) window.__audio.push(link.href);
   }).observe(player, {subtree: true, childList: true, attributes: true});
 }"""
-
-
-@pytest.fixture(scope="module")
-def studio(tmp_path_factory):
-    library = tmp_path_factory.mktemp("library")
-    demo = serve(library, public=False)
-    try:
-        yield demo.local_url, library
-    finally:
-        demo.close()
-
-
-@pytest.fixture
-def page(browser, studio):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    yield page
-    context.close()
 
 
 def progress(page) -> str:
@@ -83,8 +64,8 @@ def upload(page, path: Path):
     page.locator("#match-target input[type=file]").set_input_files(str(path))
 
 
-def test_upload_watch_the_match_stream_in_compare_open_and_save(page, studio, artifacts):
-    url, library = studio
+def test_upload_watch_the_match_stream_in_compare_open_and_save(page, studio_server, artifacts):
+    url, library = studio_server
     open_match_tab(page, url)
     upload(page, TARGET)
     info = page.locator("#match-target-info")
@@ -142,8 +123,8 @@ def test_upload_watch_the_match_stream_in_compare_open_and_save(page, studio, ar
     page.screenshot(path=str(artifacts / "22-match-opened-and-saved.png"), full_page=True)
 
 
-def test_not_audio_and_no_target_get_readable_messages(page, studio, tmp_path, artifacts):
-    url, _ = studio
+def test_not_audio_and_no_target_get_readable_messages(page, studio_server, tmp_path, artifacts):
+    url, _ = studio_server
     open_match_tab(page, url)
     page.locator("#match-run").click()
     page.get_by_text("upload a sound or record one first").first.wait_for()

@@ -46,15 +46,6 @@ def studio(tmp_path_factory):
         demo.close()
 
 
-@pytest.fixture
-def page(browser, studio):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    yield page
-    context.close()
-
-
 def progress(page) -> str:
     return page.locator("#prompt-progress [data-testid=markdown]").inner_text()
 

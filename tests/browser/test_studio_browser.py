@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pytest
 from conftest import read_wav_bytes, serve
 
 from studio.audio.io import to_int16
@@ -14,25 +13,6 @@ from studio.synth import render
 from studio.ui.views import AUDIO_GAIN
 
 TIMEOUT = 30_000  # ms; a render takes ~20 ms, but the first page load of a fresh server takes seconds
-
-
-@pytest.fixture(scope="module")
-def local_studio(tmp_path_factory):
-    library = tmp_path_factory.mktemp("library")
-    demo = serve(library, public=False)
-    try:
-        yield demo.local_url, library
-    finally:
-        demo.close()
-
-
-@pytest.fixture
-def page(browser, local_studio):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT)
-    yield page
-    context.close()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -109,8 +89,8 @@ def expected_player_samples(preset) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def test_pick_tweak_save_reload_undo_export(page, local_studio, artifacts):
-    url, library = local_studio
+def test_pick_tweak_save_reload_undo_export(page, studio_server, artifacts):
+    url, library = studio_server
     open_studio(page, url)
     assert "init" in status(page)
     page.screenshot(path=str(artifacts / "01-opened.png"), full_page=True)
@@ -177,8 +157,8 @@ def test_pick_tweak_save_reload_undo_export(page, local_studio, artifacts):
     page.screenshot(path=str(artifacts / "04-exported.png"), full_page=True)
 
 
-def test_import_and_user_errors_show_readable_messages(page, local_studio, tmp_path, artifacts):
-    url, _ = local_studio
+def test_import_and_user_errors_show_readable_messages(page, studio_server, tmp_path, artifacts):
+    url, _ = studio_server
     open_studio(page, url)
 
     name_box(page).fill("   ")
@@ -201,8 +181,8 @@ def test_import_and_user_errors_show_readable_messages(page, local_studio, tmp_p
     assert status(page).startswith("my imported pad")
 
 
-def test_knobs_have_units_and_hover_descriptions(page, local_studio):
-    url, _ = local_studio
+def test_knobs_have_units_and_hover_descriptions(page, studio_server):
+    url, _ = studio_server
     open_studio(page, url)
     assert page.locator("#knob-adsr_1-attack").get_by_text("attack (s)").count() == 1
     assert "note-on time" in page.locator("#knob-keyboard-duration").get_attribute("title")
