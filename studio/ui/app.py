@@ -181,17 +181,20 @@ def main(argv: list[str] | None = None) -> None:
     # Compile while the page is being built: the default settings first, then the factory presets' own.
     # The noise seed is an input of the compiled renderer, not part of its shape: one compile per rate/duration.
     start_warm_up((RenderSettings(), *(dataclasses.replace(p.settings, noise_seed=0) for p in factory_presets())))
-    start_background_work()
     config = make_config(args.library, args.public)
     demo = build_app(config)
     print(f"synth studio: library {config.library_root} ({'public: per-browser' if config.public else 'local'})",
           flush=True)
-    demo.launch(server_name=args.host, server_port=args.port, show_error=False, **launch_options())
+    demo.launch(server_name=args.host, server_port=args.port, show_error=False, prevent_thread_lock=True,
+                **launch_options())
+    start_background_work()
+    demo.block_thread()
 
 
 def start_background_work() -> None:
-    """Slow one-off preparations that must not hold up the page: each runs in its own daemon thread, and the
-    features that need them work (more slowly, or with a fallback) until they finish."""
+    """Slow one-off preparations that must not hold up the page, started once it is served (importing torch and
+    umap-learn alongside Gradio's start doubled the time to the first page): each runs in its own daemon thread,
+    and the features that need them work (more slowly, or with a fallback) until they finish."""
     prompt_panel.start_scorer()  # CLAP or the descriptor scorer, then the quick search compiled
     warm_up_umap()  # numba compiles UMAP (~13 s on 2 cores); maps use PCA meanwhile
 
@@ -199,8 +202,8 @@ def start_background_work() -> None:
 def serve_in_background(config: Config, port: int | None = None) -> gr.Blocks:
     """Build and launch the studio without blocking (tests, benchmarks); ``demo.local_url`` is its address.
     Stop it with ``demo.close()``."""
-    start_background_work()
     demo = build_app(config)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **launch_options())
+    start_background_work()
     return demo
