@@ -100,6 +100,12 @@ def preview(theta, settings) -> tuple:
     return to_player(audio, settings.sample_rate), plots.spectrogram_image(audio, settings.sample_rate)
 
 
+def preview_entry(entry) -> tuple:
+    """A result picked in a list: (player audio, spectrogram image, name for the save box)."""
+    audio, image = preview(entry.preset.theta, entry.preset.settings)
+    return audio, image, entry.preset.name
+
+
 def chosen_entry(choice, results, nothing_yet: str):
     """The entry of a results list (objects with a ``key``) that a radio's ``choice`` names; ``ValueError`` saying
     ``nothing_yet`` when the list is empty, or asking to choose one."""

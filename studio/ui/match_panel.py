@@ -27,8 +27,8 @@ from studio.match import MATCH_PLANS, estimate_start, match_plan, match_sound, s
 from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
-from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, save_named, session_id,
-                             streamed_user_errors, whole_number)
+from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, save_named,
+                             session_id, streamed_user_errors, whole_number)
 from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio, to_player
 
@@ -186,9 +186,7 @@ def chosen_result(choice, results) -> MatchEntry:
 
 def preview_result(choice, results) -> tuple:
     """A match picked in the list: its sound and spectrogram in the panel, its name in the save box."""
-    r = chosen_result(choice, results)
-    audio, image = preview(r.preset.theta, r.preset.settings)
-    return audio, image, r.preset.name
+    return preview_entry(chosen_result(choice, results))
 
 
 def ab_audio(side, path, choice, results, state: st.StudioState):

@@ -26,8 +26,8 @@ from studio.scoring import Constraints, Objective, ScorerUnavailable, check_prom
 from studio.search import STRATEGIES, STRATEGY_LABELS, budget_for, search, to_preset
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
-from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, save_named, session_id,
-                             streamed_user_errors, whole_number)
+from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, save_named,
+                             session_id, streamed_user_errors, whole_number)
 from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio
 
@@ -320,9 +320,7 @@ def chosen_result(choice, results) -> PromptResult:
 
 def preview_result(choice, results) -> tuple:
     """A result picked in the list: its sound and spectrogram in the panel, its name in the save box."""
-    r = chosen_result(choice, results)
-    audio, image = preview(r.preset.theta, r.preset.settings)
-    return audio, image, r.preset.name
+    return preview_entry(chosen_result(choice, results))
 
 
 def open_result(choice, results, state: st.StudioState) -> tuple:

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import read_wav_bytes, serve
+from conftest import read_wav_bytes
 
 from studio.audio.io import to_int16
 from studio.presets import load_preset
@@ -31,19 +31,19 @@ WATCH = """() => {
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory):
+def no_clap_weights():
+    """Scorer "auto" with no CLAP weights here, so the badge must say why (restored afterwards)."""
     import os
 
-    from studio.ui import prompt_panel
+    saved = os.environ.pop("SYNTH_STUDIO_CLAP", None)
+    yield
+    if saved is not None:
+        os.environ["SYNTH_STUDIO_CLAP"] = saved
 
-    os.environ.pop("SYNTH_STUDIO_CLAP", None)  # auto: no CLAP weights here, so the badge must say why
-    prompt_panel.start_scorer("auto")  # as app.main() does
-    library = tmp_path_factory.mktemp("library")
-    demo = serve(library, public=False)
-    try:
-        yield demo.local_url, library
-    finally:
-        demo.close()
+
+@pytest.fixture(scope="module")
+def studio(no_clap_weights, studio_server):  # the server starts the scorer, as app.main() does
+    return studio_server
 
 
 def progress(page) -> str:
