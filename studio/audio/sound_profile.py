@@ -262,21 +262,31 @@ def normalized_difference(frames, max_lag: int):
     """Pitch-tracker kernel: ``frames [B, F, W + max_lag]`` → ``[B, F, max_lag + 1]`` in [0, 2].
 
     ``d(τ) = Σ_{j<W} (x_j − x_{j+τ})²`` divided by ``Σ_{j<W} (x_j² + x_{j+τ}²)``: 0 where the frame repeats
-    after τ samples, about 1 for unrelated samples. Computed with FFT correlations (no wrap-around: the FFT is
-    at least as long as the frame).
+    after τ samples, about 1 for unrelated samples. The correlation is an FFT product (no wrap-around: the FFT is
+    at least as long as the frame); the energies are differences of a running sum of squares (three FFTs per
+    frame instead of five: the pitch tracker is the costliest part of a profile).
     """
     length = frames.shape[-1]
     window = length - max_lag
     n_fft = 1 << (length - 1).bit_length()
     spectrum = jnp.fft.rfft(frames, n_fft)
     head = jnp.fft.rfft(frames[..., :window], n_fft)
-    box = np.zeros(n_fft, np.float32)
-    box[:window] = 1.0
-    energy_spectrum = jnp.fft.rfft(frames ** 2, n_fft) * np.conj(np.fft.rfft(box)).astype(np.complex64)
-    shifted_energy = jnp.fft.irfft(energy_spectrum, n_fft)[..., :max_lag + 1]  # Σ_{j<W} x_{j+τ}²
     correlation = jnp.fft.irfft(spectrum * jnp.conj(head), n_fft)[..., :max_lag + 1]  # Σ_{j<W} x_j x_{j+τ}
+    running = jnp.cumsum(frames * frames, axis=-1)
+    running = jnp.concatenate([jnp.zeros_like(running[..., :1]), running], axis=-1)  # running[i] = Σ_{j<i} x_j²
+    shifted_energy = running[..., window:window + max_lag + 1] - running[..., :max_lag + 1]  # Σ_{j<W} x_{j+τ}²
     total = shifted_energy[..., :1] + shifted_energy
     return jnp.maximum(total - 2.0 * correlation, 0.0) / jnp.maximum(total, POWER_EPS)
+
+
+def first_index(mask):
+    """Index of the first True along the last axis of ``mask [..., L]``; L where there is none.
+
+    A minimum over indices: one plain reduction, which XLA:CPU vectorizes (``argmax`` reduces index–value pairs
+    and does not).
+    """
+    n = mask.shape[-1]
+    return jnp.min(jnp.where(mask, jnp.arange(n, dtype=jnp.int32), n), axis=-1)
 
 
 def pick_period(norm, min_lag: int, threshold: float):
@@ -284,22 +294,22 @@ def pick_period(norm, min_lag: int, threshold: float):
 
     The rule of YIN with a different guard against tiny lags: only lags after the function first rises above
     0.5 count (the signal has decorrelated once), then the first dip below ``threshold``, followed down to its
-    local minimum and refined by a parabola through its neighbours.
+    local minimum and refined by a parabola through its neighbours. The lag of a frame that is not periodic is
+    meaningless (callers mask it out).
     """
     n = norm.shape[-1]
-    lags = jnp.arange(n)
-    risen = norm > 0.5
-    rise = jnp.argmax(risen, axis=-1)
+    lags = jnp.arange(n, dtype=jnp.int32)
+    rise = first_index(norm > 0.5)  # n when it never rises: then no lag is valid and the frame is not periodic
     valid = (lags >= min_lag) & (lags > rise[..., None]) & (lags < n - 1)
     below = valid & (norm < threshold)
-    periodic = jnp.any(below, axis=-1) & jnp.any(risen, axis=-1)
-    first = jnp.argmax(below, axis=-1)
+    first = first_index(below)
+    periodic = first < n
     rising_next = jnp.concatenate([norm[..., 1:] >= norm[..., :-1], jnp.ones_like(norm[..., :1], bool)], axis=-1)
     after_dip = valid & (lags >= first[..., None])
-    local_min = valid & rising_next & after_dip
+    local_min = first_index(after_dip & rising_next)
     # A period just past the longest lag dips until the end: then the lowest point of the dip is the best guess.
-    lag = jnp.where(jnp.any(local_min, axis=-1), jnp.argmax(local_min, axis=-1),
-                    jnp.argmin(jnp.where(after_dip, norm, jnp.inf), axis=-1))
+    lag = jnp.where(local_min < n, local_min, jnp.argmin(jnp.where(after_dip, norm, jnp.inf), axis=-1))
+
     def take(offset):
         return jnp.take_along_axis(norm, jnp.clip(lag + offset, 0, n - 1)[..., None], -1)[..., 0]
 
