@@ -42,6 +42,7 @@ from studio.audio.embedding import (_combined, _db, analysis_config, descriptors
                                     level_envelope_frames)
 from studio.audio.features import mel_filterbank
 from studio.audio.target import Target
+from studio.parallel import evaluation_threads, map_shards
 from studio.search import STRATEGIES, STRATEGY_LABELS, Budget, search
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, render, to_human, to_normalized
 
@@ -487,8 +488,8 @@ def _cancel_check(cancel) -> Callable[[], bool]:
 
 
 @lru_cache(maxsize=8)
-def _screen_program(settings: RenderSettings, batch: int):
-    """Compiled (θ ``[batch, 78]``, seeds, target features) → loss ``[batch]``."""
+def _screen_program(settings: RenderSettings):
+    """Compiled (θ ``[B, 78]``, seeds ``[B]``, target features) → loss ``[B]``."""
     from studio.synth import renderer
 
     render_batch = renderer(settings)
@@ -496,19 +497,29 @@ def _screen_program(settings: RenderSettings, batch: int):
                                                                   settings.sample_rate)[0])
 
 
+def judge_thetas(objective: MatchObjective, thetas: np.ndarray) -> np.ndarray:
+    """Losses ``[B]`` (inf for a broken sound) of θ ``[B, 78]``, rendered with the objective's settings and noise seed.
+
+    The compiled loss runs in one shard per CPU core (:mod:`studio.parallel`); a host objective (CLAP) judges
+    the whole batch.
+    """
+    if objective.jittable:
+        seeds = jnp.full((len(thetas),), objective.settings.noise_seed, jnp.uint32)
+        losses = map_shards(_screen_program(objective.settings), (jnp.asarray(thetas), seeds), (objective.params,),
+                            evaluation_threads(len(thetas)))
+    else:
+        losses = objective.evaluate(render(thetas, objective.settings)).fitness
+    losses = np.asarray(losses)
+    return np.where(np.isfinite(losses), losses, np.inf)
+
+
 def screen_candidates(objective: MatchObjective, guess: StartGuess, count: int, batch: int, seed: int,
                       base: np.ndarray, mask: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Random candidates judged in batches: yields (θ ``[batch, 78]``, loss ``[batch]``) ``ceil(count / batch)``
     times. Candidate i is :func:`start_theta` from seed ``seed + i`` (pitch, note length, locks applied)."""
-    seeds = jnp.full((batch,), objective.settings.noise_seed, jnp.uint32)
     for first in range(0, count, batch):
         thetas = np.stack([start_theta(guess, seed + first + i, base, mask) for i in range(batch)])
-        if objective.jittable:
-            losses = np.asarray(_screen_program(objective.settings, batch)(jnp.asarray(thetas), seeds,
-                                                                         objective.params))
-        else:
-            losses = np.asarray(objective.evaluate(render(thetas, objective.settings)).fitness)
-        yield thetas[:count - first], np.where(np.isfinite(losses), losses, np.inf)[:count - first]
+        yield thetas[:count - first], judge_thetas(objective, thetas)[:count - first]
 
 
 def _match_loop(objective: MatchObjective, plan: MatchPlan, strategy: str, seed: int, mask: np.ndarray,
@@ -643,18 +654,12 @@ def random_search_losses(objective: MatchObjective, renders: int, seed: int, bat
     """The peer: the best of ``renders`` uniform random θ (numpy PCG64 from ``seed``; locked parameters from
     ``base``) → (best loss, its θ ``[78]``). Judged ``batch`` at a time by the same compiled loss as the screen."""
     rng = np.random.default_rng(seed)
-    seeds = jnp.full((batch,), objective.settings.noise_seed, jnp.uint32)
     best, best_theta = math.inf, None
     for start in range(0, renders, batch):
         thetas = rng.uniform(0.0, 1.0, (batch, N_PARAMS)).astype(np.float32)  # the last batch: only some count
         if locked is not None and locked.any():
             thetas[:, locked] = np.asarray(base, np.float32)[locked]
-        if objective.jittable:
-            losses = np.asarray(_screen_program(objective.settings, batch)(jnp.asarray(thetas), seeds,
-                                                                         objective.params))
-        else:
-            losses = np.asarray(objective.evaluate(render(thetas, objective.settings)).fitness)
-        losses = np.where(np.isfinite(losses), losses, np.inf)[:renders - start]
+        losses = judge_thetas(objective, thetas)[:renders - start]
         i = int(np.argmin(losses))
         if losses[i] < best:
             best, best_theta = float(losses[i]), thetas[i]

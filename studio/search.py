@@ -8,9 +8,10 @@ evaluations, best score, best θ, elapsed time); it stops within one generation 
 with different seeds give several distinct results; locked parameters never move. Every random choice comes
 from the explicit ``seed``.
 
-With the descriptor scorer one generation (ask → clip → render → profile → fitness → tell) is a single compiled
-program whose prompt targets are arguments, so a new prompt does not recompile. With CLAP, rendering and the
-strategy stay compiled and torch judges the audio in between.
+With the descriptor scorer a generation's render → profile → fitness is one compiled program, with the prompt's
+targets as arguments, so a new prompt does not recompile; on a CPU the population is judged in one shard per
+core, each in its own thread (:mod:`studio.parallel`). With CLAP, rendering and the strategy stay compiled and
+torch judges the audio in between.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from studio.parallel import evaluation_threads, map_shards
 from studio.scoring.base import Scorer
 from studio.scoring.constraints import Constraints
 from studio.scoring.objective import Objective, descriptor_evaluation
@@ -144,13 +146,20 @@ def embed(free_values, base_theta, free_index: np.ndarray):
 
 @dataclass(frozen=True)
 class _Program:
-    """Compiled pieces of one search configuration (cached: shapes and strategy fixed, values are arguments)."""
+    """Compiled pieces of one search configuration (cached: shapes and strategy fixed, values are arguments).
+
+    One generation: ``ask``, then ``judge`` over shards of the population in threads (:mod:`studio.parallel`) or
+    ``render`` and the host's objective (CLAP), then ``tell``. They stay separate programs even for one thread:
+    fused into one, XLA rounds the strategy's arithmetic differently, and a seed would find other sounds on a
+    machine with another number of cores.
+    """
 
     strategy: object
     init: Callable  # (key, mean, params) → state
-    step: Callable | None  # fused: (state, key, params, base, seeds, objective params) → (state, best…)
-    ask: Callable | None  # host objective: (state, key, params, base, seeds) → (state, pop, audio)
-    tell: Callable | None  # host objective: (state, key, params, pop, fitness) → state
+    ask: Callable  # (state, key, params) → (state, population clipped to [0, 1])
+    render: Callable  # (population, base, seeds) → audio [P, T]
+    judge: Callable | None  # (population, seeds, base, objective params) → (fitness, score, penalty)
+    tell: Callable  # (state, key, params, population, fitness) → state
 
 
 def _tell_clipped(strategy, key, population, fitness, state, params):
@@ -161,7 +170,7 @@ def _tell_clipped(strategy, key, population, fitness, state, params):
 
 def fused_evaluation(objective) -> Callable | None:
     """The traceable ``(objective.params, audio [B, T], sample_rate) → (fitness, score, penalty)`` each ``[B]`` that
-    a search compiles into its step, or None when the objective judges on the host (CLAP).
+    a search compiles into its judging program, or None when the objective judges on the host (CLAP).
 
     An objective names it in an ``evaluation`` attribute (a module-level function: it is part of the compiled
     program's cache key); a jittable prompt objective without one uses :func:`descriptor_evaluation`.
@@ -174,37 +183,32 @@ def fused_evaluation(objective) -> Callable | None:
 @lru_cache(maxsize=32)
 def _program(strategy_name: str, population: int, free_index: tuple[int, ...], settings: RenderSettings,
              evaluation: Callable | None) -> _Program:
-    """The compiled pieces; ``evaluation`` (see :func:`fused_evaluation`) None: ask and tell apart, the host judges."""
+    """The compiled pieces; ``evaluation`` (see :func:`fused_evaluation`) None: the host judges."""
     strategy = make_strategy(strategy_name, population, len(free_index))
     free = np.asarray(free_index)
     render = renderer(settings)
 
-    def ask_and_render(state, key, params, base, seeds):
+    def ask(state, key, params):
         population_values, state = strategy.ask(key, state, params)
-        clipped = jnp.clip(population_values, 0.0, 1.0)  # CTAG: clip before rendering and before tell
-        return state, clipped, render(embed(clipped, base, free), seeds)
+        return state, jnp.clip(population_values, 0.0, 1.0)  # CTAG: clip before rendering and before tell
+
+    def render_population(clipped, base, seeds):
+        return render(embed(clipped, base, free), seeds)
+
+    def judge(clipped, seeds, base, objective_params):
+        return evaluation(objective_params, render_population(clipped, base, seeds), settings.sample_rate)
 
     def init_state(key, mean, params):
-        # Strong dtypes: evosax initializes some fields from Python scalars (weakly typed), and the step's output
-        # is strongly typed, so without this the second generation would compile the whole step again.
+        # Strong dtypes: evosax initializes some fields from Python scalars (weakly typed), and tell's output
+        # is strongly typed, so without this the second generation would compile ask and tell again.
         state = strategy.init(key, jnp.clip(mean, 0.0, 1.0).astype(jnp.float32), params)
         return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), state)
 
-    init = jax.jit(init_state)
-    if evaluation is None:
-        tell = jax.jit(lambda state, key, params, pop, fitness: _tell_clipped(strategy, key, pop, fitness, state,
-                                                                               params))
-        return _Program(strategy, init, None, jax.jit(ask_and_render), tell)
+    def tell(state, key, params, clipped, fitness):
+        return _tell_clipped(strategy, key, clipped, fitness, state, params)
 
-    def step(state, key, params, base, seeds, objective_params):
-        ask_key, tell_key = jax.random.split(key)
-        state, clipped, audio = ask_and_render(state, ask_key, params, base, seeds)
-        fitness, score, penalty = evaluation(objective_params, audio, settings.sample_rate)
-        state = _tell_clipped(strategy, tell_key, clipped, fitness, state, params)
-        best = jnp.argmin(jnp.where(jnp.isfinite(fitness), fitness, BAD_FITNESS))
-        return state, fitness[best], score[best], penalty[best], clipped[best]
-
-    return _Program(strategy, init, jax.jit(step), None, None)
+    return _Program(strategy, jax.jit(init_state), jax.jit(ask), jax.jit(render_population),
+                    jax.jit(judge) if evaluation is not None else None, jax.jit(tell))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -241,7 +245,7 @@ def _lock_mask(locked, theta) -> tuple[np.ndarray, np.ndarray]:
 def search(objective: Objective, *, budget: str | Budget = "quick", strategy: str | None = None, seed: int = 0,
            restarts: int = 1, locked=None, theta=None, start: str = "random",
            cancel: threading.Event | Callable[[], bool] | None = None,
-           stop_when_perfect: bool = True) -> Iterator[Progress]:
+           stop_when_perfect: bool = True, threads: int | None = None) -> Iterator[Progress]:
     """Search θ for an objective; yields :class:`Progress` after every generation and a final one (``done``).
 
     budget: a :class:`Budget` or a name (quick, standard, paper; sized by :func:`budget_for`). strategy: one of
@@ -250,7 +254,9 @@ def search(objective: Objective, *, budget: str | Budget = "quick", strategy: st
     values. start: "random" (uniform initial mean, CTAG) or "theta" (start from ``theta``). cancel: an Event or
     a callable; checked before each generation, so a search stops within one generation of the request and
     still reports its best so far. Closing the generator also stops it. stop_when_perfect: end a restart as soon
-    as nothing can improve on its best (descriptor scorer: every target and constraint met).
+    as nothing can improve on its best (descriptor scorer: every target and constraint met). threads: how many
+    threads judge each generation (default :func:`studio.parallel.evaluation_threads`: one per CPU core on a
+    CPU); the sounds found do not depend on it.
     """
     if isinstance(budget, str):  # named budgets are sized for prompt objectives; others pass a Budget
         budget = budget_for(budget, objective.scorer, objective.constraints.active)
@@ -266,17 +272,18 @@ def search(objective: Objective, *, budget: str | Budget = "quick", strategy: st
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a whole number ≥ 0, got {seed!r}")
     free, base = _lock_mask(locked, theta)
-    program = _program(strategy, budget.population, tuple(int(i) for i in free), objective.settings,
-                       fused_evaluation(objective))
+    evaluation = fused_evaluation(objective)
+    threads = evaluation_threads(budget.population, threads) if evaluation is not None else 1
+    program = _program(strategy, budget.population, tuple(int(i) for i in free), objective.settings, evaluation)
     # Validation above runs now; the loop below runs as the caller iterates.
     perfect = objective.perfect_fitness if stop_when_perfect else None
     return _search_loop(objective, program, budget, int(seed), int(restarts), free, base, start,
-                        _cancel_check(cancel), perfect)
+                        _cancel_check(cancel), perfect, threads)
 
 
 def _search_loop(objective: Objective, program: _Program, budget: Budget, seed: int, restarts: int,
                  free: np.ndarray, base: np.ndarray, start: str, cancelled: Callable[[], bool],
-                 perfect: float | None) -> Iterator[Progress]:
+                 perfect: float | None, threads: int) -> Iterator[Progress]:
     params = strategy_params(program.strategy, budget.std_init)
     base_j = jnp.asarray(base)
     # Every candidate uses the settings' own noise seed: the sound judged is the sound that will be saved.
@@ -299,20 +306,20 @@ def _search_loop(objective: Objective, program: _Program, budget: Budget, seed: 
                 stopped = True
                 break
             gen_key = jax.random.fold_in(loop_key, generation)
-            if program.step is not None:
-                state, fit, score, penalty, values = program.step(state, gen_key, params, base_j, seeds,
-                                                                   objective.params)
+            ask_key, tell_key = jax.random.split(gen_key)
+            state, population = program.ask(state, ask_key, params)
+            if program.judge is not None:
+                judged = map_shards(program.judge, (population, seeds), (base_j, objective.params), threads)
             else:
-                ask_key, tell_key = jax.random.split(gen_key)
-                state, population, audio = program.ask(state, ask_key, params, base_j, seeds)
-                judged = objective.evaluate(audio)
-                state = program.tell(state, tell_key, params, population, judged.fitness)
-                fitness = np.asarray(judged.fitness)
-                i = int(np.argmin(np.where(np.isfinite(fitness), fitness, BAD_FITNESS)))
-                fit, score, penalty, values = fitness[i], judged.score[i], judged.penalty[i], population[i]
+                judged = objective.evaluate(program.render(population, base_j, seeds))
+                judged = (judged.fitness, judged.score, judged.penalty)
+            state = program.tell(state, tell_key, params, population, judged[0])
+            fitness = np.asarray(judged[0])  # the host sync of the generation
+            i = int(np.argmin(np.where(np.isfinite(fitness), fitness, BAD_FITNESS)))
+            fit, score, penalty, values = fitness[i], judged[1][i], judged[2][i], population[i]
             generation += 1
             evaluations += budget.population
-            if float(fit) < best[0]:  # the host sync of the generation: one scalar
+            if float(fit) < best[0]:
                 best = (float(fit), float(score), float(penalty), np.asarray(values, np.float32))
             yield Progress(restart, restarts, generation, budget.generations, evaluations, best[1], best[0], best[2],
                            _full_theta(best[3], base, free), time.perf_counter() - started, results=tuple(results))

@@ -98,8 +98,10 @@ def test_constraints_are_met_within_tolerance():
              ("pure tone", dict(noisiness=0.3))]
     for prompt, given in cases:
         constraints = Constraints.from_user(**given)
+        # One quick search meets pitch + length together in about 19 of 20 seeds (14 of the 15 runs of seeds 1–3
+        # here); the best of two restarts, as the prompt panel offers, meets them all.
         final = run_to_end(prompt_search(prompt, SCORER, settings=SETTINGS, constraints=constraints, budget="quick",
-                                         seed=1))
+                                         seed=1, restarts=2))
         checks = constraints.check(sound_profile(np.asarray(render(final.best_theta, SETTINGS)), 48_000))
         assert len(checks) == len(given)
         assert all(c.met for c in checks), (prompt, [c.text for c in checks])
@@ -178,6 +180,17 @@ def test_same_seed_same_result_different_seed_different_result():
     np.testing.assert_array_equal(a.best_theta, b.best_theta)
     assert a.best_score == b.best_score
     assert not np.array_equal(a.best_theta, c.best_theta)
+
+
+def test_threads_change_speed_only():
+    """One fused call per generation (threads=1) and the population judged in two threads find the same sounds."""
+    run = lambda threads: list(prompt_search("bright pluck", SCORER, budget=small(4), seed=3,  # noqa: E731
+                                             stop_when_perfect=False, threads=threads))
+    fused, sharded = run(1), run(2)
+    assert len(fused) == len(sharded) == 5
+    for a, b in zip(fused, sharded):
+        np.testing.assert_array_equal(a.best_theta, b.best_theta)
+        assert (a.best_score, a.best_fitness, a.best_penalty) == (b.best_score, b.best_fitness, b.best_penalty)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
