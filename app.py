@@ -6,6 +6,9 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 if __name__ == "__main__":
+    from studio.synth.cpu import tune_cpu
+
+    tune_cpu()  # before the first computation: XLA reads its flags once
     # Start compiling the synth before importing Gradio (~5 s): the two overlap on separate cores.
     from studio.synth import RenderSettings
     from studio.ui.views import start_warm_up

@@ -48,11 +48,12 @@ def measure(run, repeats: int = 7, warmup: int = 2) -> dict:
 
 
 def tune_allocator() -> bool:
-    """Apply the studio's allocator setting (``studio/synth/cpu.py``), loaded by path: peers get it too."""
+    """Apply the studio's CPU tuning (``studio/synth/cpu.py``: allocator and XLA:CPU flags), loaded by path, so peers
+    get it too (SynthAX is JAX: it runs with the same XLA flags). Returns whether the allocator setting took."""
     spec = importlib.util.spec_from_file_location("studio_synth_cpu", REPO / "studio" / "synth" / "cpu.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.tune_cpu_allocator()
+    return module.tune_cpu()["allocator"]
 
 
 def cpu_name() -> str:

@@ -164,9 +164,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     from studio.synth import RenderSettings
-    from studio.synth.cpu import tune_cpu_allocator
+    from studio.synth.cpu import tune_cpu
 
-    tune_cpu_allocator()
+    tune_cpu()
     settings = RenderSettings(duration=args.duration)
     print(header())
     if args.calibrate:

@@ -167,9 +167,9 @@ def main(argv=None) -> None:
 
     import gradio
 
-    from studio.synth.cpu import tune_cpu_allocator
+    from studio.synth.cpu import tune_cpu
 
-    tune_cpu_allocator()  # as app.py's main does
+    tune_cpu()  # as app.py's main does
     print(f"device: {cpu_name()} · JAX {jax.__version__} backend {jax.default_backend()} · "
           f"Gradio {gradio.__version__} · 48 kHz, 2 s sounds · {args.repeats} releases, warm\n")
 

@@ -314,9 +314,9 @@ def cmd_prompt(args) -> int:
 
     from studio.search import STRATEGY_LABELS, SearchResult, budget_for, search, use_compilation_cache
     from studio.synth import default_theta
-    from studio.synth.cpu import tune_cpu_allocator
+    from studio.synth.cpu import tune_cpu
 
-    tune_cpu_allocator()
+    tune_cpu()  # a no-op after `python -m studio` did it
     use_compilation_cache()  # a second run in a new process compiles far less
     budget = budget_for(args.budget, scorer, constraints.active)
     strategy = args.strategy or budget.strategy
@@ -398,7 +398,7 @@ def cmd_match(args) -> int:
 
     from studio.match import LossWeights, MatchError, estimate_start, match_plan, match_sound
     from studio.search import STRATEGY_LABELS, use_compilation_cache
-    from studio.synth.cpu import tune_cpu_allocator
+    from studio.synth.cpu import tune_cpu
 
     clap = None
     if args.clap_weight > 0:
@@ -409,7 +409,7 @@ def cmd_match(args) -> int:
         except ScorerUnavailable as err:
             raise UserError(f"--clap-weight: {err}") from None
         print(f"CLAP: {clap.reason}")
-    tune_cpu_allocator()
+    tune_cpu()
     use_compilation_cache()
     guess = estimate_start(target.audio, target.sample_rate)
     locks = [name for name, on in (("pitch", args.lock_pitch), ("note length", args.lock_length)) if on]

@@ -172,12 +172,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Build and serve the studio until interrupted."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        from studio.synth.cpu import tune_cpu_allocator
+    from studio.synth.cpu import tune_cpu
 
-        tune_cpu_allocator()
-    except ImportError:  # older synth without the allocator tweak
-        pass
+    tune_cpu()  # app.py has done it already; `python -m studio.ui.app` has not
     # Compile while the page is being built: the default settings first, then the factory presets' own.
     # The noise seed is an input of the compiled renderer, not part of its shape: one compile per rate/duration.
     start_warm_up((RenderSettings(), *(dataclasses.replace(p.settings, noise_seed=0) for p in factory_presets())))
