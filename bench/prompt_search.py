@@ -7,8 +7,10 @@
 Prints four tables (device, versions and core count in the header):
 
 1. Candidates per second with the descriptor scorer: render + profile + score per batch (the judged work of a
-   search), against rendering alone in the same run (the ratio is the scorer's overhead), and whole
-   generations of the quick search (ask → render → judge → tell) as the user experiences them.
+   search) as one call and as the search runs it (the batch in one shard per core, a thread each:
+   ``studio.parallel``), against rendering alone, interleaved in the same run (the ratios are the scorer's
+   overhead and the threads' gain), and whole generations of the quick search (ask → render → judge → tell) as
+   the user experiences them. The process runs with the studio's CPU tuning (``studio.synth.cpu.tune_cpu``).
 2. Candidates per second with CLAP, random weights, the full default architecture (``ClapConfig()``: HTSAT-tiny
    audio tower, RoBERTa text tower) on torch's device: render + log-mel + audio tower + cosine, text cached.
 3. Learned ES, CMA-ES, SNES and random search at equal budget (the quick budget) on descriptor prompts:
@@ -48,11 +50,12 @@ def header() -> str:
             "share these cores: compare rows of one run, not runs)")
 
 
-def descriptor_throughput(batches: list[int], repeats: int) -> list[tuple]:
-    """Rows (batch, render-only ms, render+judge ms, candidates/s, overhead ratio)."""
+def descriptor_throughput(batches: list[int], repeats: int, threads: int) -> list[dict]:
+    """Per batch: render alone, and render + judge as one call and as the search runs it (``threads`` shards, one
+    thread each: ``studio.parallel.map_shards``); milliseconds (medians of interleaved runs) and candidates/s."""
     import jax
-    import jax.numpy as jnp
 
+    from studio.parallel import map_shards
     from studio.scoring import DescriptorScorer, Objective
     from studio.scoring.objective import descriptor_evaluation
     from studio.synth import RenderSettings, renderer
@@ -64,21 +67,30 @@ def descriptor_throughput(batches: list[int], repeats: int) -> list[tuple]:
                                                                         settings.sample_rate)[0])
     rows = []
     for batch in batches:
-        theta = jnp.asarray(np.random.default_rng(batch).random((batch, 78), dtype=np.float32))
-        seeds = jnp.zeros((batch,), jnp.uint32)
-        runs = {"alone": lambda: render(theta, seeds).block_until_ready(),
-                "judged": lambda: judged(theta, seeds, objective.params).block_until_ready()}
+        theta = jnp_random(batch)
+        seeds = np.zeros((batch,), np.uint32)
+        runs = {"render": lambda: render(theta, seeds).block_until_ready(),
+                "one call": lambda: judged(theta, seeds, objective.params).block_until_ready(),
+                "threads": lambda: map_shards(judged, (theta, seeds), (objective.params,), threads)}  # host arrays
         times = {name: [] for name in runs}
         for run in runs.values():  # warm-up: compile and settle the allocator
             run(), run()
-        for _ in range(repeats):  # interleaved, so a busy moment on shared cores hits both alike
+        for _ in range(repeats):  # interleaved, so a busy moment on shared cores hits every variant alike
             for name, run in runs.items():
                 started = time.perf_counter()
                 run()
                 times[name].append(time.perf_counter() - started)
-        alone, full = float(np.median(times["alone"])), float(np.median(times["judged"]))
-        rows.append((batch, alone * 1e3, full * 1e3, batch / full, full / alone))
+        medians = {name: float(np.median(t)) for name, t in times.items()}
+        rows.append({"batch": batch, **{f"{name}_ms": m * 1e3 for name, m in medians.items()},
+                     **{f"{name}_rate": batch / m for name, m in medians.items()}})
     return rows
+
+
+def jnp_random(batch: int):
+    """A fixed batch of uniform random θ ``[batch, 78]`` on the device."""
+    import jax.numpy as jnp
+
+    return jnp.asarray(np.random.default_rng(batch).random((batch, 78), dtype=np.float32))
 
 
 def search_generation_rate(repeats: int) -> tuple[float, float]:
@@ -179,8 +191,8 @@ def first_result_times(repeats: int) -> dict:
     from studio.search import prompt_search, warm_up
     from studio.synth import render
 
-    code = ("import time; t = time.perf_counter(); from studio.synth.cpu import tune_cpu_allocator; "
-            "tune_cpu_allocator(); from studio.scoring import DescriptorScorer; "
+    code = ("import time; t = time.perf_counter(); from studio.synth.cpu import tune_cpu; "
+            "tune_cpu(); from studio.scoring import DescriptorScorer; "
             "from studio.search import prompt_search; "
             "first = next(iter(prompt_search('short bright pluck', DescriptorScorer(), budget='quick'))); "
             "print(time.perf_counter() - t)")
@@ -208,9 +220,9 @@ def main() -> None:
     parser.add_argument("--skip-clap", action="store_true")
     args = parser.parse_args()
 
-    from studio.synth.cpu import tune_cpu_allocator
+    from studio.synth.cpu import tune_cpu
 
-    tune_cpu_allocator()
+    tune_cpu()
     print(f"# Prompt search benchmark\n\n{header()}\n")
 
     print("## First audible result, descriptor scorer, quick budget (target ≤ 1 s)\n")
@@ -220,15 +232,22 @@ def main() -> None:
     print(f"| {first['cold_s']:.2f} s | {first['warm_up_s']:.2f} s | {first['warm_s'] * 1e3:.0f} ms | "
           f"{'yes' if first['audible'] else 'NO'} |\n")
 
+    from studio.parallel import evaluation_threads
+
+    threads = evaluation_threads(32)
     print("## Descriptor scorer: render + profile + score (target ≥ 2,000 candidates/s)\n")
-    print("| batch | render alone | render + judge | candidates/s (render alone) | candidates/s (render + judge) | "
-          "judge overhead |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for batch, alone_ms, full_ms, rate, ratio in descriptor_throughput([32, 64, 128], args.repeats):
-        print(f"| {batch} | {alone_ms:.1f} ms | {full_ms:.1f} ms | {batch / alone_ms * 1e3:,.0f} | {rate:,.0f} | "
-              f"×{ratio:.2f} |")
+    print(f"Render + judge as one call, and as the search runs it: the batch in {threads} shards, one thread each "
+          f"(`studio.parallel`). Candidates/s of each column in brackets.\n")
+    print(f"| batch | render alone | render + judge, one call | render + judge, {threads} threads "
+          "| **candidates/s (render + judge, as searched)** | judge overhead | threads' gain |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for row in descriptor_throughput([32, 64, 128], args.repeats * 3, threads):
+        print(f"| {row['batch']} | {row['render_ms']:.1f} ms ({row['render_rate']:,.0f}) | {row['one call_ms']:.1f} ms "
+              f"({row['one call_rate']:,.0f}) | {row['threads_ms']:.1f} ms | **{row['threads_rate']:,.0f}** | "
+              f"×{row['one call_ms'] / row['render_ms']:.2f} | ×{row['one call_ms'] / row['threads_ms']:.2f} |")
     rate, per_generation_ms = search_generation_rate(max(3, args.repeats // 2))
-    print(f"\nWhole quick searches (32 × 40, ask → render → judge → tell, warm): {rate:,.0f} candidates/s, "
+    print(f"\nWhole quick searches (32 × 40, ask → render → judge in {threads} threads → tell, warm): {rate:,.0f} "
+          "candidates/s, "
           f"{per_generation_ms:.1f} ms per generation.\n")
 
     if not args.skip_clap:

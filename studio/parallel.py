@@ -14,7 +14,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 MIN_SHARD = 8  # sounds per thread below which the split costs more than it gains
@@ -66,21 +65,25 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 
 
 def map_shards(fn: Callable, batched: tuple, shared: tuple = (), threads: int = 1):
-    """``fn(*batched, *shared)`` computed shard by shard, one thread per shard; outputs concatenated on axis 0.
+    """``fn(*batched, *shared)`` computed shard by shard, one thread per shard; outputs as numpy arrays, concatenated
+    on axis 0.
 
     batched: arrays whose first axis is the batch (split into ``threads`` shards); shared: arguments every shard
     gets whole. ``fn`` returns an array or a tuple of arrays, each with the batch first. With one thread it is
-    a plain call. Each thread waits for its own result, so the shards run at once, one per core.
+    a plain call. Each thread waits for its own result, so the shards run at once, one per core. Inputs are
+    split and outputs joined on the host (free on a CPU, where the shards run), which spares a dispatch per slice.
     """
-    batch = batched[0].shape[0]
-    if threads <= 1 or batch < 2:
-        return fn(*batched, *shared)
+    if threads <= 1 or batched[0].shape[0] < 2:
+        out = fn(*batched, *shared)
+        return tuple(np.asarray(x) for x in out) if isinstance(out, tuple) else np.asarray(out)
+    batched = tuple(np.asarray(x) for x in batched)
 
     def run(bounds):
         start, stop = bounds
-        return jax.block_until_ready(fn(*(x[start:stop] for x in batched), *shared))
+        out = fn(*(x[start:stop] for x in batched), *shared)
+        return tuple(np.asarray(x) for x in out) if isinstance(out, tuple) else np.asarray(out)
 
-    parts = list(_pool(threads).map(run, shard_bounds(batch, min(threads, batch))))
+    parts = list(_pool(threads).map(run, shard_bounds(batched[0].shape[0], min(threads, batched[0].shape[0]))))
     if isinstance(parts[0], tuple):
-        return tuple(jnp.concatenate(column) for column in zip(*parts))
-    return jnp.concatenate(parts)
+        return tuple(np.concatenate(column) for column in zip(*parts))
+    return np.concatenate(parts)

@@ -156,7 +156,7 @@ class _Program:
 
     strategy: object
     init: Callable  # (key, mean, params) → state
-    ask: Callable  # (state, key, params) → (state, population clipped to [0, 1])
+    ask: Callable  # (state, loop key, generation, params) → (state, population clipped to [0, 1], tell key)
     render: Callable  # (population, base, seeds) → audio [P, T]
     judge: Callable | None  # (population, seeds, base, objective params) → (fitness, score, penalty)
     tell: Callable  # (state, key, params, population, fitness) → state
@@ -188,9 +188,11 @@ def _program(strategy_name: str, population: int, free_index: tuple[int, ...], s
     free = np.asarray(free_index)
     render = renderer(settings)
 
-    def ask(state, key, params):
-        population_values, state = strategy.ask(key, state, params)
-        return state, jnp.clip(population_values, 0.0, 1.0)  # CTAG: clip before rendering and before tell
+    def ask(state, loop_key, generation, params):
+        # The generation's keys are made here, inside the compiled call: a few dispatches less per generation.
+        ask_key, tell_key = jax.random.split(jax.random.fold_in(loop_key, generation))
+        population_values, state = strategy.ask(ask_key, state, params)
+        return state, jnp.clip(population_values, 0.0, 1.0), tell_key  # CTAG: clip before rendering and tell
 
     def render_population(clipped, base, seeds):
         return render(embed(clipped, base, free), seeds)
@@ -305,22 +307,20 @@ def _search_loop(objective: Objective, program: _Program, budget: Budget, seed: 
             if cancelled():
                 stopped = True
                 break
-            gen_key = jax.random.fold_in(loop_key, generation)
-            ask_key, tell_key = jax.random.split(gen_key)
-            state, population = program.ask(state, ask_key, params)
+            state, population, tell_key = program.ask(state, loop_key, generation, params)
             if program.judge is not None:
                 judged = map_shards(program.judge, (population, seeds), (base_j, objective.params), threads)
             else:
                 judged = objective.evaluate(program.render(population, base_j, seeds))
                 judged = (judged.fitness, judged.score, judged.penalty)
             state = program.tell(state, tell_key, params, population, judged[0])
-            fitness = np.asarray(judged[0])  # the host sync of the generation
+            fitness, scores, penalties = (np.asarray(x) for x in judged)  # host arrays (the generation's sync)
             i = int(np.argmin(np.where(np.isfinite(fitness), fitness, BAD_FITNESS)))
-            fit, score, penalty, values = fitness[i], judged[1][i], judged[2][i], population[i]
+            fit, score, penalty = fitness[i], scores[i], penalties[i]
             generation += 1
             evaluations += budget.population
             if float(fit) < best[0]:
-                best = (float(fit), float(score), float(penalty), np.asarray(values, np.float32))
+                best = (float(fit), float(score), float(penalty), np.asarray(population, np.float32)[i])
             yield Progress(restart, restarts, generation, budget.generations, evaluations, best[1], best[0], best[2],
                            _full_theta(best[3], base, free), time.perf_counter() - started, results=tuple(results))
         if generation > 0:
