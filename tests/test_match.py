@@ -10,9 +10,9 @@ import pytest
 
 from studio.audio.embedding import perceptual_embedding
 from studio.audio.target import prepare_audio
-from studio.match import (DISTINCT, MIDI_F0, NOTE_LENGTH, MatchError, MatchObjective, estimate_start, match_losses,
-                          match_sound, normalized, random_search_losses, run_to_end, spectral_convergence,
-                          target_features, to_preset)
+from studio.match import (DISTINCT, MIDI_F0, NOTE_LENGTH, MatchError, MatchObjective, MatchPlan, estimate_start,
+                          judge_thetas, match_losses, match_sound, normalized, random_search_losses, run_to_end,
+                          sparse_polish, spectral_convergence, target_features, to_preset)
 from studio.presets import preset_render
 from studio.search import Budget
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, default_theta, render, to_human
@@ -191,6 +191,45 @@ def test_cancel_stops_within_a_generation(known):
     assert final.done and final.cancelled
     assert len(reports) == 4 and final.evaluations == 3 * SMALL.population  # three screened batches
     assert final.results and final.best_loss <= reports[2].best_loss
+
+
+def test_sparse_polish_only_improves_moves_few_free_knobs_and_reproduces(known):
+    theta, target = known
+    objective = MatchObjective(target, SETTINGS)
+    start = np.clip(theta + np.random.default_rng(3).normal(0.0, 0.05, N_PARAMS), 0.0, 1.0).astype(np.float32)
+    start_loss = float(judge_thetas(objective, start[None])[0])
+    mask = np.zeros(N_PARAMS, bool)
+    mask[:40] = True  # the first 40 knobs are locked
+
+    def polish(seed, cancelled=lambda: False):
+        return list(sparse_polish(objective, start, start_loss, generations=12, population=16, std=0.07, knobs=4,
+                                  seed=seed, mask=mask, cancelled=cancelled))
+
+    steps = polish(8)
+    assert [g for g, _, _ in steps] == list(range(1, 13))
+    losses = [start_loss] + [loss for _, _, loss in steps]
+    assert losses == sorted(losses, reverse=True) and losses[-1] < start_loss  # never worse, and it improved
+    best_theta, best_loss = steps[-1][1], steps[-1][2]
+    # the loss reported is the sound's (to float rounding: a batch of one reduces in another order than a shard)
+    assert float(judge_thetas(objective, best_theta[None])[0]) == pytest.approx(best_loss, rel=1e-5)
+    assert np.array_equal(best_theta[mask], start[mask])
+    first_move = np.flatnonzero(steps[0][1] != start)
+    assert first_move.size <= 4  # one generation's winner changes at most `knobs` knobs
+    again = polish(8)
+    assert all(np.array_equal(a[1], b[1]) and a[2] == b[2] for a, b in zip(steps, again))
+    calls = iter([False, False, True])
+    assert len(polish(8, cancelled=lambda: next(calls))) == 2  # cancelled before the third generation
+
+
+def test_a_plan_with_polish_reports_it_and_counts_every_render(known):
+    _, target = known
+    plan = MatchPlan(SMALL, restarts=1, screen=16, polish=5)
+    reports = list(match_sound(target, settings=SETTINGS, budget=plan, seed=3, keep=2))
+    polishing = [r for r in reports if r.phase == "polish" and not r.done]
+    assert [r.generation for r in polishing] == [1, 2, 3, 4, 5]
+    before = [r for r in reports if r.phase == "search" and not r.done][-1]
+    assert reports[-1].evaluations == plan.evaluations == 16 + SMALL.evaluations + 5 * 16
+    assert reports[-1].best_loss <= before.best_loss
 
 
 def test_same_seed_same_match(known, matched):
