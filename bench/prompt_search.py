@@ -241,7 +241,7 @@ def main() -> None:
     print(f"| batch | render alone | render + judge, one call | render + judge, {threads} threads "
           "| **candidates/s (render + judge, as searched)** | judge overhead | threads' gain |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    for row in descriptor_throughput([32, 64, 128], args.repeats * 3, threads):
+    for row in descriptor_throughput([32, 64, 128], max(60, args.repeats * 3), threads):
         print(f"| {row['batch']} | {row['render_ms']:.1f} ms ({row['render_rate']:,.0f}) | {row['one call_ms']:.1f} ms "
               f"({row['one call_rate']:,.0f}) | {row['threads_ms']:.1f} ms | **{row['threads_rate']:,.0f}** | "
               f"×{row['one call_ms'] / row['render_ms']:.2f} | ×{row['one call_ms'] / row['threads_ms']:.2f} |")

@@ -228,7 +228,7 @@ def spectral_convergence(target, match, n_fft: int = 2048, hop: int = 512) -> fl
 class MatchObjective:
     """What a match search minimizes: the loss against one target (see :func:`match_evaluation`).
 
-    Without CLAP it is fused into the search's compiled step (``jittable``; ``params`` are the target's features,
+    Without CLAP it is compiled into the search's judging program (``jittable``; ``params`` are the target's features,
     ``evaluation`` the traceable loss). With a CLAP scorer (``clap``: a loaded
     :class:`~studio.scoring.clap.ClapScorer` and ``weights.clap`` > 0) the host adds ``weights.clap · (1 − cos)``
     between CLAP audio embeddings of each candidate and the target.

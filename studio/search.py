@@ -114,7 +114,7 @@ class Progress:
 
 
 # ----------------------------------------------------------------------------------------------
-# Strategies and compiled steps
+# Strategies and compiled programs
 # ----------------------------------------------------------------------------------------------
 def make_strategy(name: str, population: int, n_dims: int):
     """An evosax strategy over ``n_dims`` normalized parameters; ``ValueError`` for an unknown name."""
