@@ -512,12 +512,12 @@ def judge_thetas(objective: MatchObjective, thetas: np.ndarray) -> np.ndarray:
     The compiled loss runs in one shard per CPU core (:mod:`studio.parallel`); a host objective (CLAP) judges
     the whole batch.
     """
+    seeds = np.full((len(thetas),), objective.settings.noise_seed, np.uint32)  # the noise the saved sound will have
     if objective.jittable:
-        seeds = jnp.full((len(thetas),), objective.settings.noise_seed, jnp.uint32)
-        losses = map_shards(_screen_program(objective.settings), (jnp.asarray(thetas), seeds), (objective.params,),
-                            evaluation_threads(len(thetas)))
+        losses = map_shards(_screen_program(objective.settings), (np.asarray(thetas, np.float32), seeds),
+                            (objective.params,), evaluation_threads(len(thetas)))
     else:
-        losses = objective.evaluate(render(thetas, objective.settings)).fitness
+        losses = objective.evaluate(render(thetas, objective.settings, seeds=seeds)).fitness
     losses = np.asarray(losses)
     return np.where(np.isfinite(losses), losses, np.inf)
 

@@ -258,7 +258,8 @@ def search(objective: Objective, *, budget: str | Budget = "quick", strategy: st
     still reports its best so far. Closing the generator also stops it. stop_when_perfect: end a restart as soon
     as nothing can improve on its best (descriptor scorer: every target and constraint met). threads: how many
     threads judge each generation (default :func:`studio.parallel.evaluation_threads`: one per CPU core on a
-    CPU); the sounds found do not depend on it.
+    CPU); with the descriptor scorer the sounds found do not depend on it (its judgement of a sound is the same
+    to the bit in any batch; a loss built on matrix products may round differently per shard size).
     """
     if isinstance(budget, str):  # named budgets are sized for prompt objectives; others pass a Budget
         budget = budget_for(budget, objective.scorer, objective.constraints.active)
