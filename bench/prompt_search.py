@@ -54,6 +54,7 @@ def descriptor_throughput(batches: list[int], repeats: int, threads: int) -> lis
     """Per batch: render alone, and render + judge as one call and as the search runs it (``threads`` shards, one
     thread each: ``studio.parallel.map_shards``); milliseconds (medians of interleaved runs) and candidates/s."""
     import jax
+    import jax.numpy as jnp
 
     from studio.parallel import map_shards
     from studio.scoring import DescriptorScorer, Objective
@@ -67,7 +68,7 @@ def descriptor_throughput(batches: list[int], repeats: int, threads: int) -> lis
                                                                         settings.sample_rate)[0])
     rows = []
     for batch in batches:
-        theta = jnp_random(batch)
+        theta = jnp.asarray(np.random.default_rng(batch).random((batch, 78), dtype=np.float32))
         seeds = np.zeros((batch,), np.uint32)
         runs = {"render": lambda: render(theta, seeds).block_until_ready(),
                 "one call": lambda: judged(theta, seeds, objective.params).block_until_ready(),
@@ -84,13 +85,6 @@ def descriptor_throughput(batches: list[int], repeats: int, threads: int) -> lis
         rows.append({"batch": batch, **{f"{name}_ms": m * 1e3 for name, m in medians.items()},
                      **{f"{name}_rate": batch / m for name, m in medians.items()}})
     return rows
-
-
-def jnp_random(batch: int):
-    """A fixed batch of uniform random θ ``[batch, 78]`` on the device."""
-    import jax.numpy as jnp
-
-    return jnp.asarray(np.random.default_rng(batch).random((batch, 78), dtype=np.float32))
 
 
 def search_generation_rate(repeats: int) -> tuple[float, float]:

@@ -132,3 +132,14 @@ def save_named(studio, state: st.StudioState, preset, name, version) -> tuple:
 
     preset = dataclasses.replace(preset, name=clean_name(name if name not in (None, "") else preset.name))
     return save_to_library(studio, state, preset, version)
+
+
+def result_controls(c: dict, prefix: str, list_label: str) -> None:
+    """Add a panel's results list and its *Save as* / *Open in synth* / *Save to library* row to ``c`` (keys
+    results, choice, name, open, save; element ids ``{prefix}-results``, ``-name``, ``-open``, ``-save``)."""
+    c["results"] = gr.State(())
+    c["choice"] = gr.Radio([], value=None, label=list_label, elem_id=f"{prefix}-results")
+    with gr.Row(equal_height=True):
+        c["name"] = gr.Textbox("", label="Save as", max_length=80, elem_id=f"{prefix}-name", scale=3)
+        c["open"] = gr.Button("Open in synth", elem_id=f"{prefix}-open", scale=1)
+        c["save"] = gr.Button("Save to library", elem_id=f"{prefix}-save", scale=1)

@@ -27,8 +27,8 @@ from studio.match import MATCH_PLANS, estimate_start, match_plan, match_sound, s
 from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
-from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, save_named,
-                             session_id, streamed_user_errors, whole_number)
+from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, result_controls,
+                             save_named, session_id, streamed_user_errors, whole_number)
 from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio, to_player
 
@@ -313,12 +313,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
                 c["ab"] = gr.Radio([A_TARGET, B_MATCH], value=A_TARGET, label="A/B", elem_id="match-ab", scale=1)
                 c["ab_audio"] = gr.Audio(None, type="numpy", format="wav", label="A/B player", interactive=False,
                                          autoplay=True, buttons=["download"], elem_id="match-ab-audio", scale=3)
-            c["results"] = gr.State(())
-            c["choice"] = gr.Radio([], value=None, label="Matches (newest first)", elem_id="match-results")
-            with gr.Row(equal_height=True):
-                c["name"] = gr.Textbox("", label="Save as", max_length=80, elem_id="match-name", scale=3)
-                c["open"] = gr.Button("Open in synth", elem_id="match-open", scale=1)
-                c["save"] = gr.Button("Save to library", elem_id="match-save", scale=1)
+            result_controls(c, "match", "Matches (newest first)")
     return c
 
 

@@ -26,8 +26,8 @@ from studio.scoring import Constraints, Objective, ScorerUnavailable, check_prom
 from studio.search import STRATEGIES, STRATEGY_LABELS, budget_for, search, to_preset
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
-from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, save_named,
-                             session_id, streamed_user_errors, whole_number)
+from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, result_controls,
+                             save_named, session_id, streamed_user_errors, whole_number)
 from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio
 
@@ -383,12 +383,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
                                         elem_id="prompt-spectrogram")
             c["curve"] = gr.Image(None, label="Best score per generation (one line per restart)", format="png",
                                   interactive=False, buttons=[], elem_id="prompt-curve")
-            c["results"] = gr.State(())
-            c["choice"] = gr.Radio([], value=None, label="Results (newest first)", elem_id="prompt-results")
-            with gr.Row(equal_height=True):
-                c["name"] = gr.Textbox("", label="Save as", max_length=80, elem_id="prompt-name", scale=3)
-                c["open"] = gr.Button("Open in synth", elem_id="prompt-open", scale=1)
-                c["save"] = gr.Button("Save to library", elem_id="prompt-save", scale=1)
+            result_controls(c, "prompt", "Results (newest first)")
     return c
 
 
