@@ -1,4 +1,4 @@
-"""Write the factory presets in presets/*.yaml from the designs below (human units).
+"""Write the factory presets in studio/factory_presets/*.yaml from the designs below (human units).
 
 Run from the repository root: ``PYTHONPATH=. python scripts/make_factory_presets.py``. Each design starts
 from a neutral patch (every modulation route off, every mixer level 0: silence) and states only what it

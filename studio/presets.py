@@ -25,7 +25,7 @@ from studio.audio.io import atomic_file
 from studio.synth import N_PARAMS, PARAM_KEYS, PARAMS, RenderSettings, render, to_human, to_normalized
 
 FORMAT_VERSION = 1
-FACTORY_DIR = Path(__file__).resolve().parent.parent / "presets"
+FACTORY_DIR = Path(__file__).resolve().parent / "factory_presets"  # package data: found from any folder
 SUFFIX_FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 
 _REQUIRED_KEYS = ("format_version", "name", "settings", "params")
