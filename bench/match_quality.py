@@ -10,7 +10,7 @@ Two target sets, each decoded and prepared exactly as an upload would be (``stud
     matcher was never tuned on; tuning used seed 7), kept when they peak above −40 dBFS;
 (b) the real recordings in ``assets/targets/`` (espeak-ng speech, SoX tones and noises; see its README).
 
-For each target: ``studio.match.match_sound`` (``--budget``, seed 0) and the peer, random search: the best of as
+For each target: ``studio.search.match.match_sound`` (``--budget``, seed 0) and the peer, random search: the best of as
 many uniform random presets as the matcher rendered (seeded, judged by the same compiled loss). Reported per set:
 the loss after the budget (mean, median, and the median of per-target ratios ours / random), spectral
 convergence (Flow Synthesizer's ``‖S_target − S_match‖_F / ‖S_target‖_F`` on linear STFT magnitudes, match
@@ -22,6 +22,7 @@ Target of issue 6: the matcher's final loss ≤ 0.5 × random search's on (a).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -71,9 +72,28 @@ def real_targets(settings):
             for p in sorted(REAL_DIR.glob("*.flac"))]
 
 
+def random_search_losses(objective, renders: int, seed: int, batch: int = 32) -> tuple[float, np.ndarray]:
+    """The peer: the best of ``renders`` uniform random θ (numpy PCG64 from ``seed``, ``batch`` at a time) → (best
+    loss, its θ ``[78]``), judged by the same compiled loss as the matcher (``studio.search.judge``)."""
+    from studio.search import judge
+    from studio.synth import N_PARAMS
+
+    rng = np.random.default_rng(seed)
+    best, best_theta = math.inf, None
+    for start in range(0, renders, batch):
+        thetas = rng.uniform(0.0, 1.0, (batch, N_PARAMS)).astype(np.float32)  # the last batch: only some count
+        losses = judge(objective, thetas)[0][:renders - start]
+        losses = np.where(np.isfinite(losses), losses, np.inf)
+        i = int(np.argmin(losses))
+        if losses[i] < best:
+            best, best_theta = float(losses[i]), thetas[i]
+    return best, best_theta
+
+
 def run_one(target, theta_true, settings, budget: str, seed: int) -> dict:
     """Match one target and run the peer with as many renders; losses, SC, parameter errors, seconds."""
-    from studio.match import MatchObjective, match_sound, random_search_losses, run_to_end, spectral_convergence
+    from studio.search import run_to_end
+    from studio.search.match import MatchObjective, match_sound, spectral_convergence
     from studio.synth import render
 
     start = time.perf_counter()
@@ -130,18 +150,19 @@ def per_target_table(rows: list[dict]) -> str:
 
 def calibrate(settings, seed: int = 2025, count: int = 256) -> None:
     """Medians of the raw embedding, frames and envelope distances between random audible sounds (each pair
-    RMS-matched, floors from the first of the pair), the scales ``studio.match`` divides by."""
+    RMS-matched, floors from the first of the pair), the scales ``studio.search.match`` divides by."""
     import jax.numpy as jnp
 
-    from studio.match import _features, _scaled_to, target_features, term_distances
+    from studio.audio.embedding import loss_features
+    from studio.search.match import N_SEGMENTS, scaled_to, target_features, term_distances
     from studio.synth import N_PARAMS, render
 
     rng = np.random.default_rng(seed)
     thetas = rng.uniform(0, 1, (2 * count, N_PARAMS)).astype(np.float32)
     audio = np.asarray(render(thetas, settings))
     audio = audio[np.max(np.abs(audio), -1) > 10 ** (-40 / 20)][:count]
-    scaled = _scaled_to(jnp.asarray(audio), 0.1)  # the same RMS for all: what the loss compares
-    features = _features(scaled, settings.sample_rate)
+    scaled = scaled_to(jnp.asarray(audio), 0.1)  # the same RMS for all: what the loss compares
+    features = loss_features(scaled, settings.sample_rate, N_SEGMENTS)
     distances = []
     for i in range(len(audio)):
         target = target_features(np.asarray(scaled[i]), settings.sample_rate)
@@ -172,7 +193,7 @@ def main(argv=None) -> None:
     if args.calibrate:
         calibrate(RenderSettings())
         return
-    from studio.match import match_plan
+    from studio.search.match import match_plan
 
     plan = match_plan(args.budget)
     print(f"matcher: {args.budget} budget = {plan.screen} screened + {plan.restarts} × Learned ES "

@@ -8,7 +8,7 @@ Prints four tables (device, versions and core count in the header):
 
 1. Candidates per second with the descriptor scorer: render + profile + score per batch (the judged work of a
    search) as one call and as the search runs it (the batch in one shard per core, a thread each:
-   ``studio.parallel``), against rendering alone, interleaved in the same run (the ratios are the scorer's
+   ``studio.search.parallel``), against rendering alone, interleaved in the same run (the ratios are the scorer's
    overhead and the threads' gain), and whole generations of the quick search (ask → render → judge → tell) as
    the user experiences them. The process runs with the studio's CPU tuning (``studio.synth.cpu.tune_cpu``).
 2. Candidates per second with CLAP, random weights, the full default architecture (``ClapConfig()``: HTSAT-tiny
@@ -52,18 +52,18 @@ def header() -> str:
 
 def descriptor_throughput(batches: list[int], repeats: int, threads: int) -> list[dict]:
     """Per batch: render alone, and render + judge as one call and as the search runs it (``threads`` shards, one
-    thread each: ``studio.parallel.map_shards``); milliseconds (medians of interleaved runs) and candidates/s."""
+    thread each: ``studio.search.parallel.map_shards``); milliseconds (medians of interleaved runs) and candidates/s."""
     import jax
     import jax.numpy as jnp
 
-    from studio.parallel import map_shards
-    from studio.scoring import DescriptorScorer, Objective
-    from studio.scoring.objective import descriptor_evaluation
+    from studio.scoring import DescriptorScorer
+    from studio.search.parallel import map_shards
+    from studio.search.prompt import PromptObjective, descriptor_evaluation
     from studio.synth import RenderSettings, renderer
 
     settings = RenderSettings()
     render = renderer(settings)
-    objective = Objective(DescriptorScorer(), "bees buzzing")
+    objective = PromptObjective(DescriptorScorer(), "bees buzzing")
     judged = jax.jit(lambda theta, seeds, params: descriptor_evaluation(params, render(theta, seeds),
                                                                         settings.sample_rate)[0])
     rows = []
@@ -226,12 +226,12 @@ def main() -> None:
     print(f"| {first['cold_s']:.2f} s | {first['warm_up_s']:.2f} s | {first['warm_s'] * 1e3:.0f} ms | "
           f"{'yes' if first['audible'] else 'NO'} |\n")
 
-    from studio.parallel import evaluation_threads
+    from studio.search.parallel import evaluation_threads
 
     threads = evaluation_threads(32)
     print("## Descriptor scorer: render + profile + score (target ≥ 2,000 candidates/s)\n")
     print(f"Render + judge as one call, and as the search runs it: the batch in {threads} shards, one thread each "
-          f"(`studio.parallel`). Candidates/s of each column in brackets.\n")
+          f"(`studio.search.parallel`). Candidates/s of each column in brackets.\n")
     print(f"| batch | render alone | render + judge, one call | render + judge, {threads} threads "
           "| **candidates/s (render + judge, as searched)** | judge overhead | threads' gain |")
     print("|---:|---:|---:|---:|---:|---:|---:|")

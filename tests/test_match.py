@@ -1,4 +1,4 @@
-"""Matching a sound (studio/match.py): the loss is 0 for the sound itself, ignores gain and grows with the change;
+"""Matching a sound (studio/search/match.py): the loss is 0 for the sound itself, ignores gain and grows with the change;
 the smart start hears pitch and note length; a target rendered from a known preset is matched much closer than
 the initial population; locks hold; cancel stops within a generation; results reproduce from the seed."""
 from __future__ import annotations
@@ -10,11 +10,13 @@ import pytest
 
 from studio.audio.embedding import perceptual_embedding
 from studio.audio.target import prepare_audio
-from studio.match import (DISTINCT, MIDI_F0, NOTE_LENGTH, MatchError, MatchObjective, MatchPlan, estimate_start,
-                          judge_thetas, match_losses, match_sound, normalized, random_search_losses, run_to_end,
-                          sparse_polish, spectral_convergence, target_features, to_preset)
+from studio.errors import SettingsError
 from studio.presets import preset_render
-from studio.search import Budget
+from studio.search import Budget, judge, run_to_end
+from studio.search.engine import ScreenStrategy, SparsePolish, generations
+from studio.search.match import (DISTINCT, MIDI_F0, NOTE_LENGTH, MatchError, MatchObjective, MatchPlan, MatchResult,
+                                 distinct_matches, estimate_start, match_losses, match_sound, normalized,
+                                 spectral_convergence, target_features, to_preset)
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, default_theta, render, to_human
 from studio.explore.locks import lock_mask
 
@@ -88,7 +90,7 @@ def test_loss_grows_as_the_sound_moves_away(known):
 
 
 def test_the_loss_embedding_is_the_perceptual_embedding():
-    from studio.match import _features
+    from studio.search.match import _features
 
     thetas = np.random.default_rng(3).uniform(0, 1, (16, N_PARAMS)).astype(np.float32)
     audio = render(thetas, SETTINGS)
@@ -141,7 +143,10 @@ def test_known_preset_is_matched_much_closer_than_the_initial_population(known, 
         0, 1, (64, N_PARAMS)).astype(np.float32), SETTINGS), RATE)
     assert final.best_loss < 0.35 * float(np.median(initial))  # vs a typical initial candidate
     assert final.best_loss < 0.6 * final.first_loss  # vs the best of the first generation
-    random_best, _ = random_search_losses(objective, final.evaluations, seed=1)
+    uniform = ScreenStrategy(SMALL.population, lambda seed: np.random.default_rng(seed).uniform(
+        0.0, 1.0, N_PARAMS).astype(np.float32))
+    random_best = run_to_end(generations(uniform, objective, final.evaluations // SMALL.population + 1, seed=1,
+                                         limit=final.evaluations)).best_fitness
     assert final.best_loss < random_best  # and better than random search with as many renders
     # the streamed best only improves
     losses = [r.best_loss for r in matched[:-1]]
@@ -152,11 +157,10 @@ def test_known_preset_is_matched_much_closer_than_the_initial_population(known, 
 def test_results_are_distinct_sorted_and_re_render_as_judged(known, matched):
     _, target = known
     results = matched[-1].results
-    assert 1 <= len(results) <= 2
+    assert len(results) == 2  # keep=2 of four candidates (the screen's best, two restarts, the polish)
     assert [r.loss for r in results] == sorted(r.loss for r in results)
     embeddings = np.asarray(perceptual_embedding(render(np.stack([r.theta for r in results]), SETTINGS), RATE))
-    if len(results) == 2:
-        assert np.linalg.norm(embeddings[0] - embeddings[1]) >= DISTINCT
+    assert np.linalg.norm(embeddings[0] - embeddings[1]) >= DISTINCT
     preset = to_preset(results[0], target, SETTINGS, budget="small", strategy="learned_es")
     assert preset.name == "match known" and preset.tags == ("match",) and "match of known.wav" in preset.description
     loss = match_losses(target_features(target.audio, RATE), preset_render(preset), RATE)[0]
@@ -193,32 +197,48 @@ def test_cancel_stops_within_a_generation(known):
     assert final.results and final.best_loss <= reports[2].best_loss
 
 
+def test_distinct_matches_skip_a_sound_that_repeats_a_better_one(known):
+    theta, target = known
+    objective = MatchObjective(target, SETTINGS)
+    other = np.random.default_rng(4).uniform(0.0, 1.0, N_PARAMS).astype(np.float32)
+    same_sound = theta.copy()
+    same_sound[PARAM_INDEX["adsr_1.sustain"]] -= np.float32(1e-3)  # a knob nudged: the same sound to the ear
+    results = [MatchResult(other, 0.5, 0, 2, 16), MatchResult(same_sound, 0.2, 0, 1, 16),
+               MatchResult(theta, 0.1, 0, 0, 16)]
+    kept = distinct_matches(results, objective, keep=3)
+    # the best first; the nudged copy is within DISTINCT of it, so it is skipped; the unrelated sound is kept
+    assert [r.restart for r in kept] == [0, 2]
+    assert [r.restart for r in distinct_matches(results, objective, keep=1)] == [0]
+
+
 def test_sparse_polish_only_improves_moves_few_free_knobs_and_reproduces(known):
     theta, target = known
     objective = MatchObjective(target, SETTINGS)
     start = np.clip(theta + np.random.default_rng(3).normal(0.0, 0.05, N_PARAMS), 0.0, 1.0).astype(np.float32)
-    start_loss = float(judge_thetas(objective, start[None])[0])
+    start_loss = float(judge(objective, start[None])[0][0])
     mask = np.zeros(N_PARAMS, bool)
     mask[:40] = True  # the first 40 knobs are locked
 
     def polish(seed, cancelled=lambda: False):
-        return list(sparse_polish(objective, start, start_loss, generations=12, population=16, std=0.07, knobs=4,
-                                  seed=seed, mask=mask, cancelled=cancelled))
+        strategy = SparsePolish(16, start, start_loss, std=0.07, knobs=4, mask=mask)
+        return list(generations(strategy, objective, 12, seed=seed, cancelled=cancelled, best=(start_loss, start)))
 
     steps = polish(8)
-    assert [g for g, _, _ in steps] == list(range(1, 13))
-    losses = [start_loss] + [loss for _, _, loss in steps]
+    assert [s.generation for s in steps] == list(range(1, 13))
+    losses = [start_loss] + [s.best_fitness for s in steps]
     assert losses == sorted(losses, reverse=True) and losses[-1] < start_loss  # never worse, and it improved
-    best_theta, best_loss = steps[-1][1], steps[-1][2]
+    best_theta, best_loss = steps[-1].best_theta, steps[-1].best_fitness
     # the loss reported is the sound's (to float rounding: a batch of one reduces in another order than a shard)
-    assert float(judge_thetas(objective, best_theta[None])[0]) == pytest.approx(best_loss, rel=1e-5)
+    assert float(judge(objective, best_theta[None])[0][0]) == pytest.approx(best_loss, rel=1e-5)
     assert np.array_equal(best_theta[mask], start[mask])
-    first_move = np.flatnonzero(steps[0][1] != start)
+    first_move = np.flatnonzero(steps[0].best_theta != start)
     assert first_move.size <= 4  # one generation's winner changes at most `knobs` knobs
     again = polish(8)
-    assert all(np.array_equal(a[1], b[1]) and a[2] == b[2] for a, b in zip(steps, again))
+    assert all(np.array_equal(a.best_theta, b.best_theta) and a.best_fitness == b.best_fitness
+               for a, b in zip(steps, again))
     calls = iter([False, False, True])
-    assert len(polish(8, cancelled=lambda: next(calls))) == 2  # cancelled before the third generation
+    cancelled = polish(8, cancelled=lambda: next(calls))
+    assert [s.cancelled for s in cancelled] == [False, False, True]  # stopped before the third generation
 
 
 def test_a_plan_with_polish_reports_it_and_counts_every_render(known):
@@ -251,13 +271,14 @@ def test_pitch_lock_on_an_unpitched_target_says_so():
 
 def test_bad_requests(known):
     _, target = known
-    with pytest.raises(MatchError, match="unknown budget 'huge': choose one of quick, standard, paper"):
-        match_sound(target, settings=SETTINGS, budget="huge")
-    with pytest.raises(MatchError, match="unknown strategy 'magic'"):
-        match_sound(target, settings=SETTINGS, strategy="magic")
-    with pytest.raises(MatchError, match=r"restarts must be a whole number from 1 to 16, got 0"):
-        match_sound(target, settings=SETTINGS, restarts=0)
+    for kwargs, field, message in [
+            (dict(budget="huge"), "budget", "unknown budget 'huge': choose one of quick, standard, paper"),
+            (dict(strategy="magic"), "strategy", "unknown strategy 'magic'"),
+            (dict(restarts=0), "restarts", r"restarts must be a whole number from 1 to 16, got 0"),
+            (dict(seed=2**32), "seed", r"the seed must be a whole number from 0 to 4294967295, got 4294967296"),
+            (dict(locked=np.ones(N_PARAMS, bool), theta=default_theta()), "locked", "every parameter is locked")]:
+        with pytest.raises(SettingsError, match=message) as error:
+            match_sound(target, settings=SETTINGS, **kwargs)
+        assert error.value.field == field
     with pytest.raises(MatchError, match=r"does not fit the synth's buffer \(96000 samples at 48000 Hz\)"):
         match_sound(target, settings=RenderSettings(duration=2.0))
-    with pytest.raises(MatchError, match="every parameter is locked"):
-        match_sound(target, settings=SETTINGS, locked=np.ones(N_PARAMS, bool), theta=default_theta())

@@ -1,4 +1,4 @@
-"""Judging in threads (studio/parallel.py): shards cover the batch, results equal one call's to the bit, and bad
+"""Judging in threads (studio/search/parallel.py): shards cover the batch, results equal one call's to the bit, and bad
 thread counts are refused with a message."""
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from studio.parallel import THREADS_ENV, evaluation_threads, map_shards, shard_bounds
-from studio.scoring import DescriptorScorer, Objective
-from studio.scoring.objective import descriptor_evaluation
+from studio.scoring import DescriptorScorer
+from studio.search import parallel
+from studio.search.parallel import THREADS_ENV, evaluation_threads, map_shards, shard_bounds
+from studio.search.prompt import PromptObjective, descriptor_evaluation
 from studio.synth import RenderSettings, renderer
 from studio.synth.cpu import has_avx512
 
@@ -35,7 +36,10 @@ def test_threads_asked_for_are_capped_by_the_shard_size(monkeypatch):
     assert evaluation_threads(32, 2) == 2
     assert evaluation_threads(32, 16) == 4  # at least 8 sounds per thread
     assert evaluation_threads(8, 4) == 1
-    assert evaluation_threads(64) >= 1
+    monkeypatch.setattr(parallel, "cpu_cores", lambda: 3)  # by default: one thread per core …
+    assert evaluation_threads(64) == 3
+    monkeypatch.setattr(parallel, "cpu_cores", lambda: 16)  # … still at least 8 sounds per thread
+    assert evaluation_threads(64) == 8
     monkeypatch.setenv(THREADS_ENV, "3")
     assert evaluation_threads(64) == 3
     monkeypatch.setenv(THREADS_ENV, "many")
@@ -48,7 +52,7 @@ def test_threads_asked_for_are_capped_by_the_shard_size(monkeypatch):
 
 def test_rendering_and_judging_in_threads_equals_one_call_bit_for_bit():
     render = renderer(SETTINGS)
-    params = Objective(DescriptorScorer(), "bright buzzing pluck", SETTINGS).params
+    params = PromptObjective(DescriptorScorer(), "bright buzzing pluck", SETTINGS).params
     judge = jax.jit(lambda theta, seeds, p: descriptor_evaluation(p, render(theta, seeds), SETTINGS.sample_rate))
     theta = jnp.asarray(np.random.default_rng(0).random((27, 78), dtype=np.float32))
     seeds = jnp.arange(27, dtype=jnp.uint32)

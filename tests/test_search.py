@@ -1,4 +1,4 @@
-"""Prompt search (studio/search.py) with the offline descriptor scorer: it moves sounds the right way, meets
+"""Prompt search (studio/search/prompt.py on studio/search/engine.py) with the offline descriptor scorer: it moves sounds the right way, meets
 constraints, keeps locks, stops when cancelled, restarts into distinct results and reproduces from its seed."""
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from studio.audio.sound_profile import DESCRIPTOR_INDEX, sound_profile
-from studio.scoring import Constraints, DescriptorScorer, Objective, PromptError
-from studio.search import (BUDGETS, STRATEGIES, Budget, budget_for, prompt_search, run_to_end, search, to_preset)
+from studio.errors import SettingsError
+from studio.scoring import Constraints, DescriptorScorer, PromptError
+from studio.search import (BUDGETS, STRATEGIES, Budget, PromptObjective, budget_for, prompt_search, run_to_end, search,
+                           to_preset)
 from studio.synth import N_PARAMS, RenderSettings, default_theta, render
 
 SCORER = DescriptorScorer()
@@ -109,8 +111,8 @@ def test_constraints_are_met_within_tolerance():
 
 
 def test_a_constraint_replaces_the_prompts_own_target_on_its_descriptor():
-    free = Objective(SCORER, "long drone")
-    pinned = Objective(SCORER, "long drone", constraints=Constraints(length=0.4))
+    free = PromptObjective(SCORER, "long drone")
+    pinned = PromptObjective(SCORER, "long drone", constraints=Constraints(length=0.4))
     length = DESCRIPTOR_INDEX["length"]
     assert np.any((free.params[0].index == length) & (free.params[0].weight > 0))
     assert not np.any((pinned.params[0].index == length) & (pinned.params[0].weight > 0))
@@ -130,11 +132,11 @@ def test_locked_parameters_never_move():
 
 
 def test_locks_need_the_current_sound_and_a_free_parameter():
-    with pytest.raises(ValueError, match="pass theta"):
+    with pytest.raises(SettingsError, match="pass theta"):
         prompt_search("bright", SCORER, locked=np.ones(N_PARAMS, bool) & (np.arange(N_PARAMS) < 3))
-    with pytest.raises(ValueError, match="every parameter is locked"):
+    with pytest.raises(SettingsError, match="every parameter is locked"):
         prompt_search("bright", SCORER, locked=np.ones(N_PARAMS, bool), theta=default_theta())
-    with pytest.raises(ValueError, match="boolean mask"):
+    with pytest.raises(SettingsError, match="boolean mask"):
         prompt_search("bright", SCORER, locked=np.zeros(5, bool), theta=default_theta())
 
 
@@ -224,12 +226,17 @@ def test_budgets_and_bad_arguments():
     assert (paper.population, paper.generations, paper.std_init, paper.strategy) == (50, 300, 0.2693, "learned_es")
     assert budget_for("quick", SCORER).evaluations <= 1500  # sized for about a second on a 2-core CPU
     assert set(BUDGETS) == {"quick", "standard", "paper"}
-    with pytest.raises(ValueError, match="unknown budget 'huge'"):
+    with pytest.raises(SettingsError, match="unknown budget 'huge'") as error:
         budget_for("huge", SCORER)
-    with pytest.raises(ValueError, match="unknown strategy 'pso'"):
-        prompt_search("bright", SCORER, strategy="pso")
-    with pytest.raises(ValueError, match="restarts"):
-        prompt_search("bright", SCORER, restarts=0)
+    assert error.value.field == "budget"
+    for kwargs, field, message in [(dict(strategy="pso"), "strategy", "unknown strategy 'pso'"),
+                                   (dict(restarts=0), "restarts", "restarts must be a whole number from 1 to 16"),
+                                   (dict(restarts=10**9), "restarts", "from 1 to 16, got 1000000000"),
+                                   (dict(seed=2**63), "seed", "from 0 to 4294967295"),
+                                   (dict(seed=-1), "seed", "from 0 to 4294967295")]:
+        with pytest.raises(SettingsError, match=message) as error:
+            prompt_search("bright", SCORER, **kwargs)
+        assert error.value.field == field
     with pytest.raises(PromptError, match="empty"):
         prompt_search("   ", SCORER)
     with pytest.raises(PromptError, match="recognizes no sound word"):
@@ -244,8 +251,8 @@ def test_search_can_start_from_the_current_sound():
 
 
 def test_result_becomes_a_preset_with_its_prompt(tmp_path):
-    objective = Objective(SCORER, "short bright pluck", constraints=Constraints(pitch=60.0))
-    final = run_to_end(search(objective, budget=small(2), seed=9))
+    objective = PromptObjective(SCORER, "short bright pluck", constraints=Constraints(pitch=60.0))
+    final = run_to_end(search(objective, small(2), seed=9))
     preset = to_preset(final.results[0], objective, strategy="learned_es", budget="small")
     assert preset.prompt == "short bright pluck" and preset.name == "short bright pluck"
     assert preset.tags == ("prompt", "descriptors") and "pitch C4" in preset.description

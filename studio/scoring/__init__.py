@@ -8,8 +8,6 @@ from .base import PromptError, Scorer, ScorerUnavailable, Terms, check_prompt
 from .constraints import ConstraintError, Constraints, parse_pitch
 from .descriptors import DescriptorScorer, explain, known_words, read_prompt
 from .factory import SCORER_KINDS, make_scorer
-from .objective import Evaluation, Objective
 
 __all__ = ["PromptError", "Scorer", "ScorerUnavailable", "Terms", "check_prompt", "ConstraintError", "Constraints",
-           "parse_pitch", "DescriptorScorer", "explain", "known_words", "read_prompt", "SCORER_KINDS", "make_scorer",
-           "Evaluation", "Objective"]
+           "parse_pitch", "DescriptorScorer", "explain", "known_words", "read_prompt", "SCORER_KINDS", "make_scorer"]

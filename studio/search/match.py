@@ -2,7 +2,7 @@
 
 Flow Synthesizer (Esling et al. 2020), preset-gen-vae (Le Vaillant et al. 2021) and Neural Proxies (Combes et al.
 2025) train networks that infer synth parameters from a sound. The studio instead *searches*: the evolution
-strategy of :mod:`studio.search` proposes θ, the synth renders, and a perceptual loss against the target judges
+strategy of :mod:`studio.search.engine` proposes θ, the synth renders, and a perceptual loss against the target judges
 (one compiled program, run in a shard per CPU core). No training, and any target works: a synth sound, a voice,
 a noise.
 
@@ -22,9 +22,11 @@ is scaled to the target's RMS before it is measured (a recording's level says no
 
 The smart start (:func:`estimate_start`) reads the target's fundamental (YIN) and note length (from its level
 envelope) and sets ``keyboard.midi_f0`` and ``keyboard.duration`` from them, either as the search's starting
-point or locked. A screen of seeded random sounds picks where the restarts begin; each restart is a Learned ES run;
-then a sparse (1+λ) evolution strategy polishes the best sound so far, a few knobs at a time
-(:func:`sparse_polish`). The best few *distinct* matches are kept.
+point or locked. The match is three phases of the engine's one loop: a screen of seeded random sounds
+(:class:`~studio.search.engine.ScreenStrategy`) picks where the restarts begin; each restart is a Learned ES run
+(:func:`~studio.search.engine.search`); then a sparse (1+λ) evolution strategy
+(:class:`~studio.search.engine.SparsePolish`) polishes the best sound so far, a few knobs at a time. The best few
+*distinct* matches are kept.
 """
 from __future__ import annotations
 
@@ -41,13 +43,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from studio.audio.embedding import (_combined, _db, analysis_config, descriptors_from_power,
-                                    level_envelope_frames)
+from studio.audio.embedding import _combined, _db, analysis_config, descriptors_from_power, level_envelope_frames
 from studio.audio.features import mel_filterbank
 from studio.audio.target import Target
-from studio.parallel import evaluation_threads, map_shards
-from studio.search import STRATEGIES, STRATEGY_LABELS, Budget, search
+from studio.checks import check_choice, check_whole, note_name
+from studio.errors import StudioError
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, render, to_human, to_normalized
+
+from .engine import (
+    BUDGET_NAMES,
+    MAX_RESTARTS,
+    STRATEGY_LABELS,
+    Budget,
+    Evaluation,
+    ScreenStrategy,
+    SparsePolish,
+    cancel_check,
+    check_search_request,
+    free_and_base,
+    generations,
+    run_seed,
+    search,
+)
 
 N_SEGMENTS = 8  # time stretches of the ``frames`` term: 250 ms each for a 2 s sound
 FRAMES_RANGE_DB = 60.0  # spectral detail more than 60 dB under the target's loudest band is not compared
@@ -63,8 +80,9 @@ NOTE_LENGTH = PARAM_INDEX["keyboard.duration"]
 TUNINGS = (PARAM_INDEX["vco_1.tuning"], PARAM_INDEX["vco_2.tuning"])
 
 
-class MatchError(ValueError):
-    """A match that cannot be run as asked (bad budget, lock without a pitch…): ``str()`` says why."""
+class MatchError(StudioError):
+    """A match that cannot be run as asked (a lock without a pitch, a target that does not fit…): ``str()`` says
+    why, ``field`` names the setting at fault where there is one."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +99,7 @@ class LossWeights:
         """The three compiled terms' weights ``[3]``, divided by their sum."""
         weights = np.array([self.embedding, self.frames, self.envelope], np.float64)
         if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and weights.sum() > 0):
-            raise MatchError(f"loss weights must be ≥ 0 with a positive sum, got {weights.tolist()}")
+            raise MatchError(f"loss weights must be ≥ 0 with a positive sum, got {weights.tolist()}", "weights")
         return (weights / weights.sum()).astype(np.float32)
 
 
@@ -148,7 +166,7 @@ def _features(audio, sample_rate: int, segments: int = N_SEGMENTS):
     return _combined(blocks), segment_db, level_envelope_frames(audio, sample_rate)
 
 
-def _scaled_to(audio, rms):
+def scaled_to(audio, rms):
     """Audio ``[B, T]`` scaled so each sound's RMS is ``rms`` (sounds under ``MIN_RMS`` are raised only as far as
     ``MIN_RMS`` would be)."""
     return audio * (rms / jnp.maximum(_rms(audio), MIN_RMS))[:, None]
@@ -170,7 +188,7 @@ def term_distances(target: TargetFeatures, embedding, frames, envelope):
 def loss_terms(target: TargetFeatures, audio, sample_rate: int):
     """The three loss terms of each candidate: ``[B, T]`` → ``[B, 3]`` (embedding, frames, envelope), each in units
     of its median between random sounds. Traceable."""
-    distances = term_distances(target, *_features(_scaled_to(audio, target.rms), sample_rate))
+    distances = term_distances(target, *_features(scaled_to(audio, target.rms), sample_rate))
     return distances / jnp.array([1.0, FRAMES_SCALE, ENVELOPE_SCALE])
 
 
@@ -235,7 +253,6 @@ class MatchObjective:
     """
 
     perfect_fitness = None  # a loss of 0 needs the identical sound: never stop early on it
-    evaluation = staticmethod(match_evaluation)
 
     def __init__(self, target: Target, settings: RenderSettings, weights: LossWeights = DEFAULT_WEIGHTS, clap=None):
         if target.sample_rate != settings.sample_rate or target.audio.size != settings.num_samples:
@@ -247,14 +264,12 @@ class MatchObjective:
         self.weights = weights
         self.params = target_features(target.audio, settings.sample_rate, weights)
         self.clap = clap if (clap is not None and weights.clap > 0) else None
-        self.jittable = self.clap is None
+        self.evaluation = match_evaluation if self.clap is None else None  # CLAP judges on the host
         self._clap_target = None if self.clap is None else self.clap.audio_embeddings(
             target.audio[None], settings.sample_rate)[0]
 
-    def evaluate(self, audio):
+    def evaluate(self, audio) -> Evaluation:
         """Judge audio ``[B, T]`` on the host: (fitness, score, penalty) as an Evaluation, CLAP included."""
-        from studio.scoring.objective import Evaluation
-
         loss = match_losses(self.params, audio, self.settings.sample_rate)
         if self.clap is not None:
             cosine = (self.clap.audio_embeddings(np.asarray(audio), self.settings.sample_rate)
@@ -276,19 +291,10 @@ class StartGuess:
     note_s: float
 
     def describe(self) -> str:
-        pitch = f"pitch {note_name(self.midi)} ({self.f0_hz:.0f} Hz)" if self.midi is not None else "no steady pitch"
+        if self.midi is None:
+            return f"no steady pitch, note length {self.note_s:.2f} s"
+        pitch = f"pitch {note_name(self.midi, cents=True)} ({self.f0_hz:.0f} Hz)"
         return f"{pitch}, note length {self.note_s:.2f} s"
-
-
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
-
-def note_name(midi: float) -> str:
-    """MIDI note number → the nearest note's name with cents when off: 60 → C4, 60.3 → C4 +30 ct."""
-    nearest = int(round(midi))
-    cents = int(round((midi - nearest) * 100))
-    name = f"{NOTE_NAMES[nearest % 12]}{nearest // 12 - 1}"
-    return name if cents == 0 else f"{name} {cents:+d} ct"
 
 
 NOTE_OFF_BELOW_PEAK_DB = 10.0  # the note is taken to end where the level last is within 10 dB of its peak
@@ -391,14 +397,9 @@ def match_plan(name: str | Budget | MatchPlan, with_clap: bool = False, restarts
     elif isinstance(name, Budget):
         plan = MatchPlan(name, 3, 8 * name.population)
     else:
-        table = CLAP_PLANS if with_clap else MATCH_PLANS
-        if name not in table:
-            raise MatchError(f"unknown budget {name!r}: choose one of {', '.join(table)}")
-        plan = table[name]
+        plan = (CLAP_PLANS if with_clap else MATCH_PLANS)[check_choice(name, BUDGET_NAMES, "budget")]
     if restarts is not None:
-        if not isinstance(restarts, (int, np.integer)) or not 1 <= restarts <= 16:
-            raise MatchError(f"restarts must be a whole number from 1 to 16, got {restarts!r}")
-        plan = dataclasses.replace(plan, restarts=int(restarts))
+        plan = dataclasses.replace(plan, restarts=check_whole(restarts, 1, MAX_RESTARTS, "restarts"))
     return dataclasses.replace(plan, screen=max(plan.screen, plan.restarts))  # one screened start per restart
 
 
@@ -464,111 +465,19 @@ def match_sound(target: Target, *, settings: RenderSettings | None = None, budge
     settings = settings or RenderSettings(sample_rate=target.sample_rate, duration=target.duration)
     objective = MatchObjective(target, settings, weights, clap)
     plan = match_plan(budget, objective.clap is not None, restarts)
-    strategy = strategy or plan.budget.strategy
-    if strategy not in STRATEGIES:
-        raise MatchError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
-        raise MatchError(f"seed must be a whole number from 0 to 2**31 - 1, got {seed!r}")
+    strategy, seed, _ = check_search_request(strategy or plan.budget.strategy, seed, plan.restarts)
     guess = guess or estimate_start(target.audio, target.sample_rate)
     mask = np.zeros(N_PARAMS, bool) if locked is None else np.asarray(locked, bool).copy()
-    if mask.shape != (N_PARAMS,):
-        raise MatchError(f"locked must be a mask of {N_PARAMS} parameters, got shape {list(mask.shape)}")
     base = np.asarray(theta if theta is not None else np.full(N_PARAMS, 0.5), np.float32).reshape(-1).copy()
-    if base.shape != (N_PARAMS,) or not np.isfinite(base).all():
-        raise MatchError(f"theta must be {N_PARAMS} finite values, got shape {list(np.shape(theta))}")
     if lock_pitch:
         if guess.midi is None:
             raise MatchError("the target has no steady pitch to lock: untick the pitch lock (the search will find "
-                             "a pitch itself)")
+                             "a pitch itself)", "lock_pitch")
         base[MIDI_F0], mask[MIDI_F0] = normalized("keyboard.midi_f0", guess.midi), True
     if lock_length:
         base[NOTE_LENGTH], mask[NOTE_LENGTH] = normalized("keyboard.duration", guess.note_s), True
-    if mask.all():
-        raise MatchError("every parameter is locked: unlock at least one to match")
-    return _match_loop(objective, plan, strategy, int(seed), mask, base, guess, int(keep), _cancel_check(cancel))
-
-
-def _cancel_check(cancel) -> Callable[[], bool]:
-    if cancel is None:
-        return lambda: False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set
-    return lambda: bool(cancel())
-
-
-@lru_cache(maxsize=8)
-def _screen_program(settings: RenderSettings):
-    """Compiled (θ ``[B, 78]``, seeds ``[B]``, target features) → loss ``[B]``."""
-    from studio.synth import renderer
-
-    render_batch = renderer(settings)
-    return jax.jit(lambda thetas, seeds, target: match_evaluation(target, render_batch(thetas, seeds),
-                                                                  settings.sample_rate)[0])
-
-
-def judge_thetas(objective: MatchObjective, thetas: np.ndarray) -> np.ndarray:
-    """Losses ``[B]`` (inf for a broken sound) of θ ``[B, 78]``, rendered with the objective's settings and noise seed.
-
-    The compiled loss runs in one shard per CPU core (:mod:`studio.parallel`); a host objective (CLAP) judges
-    the whole batch.
-    """
-    seeds = np.full((len(thetas),), objective.settings.noise_seed, np.uint32)  # the noise the saved sound will have
-    if objective.jittable:
-        losses = map_shards(_screen_program(objective.settings), (np.asarray(thetas, np.float32), seeds),
-                            (objective.params,), evaluation_threads(len(thetas)))
-    else:
-        losses = objective.evaluate(render(thetas, objective.settings, seeds=seeds)).fitness
-    losses = np.asarray(losses)
-    return np.where(np.isfinite(losses), losses, np.inf)
-
-
-def screen_candidates(objective: MatchObjective, guess: StartGuess, count: int, batch: int, seed: int,
-                      base: np.ndarray, mask: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Random candidates judged in batches: yields (θ ``[batch, 78]``, loss ``[batch]``) ``ceil(count / batch)``
-    times. Candidate i is :func:`start_theta` from seed ``seed + i`` (pitch, note length, locks applied)."""
-    for first in range(0, count, batch):
-        thetas = np.stack([start_theta(guess, seed + first + i, base, mask) for i in range(batch)])
-        yield thetas[:count - first], judge_thetas(objective, thetas)[:count - first]
-
-
-SPARSE_GROW, SPARSE_SHRINK = 1.3, 0.85  # spread × after a generation that improved / did not
-SPARSE_STD_RANGE = (0.002, 0.3)
-
-
-def sparse_polish(objective: MatchObjective, theta: np.ndarray, loss: float, *, generations: int, population: int,
-                  std: float, knobs: int, seed: int, mask: np.ndarray,
-                  cancelled: Callable[[], bool]) -> Iterator[tuple[int, np.ndarray, float]]:
-    """Polish θ ``[78]`` (whose loss is ``loss``) with a sparse (1+λ) evolution strategy; yields (generation, best θ
-    ``[78]``, best loss) after each generation, and stops early when ``cancelled()``.
-
-    Each generation, each of ``population`` candidates is the best sound with 1 to ``knobs`` free knobs (not in
-    ``mask``), picked at random, moved by N(0, σ²) and clipped to [0, 1]; the best candidate replaces the best sound
-    when its loss is lower. σ starts at ``std``, grows ×``SPARSE_GROW`` after a generation that improved and shrinks
-    ×``SPARSE_SHRINK`` after one that did not (within ``SPARSE_STD_RANGE``). Near a good match most knobs are
-    already right and a few are off; a dense step moves the right ones too, a sparse one can fix the few.
-    Every random choice comes from numpy's PCG64 seeded with ``seed``.
-    """
-    rng = np.random.default_rng(seed)
-    free = np.flatnonzero(~np.asarray(mask, bool))
-    best, best_loss = np.asarray(theta, np.float32).copy(), float(loss)
-    if free.size == 0:
-        return
-    knobs = min(knobs, free.size)
-    for generation in range(1, generations + 1):
-        if cancelled():
-            return
-        candidates = np.repeat(best[None], population, axis=0)
-        for row in candidates:
-            chosen = rng.choice(free, int(rng.integers(1, knobs + 1)), replace=False)
-            row[chosen] = np.clip(row[chosen] + rng.normal(0.0, std, chosen.size), 0.0, 1.0)
-        losses = judge_thetas(objective, candidates)
-        i = int(np.argmin(losses))
-        if losses[i] < best_loss:
-            best, best_loss = candidates[i].copy(), float(losses[i])
-            std = min(std * SPARSE_GROW, SPARSE_STD_RANGE[1])
-        else:
-            std = max(std * SPARSE_SHRINK, SPARSE_STD_RANGE[0])
-        yield generation, best, best_loss
+    free_and_base(mask, base)  # the lock mask and θ checked as every search checks them
+    return _match_loop(objective, plan, strategy, seed, mask, base, guess, int(keep), cancel_check(cancel))
 
 
 def _match_loop(objective: MatchObjective, plan: MatchPlan, strategy: str, seed: int, mask: np.ndarray,
@@ -582,40 +491,39 @@ def _match_loop(objective: MatchObjective, plan: MatchPlan, strategy: str, seed:
                      total_evaluations=plan.evaluations, guess=guess)
 
     # 1. Screen: a random search over the whole space finds where each restart begins.
+    screen = ScreenStrategy(budget.population, partial(start_theta, guess, base=base, locked=mask))
     screened_thetas, screened_losses = [], []
-    for batch_index, (thetas, losses) in enumerate(screen_candidates(objective, guess, plan.screen,
-                                                                     budget.population, seed, base, mask)):
-        if cancelled():
+    for step in generations(screen, objective, -(-plan.screen // budget.population), seed=seed, cancelled=cancelled,
+                            limit=plan.screen):
+        if step.cancelled:
             stopped = True
             break
-        screened_thetas.append(thetas)
-        screened_losses.append(losses)
-        evaluations += losses.size
-        i = int(np.argmin(losses))
+        screened_thetas.append(step.thetas)
+        screened_losses.append(np.where(np.isfinite(step.fitness), step.fitness, np.inf))
+        evaluations = step.evaluations
         if math.isnan(first_loss):
-            first_loss = float(losses[i])
-        if losses[i] < best_loss:
-            best_loss, best_theta = float(losses[i]), thetas[i]
-        yield report(phase="screen", restart=0, generation=batch_index + 1, evaluations=evaluations,
+            first_loss = float(np.min(screened_losses[0]))
+        if step.best_fitness < best_loss:
+            best_loss, best_theta = step.best_fitness, step.best_theta
+        yield report(phase="screen", restart=0, generation=step.generation, evaluations=evaluations,
                      best_loss=best_loss, best_theta=best_theta, elapsed_s=time.perf_counter() - started,
                      first_loss=first_loss)
     finished: list[MatchResult] = []
+    starts = []
     if screened_losses:
         all_thetas, all_losses = np.concatenate(screened_thetas), np.concatenate(screened_losses)
         order = np.argsort(all_losses, kind="stable")
         # the screen's best is a result too (restart −1), so the match is never worse than random search's
         finished.append(MatchResult(all_thetas[order[0]], float(all_losses[order[0]]), seed, -1, evaluations))
         starts = [all_thetas[i] for i in order[:n_restarts]]
-    else:
-        starts = []
 
     # 2. Restarts: the evolution strategy refines each start.
     done_evaluations = evaluations
     for restart, theta0 in enumerate(starts if not stopped else []):
-        run_seed = seed + restart
+        seed_r = run_seed(seed, restart)
         last = None
-        for last in search(objective, budget=budget, strategy=strategy, seed=run_seed, restarts=1, locked=mask,
-                           theta=theta0, start="theta", cancel=cancelled, stop_when_perfect=False):
+        for last in search(objective, budget, strategy=strategy, seed=seed_r, locked=mask, theta=theta0,
+                           start="theta", cancel=cancelled, stop_when_perfect=False):
             if last.done:
                 break
             if last.best_fitness < best_loss:
@@ -626,7 +534,7 @@ def _match_loop(objective: MatchObjective, plan: MatchPlan, strategy: str, seed:
                          results=tuple(finished), first_loss=first_loss)
         if last is not None and last.results:
             r = last.results[0]
-            finished.append(MatchResult(r.theta, r.fitness, run_seed, restart, r.evaluations))
+            finished.append(MatchResult(r.theta, r.fitness, seed_r, restart, r.evaluations))
             done_evaluations += r.evaluations
         if last is None or last.cancelled:
             stopped = True
@@ -634,11 +542,14 @@ def _match_loop(objective: MatchObjective, plan: MatchPlan, strategy: str, seed:
 
     # 3. Polish: a few knobs at a time from the best sound so far.
     if plan.polish and finished and not stopped:
-        polish_seed, population, generation = seed + n_restarts, budget.population, 0
+        polish_seed, population, generation = run_seed(seed, n_restarts), budget.population, 0
+        polish = SparsePolish(population, best_theta, best_loss, plan.polish_std, plan.polish_knobs, mask)
         polished_theta, polished_loss = best_theta, best_loss
-        for generation, polished_theta, polished_loss in sparse_polish(
-                objective, best_theta, best_loss, generations=plan.polish, population=population,
-                std=plan.polish_std, knobs=plan.polish_knobs, seed=polish_seed, mask=mask, cancelled=cancelled):
+        for step in generations(polish, objective, plan.polish, seed=polish_seed, cancelled=cancelled,
+                                best=(best_loss, best_theta)):
+            if step.cancelled:
+                break
+            generation, polished_theta, polished_loss = step.generation, step.best_theta, step.best_fitness
             if polished_loss < best_loss:
                 best_loss, best_theta = polished_loss, polished_theta
             yield report(phase="polish", restart=best_restart, generation=generation, generations=plan.polish,
@@ -677,14 +588,6 @@ def distinct_matches(results: list[MatchResult], objective: MatchObjective, keep
     return [ordered[i] for i in kept]
 
 
-def run_to_end(progress: Iterator[MatchProgress]) -> MatchProgress:
-    """Drain a match; return its final report."""
-    last = None
-    for last in progress:
-        pass
-    return last
-
-
 def to_preset(result: MatchResult, target: Target, settings: RenderSettings, *, budget: str, strategy: str,
               name: str | None = None):
     """A match as a :class:`~studio.presets.Preset` (tags ``match``), describing the target and the loss."""
@@ -697,25 +600,7 @@ def to_preset(result: MatchResult, target: Target, settings: RenderSettings, *, 
                   created=utc_timestamp(), description=description)
 
 
-def random_search_losses(objective: MatchObjective, renders: int, seed: int, batch: int = 32,
-                         base: np.ndarray | None = None, locked: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """The peer: the best of ``renders`` uniform random θ (numpy PCG64 from ``seed``; locked parameters from
-    ``base``) → (best loss, its θ ``[78]``). Judged ``batch`` at a time by the same compiled loss as the screen."""
-    rng = np.random.default_rng(seed)
-    best, best_theta = math.inf, None
-    for start in range(0, renders, batch):
-        thetas = rng.uniform(0.0, 1.0, (batch, N_PARAMS)).astype(np.float32)  # the last batch: only some count
-        if locked is not None and locked.any():
-            thetas[:, locked] = np.asarray(base, np.float32)[locked]
-        losses = judge_thetas(objective, thetas)[:renders - start]
-        i = int(np.argmin(losses))
-        if losses[i] < best:
-            best, best_theta = float(losses[i]), thetas[i]
-    return best, best_theta
-
-
 __all__ = ["CLAP_PLANS", "DEFAULT_WEIGHTS", "distinct_matches", "estimate_start", "KEEP", "loss_terms",
            "LossWeights", "match_evaluation", "match_losses", "match_plan", "MATCH_PLANS", "match_sound",
-           "MatchError", "MatchObjective", "MatchPlan", "MatchProgress", "MatchResult", "note_name",
-           "random_search_losses", "run_to_end", "sparse_polish", "spectral_convergence", "start_theta",
-           "StartGuess", "target_features", "TargetFeatures", "term_distances", "to_preset"]
+           "MatchError", "MatchObjective", "MatchPlan", "MatchProgress", "MatchResult", "spectral_convergence",
+           "start_theta", "StartGuess", "target_features", "TargetFeatures", "term_distances", "to_preset"]

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import jax
 import numpy as np
 
+from studio.errors import SettingsError
+
 MIN_SHARD = 8  # sounds per thread below which the split costs more than it gains
 THREADS_ENV = "SYNTH_STUDIO_THREADS"
 
@@ -43,11 +45,11 @@ def evaluation_threads(batch: int, threads: int | None = None) -> int:
             try:
                 threads = int(from_env)
             except ValueError:
-                raise ValueError(f"{THREADS_ENV}={from_env!r} is not a whole number of threads") from None
+                raise SettingsError(f"{THREADS_ENV}={from_env!r} is not a whole number of threads", "threads") from None
         else:
             threads = cpu_cores() if jax.default_backend() == "cpu" else 1
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads must be a whole number ≥ 1, got {threads!r}")
+        raise SettingsError(f"threads must be a whole number ≥ 1, got {threads!r}", "threads")
     return int(max(1, min(threads, batch // MIN_SHARD)))
 
 
