@@ -1,0 +1,118 @@
+"""WAV files and the int16 hand-off to Gradio.
+
+Audio inside the studio is float32 mono in [−1, 1], shape ``[T]``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+WAV_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+INT16_FULL_SCALE = 32767
+
+
+def _mono_float32(audio, what: str = "audio") -> np.ndarray:
+    """Check that ``audio`` is one finite mono signal ``[T]``; return it as float32."""
+    arr = np.asarray(audio, dtype=np.float32)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{what} must be one non-empty mono signal of shape [T], got shape {list(arr.shape)}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} contains NaN or infinite samples")
+    return arr
+
+
+def _process_umask() -> int:
+    """The process's umask, read without changing it where Linux tells (os.umask would, for all threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_process_umask()  # read once at import, before any threads write files
+
+
+@contextmanager
+def atomic_file(path):
+    """Open a temporary binary file next to ``path``; on success move it over ``path``, on failure delete it.
+
+    Readers see the old file or the complete new one, never a half-written one. The temporary is named
+    ``.<name>.<random>.tmp`` (hidden) and gets the permissions a plainly created file would (mkstemp's are 0600).
+    """
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, _NEW_FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_wav(path, audio, sample_rate: int, subtype: str = "PCM_16") -> Path:
+    """Write mono float audio ``[T]`` (nominally in [−1, 1]) to a WAV file, atomically; return the path.
+
+    subtype: ``"PCM_16"`` (default), ``"PCM_24"`` or ``"FLOAT"`` (32-bit float keeps values beyond ±1).
+    PCM subtypes clip to [−1, 1] first, because libsndfile would otherwise wrap out-of-range samples around.
+    The file is written to a temporary name in the same folder and moved into place with ``os.replace``,
+    so a reader never sees half a file and a failed write leaves any previous file untouched.
+    """
+    import soundfile  # lazy: keeps `import studio.audio` light for callers that only analyse
+
+    arr = _mono_float32(audio)
+    if subtype not in WAV_SUBTYPES:
+        raise ValueError(f"WAV subtype {subtype!r} is not supported: choose one of {', '.join(WAV_SUBTYPES)}")
+    if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+    if subtype != "FLOAT":
+        arr = np.clip(arr, -1.0, 1.0)
+    path = Path(path)
+    with atomic_file(path) as f:
+        soundfile.write(f, arr, int(sample_rate), subtype=subtype, format="WAV")
+    return path
+
+
+def read_wav(path) -> tuple[np.ndarray, int]:
+    """Read an audio file (WAV, FLAC, OGG: whatever libsndfile reads) as mono float32.
+
+    Returns ``(audio [T] float32, sample_rate Hz)``; several channels are averaged to one. Integer PCM is
+    scaled to [−1, 1). An unreadable or empty file raises ``ValueError`` naming the file.
+    """
+    import soundfile
+
+    path = Path(path)
+    try:
+        data, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except soundfile.LibsndfileError as err:  # a RuntimeError: make it a ValueError a UI can show as is
+        raise ValueError(f"cannot read audio file {path}: {err}") from None
+    if data.shape[0] == 0:
+        raise ValueError(f"audio file {path} contains no samples")
+    return data.mean(axis=1, dtype=np.float32), int(sample_rate)
+
+
+def to_int16(audio, gain: float = 1.0) -> np.ndarray:
+    """Float audio (any shape) → int16 with a fixed gain, clipping at full scale.
+
+    Gradio peak-normalizes float arrays, which would make a quiet sound as loud as a loud one; handing it
+    int16 made with the same ``gain`` for every sound keeps their loudness differences audible.
+    ``round(clip(audio · gain, −1, 1) · 32767)``; NaN or infinite samples raise ``ValueError``.
+    """
+    arr = np.asarray(audio, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise ValueError("audio contains NaN or infinite samples")
+    scaled = np.clip(arr * np.float32(gain), -1.0, 1.0) * INT16_FULL_SCALE
+    return np.round(scaled).astype(np.int16)

@@ -1,0 +1,617 @@
+"""``python -m studio …``: the studio's jobs from a shell.
+
+    python -m studio render PRESET -o out.wav [--sample-rate N] [--duration S] [--seed N] [--float]
+    python -m studio prompt "bees buzzing" -o out.wav [--budget quick|standard|paper] [--scorer auto|clap|descriptors]
+                     [--seed N] [--strategy NAME] [--restarts N] [--pitch C3] [--length S] [--brightness HZ]
+                     [--noisiness X] [--clap-model ID_OR_DIR] [--lock GROUP ...] [--from PRESET]
+    python -m studio match target.wav -o matched.yaml [--budget quick|standard|paper] [--seed N] [--restarts N]
+                     [--keep N] [--lock-pitch] [--lock-length] [--duration S] [--clap-weight W]
+    python -m studio presets
+    python -m studio info
+    python -m studio vary PRESET -o DIR [--delta 0.25] [--count 8] [--seed N] [--lock GROUP ...]
+    python -m studio morph A B -o DIR [--steps 5] [--mode linear|even] [--lock GROUP ...]
+
+PRESET is a preset file (.yaml, .yml, .json) or the name of a factory preset (``bass``). Mistakes a user
+can make (a missing or invalid file, a bad option value) end with one line ``error: …`` on stderr and exit
+status 1 (2 for usage errors), never a traceback. Heavy modules (JAX, the synth) are imported inside the
+commands, so ``--help`` answers at once.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints the whole usage before its error message; the studio prints one line."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"error: {message} (see --help)\n")
+
+
+class UserError(Exception):
+    """A mistake on the command line or in a file, reported as one line."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
+    return value
+
+
+def _delta(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _count_in(lo: int, hi: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got {value}")
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    value = _positive_int(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface: one sub-command per job."""
+    parser = _Parser(prog="python -m studio", description="The synth sketch studio from a shell.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    render = commands.add_parser("render", help="render a preset to a WAV file",
+                                 description="Render a preset file or a factory preset to a WAV file.")
+    render.add_argument("preset", metavar="PRESET", help="a preset file (.yaml, .yml, .json) or a factory preset name")
+    render.add_argument("-o", "--output", metavar="OUT.wav", type=Path,
+                        help="where to write the WAV (default: PRESET's name or file stem + .wav, here)")
+    render.add_argument("--sample-rate", metavar="HZ", type=_positive_int, help="override the preset's sample rate")
+    render.add_argument("--duration", metavar="S", type=_seconds, help="override the preset's duration in seconds")
+    render.add_argument("--seed", metavar="N", type=_positive_int, help="override the preset's noise seed")
+    render.add_argument("--float", action="store_true", help="write 32-bit float samples instead of 16-bit PCM")
+    render.set_defaults(run=cmd_render)
+
+    prompt = commands.add_parser(
+        "prompt", help="search the synth for a sound that fits a text prompt",
+        description="Search the synth's 78 knobs for a sound that fits a text prompt (CTAG: an evolution strategy "
+                    "judged by LAION-CLAP, or offline by measured descriptors), then write the WAV and its preset.")
+    prompt.add_argument("text", metavar="PROMPT", help='what the sound should be, e.g. "bees buzzing"')
+    prompt.add_argument("-o", "--output", metavar="OUT.wav", type=Path,
+                        help="where to write the WAV; the preset goes next to it as OUT.yaml (default: the prompt's "
+                             "words + .wav, here)")
+    prompt.add_argument("--budget", choices=("quick", "standard", "paper"), default="quick",
+                        help="how long to search: quick (about a second with descriptors), standard, or paper (CTAG: "
+                             "population 50, 300 generations) (default: quick)")
+    prompt.add_argument("--scorer", choices=("auto", "clap", "descriptors"), default="auto",
+                        help="who judges: clap, descriptors (offline), or auto: CLAP when its weights load "
+                             "(default: auto)")
+    prompt.add_argument("--clap-model", metavar="ID_OR_DIR",
+                        help="CLAP weights: a Hugging Face id or a local folder (default: $SYNTH_STUDIO_CLAP, else "
+                             "laion/clap-htsat-unfused)")
+    prompt.add_argument("--strategy", choices=("learned_es", "cma_es", "snes", "random"),
+                        help="evolution strategy (default: learned_es)")
+    prompt.add_argument("--seed", metavar="N", type=_positive_int, default=0,
+                        help="seed of every random choice of the search (default: 0)")
+    prompt.add_argument("--restarts", metavar="N", type=_positive_int, default=1,
+                        help="independent searches with seeds N, N+1, …; each result is written (default: 1)")
+    prompt.add_argument("--pitch", metavar="NOTE", help="hard target: pitch as a note name (C3, F#2, Bb4) or Hz")
+    prompt.add_argument("--length", metavar="S", type=_seconds, help="hard target: audible length in seconds")
+    prompt.add_argument("--brightness", metavar="HZ", type=float, help="hard target: spectral centroid in Hz")
+    prompt.add_argument("--noisiness", metavar="X", type=float, help="hard target: spectral flatness, 0 to 0.6")
+    prompt.add_argument("--duration", metavar="S", type=_seconds, help="render length in seconds (default: 2)")
+    prompt.add_argument("--sample-rate", metavar="HZ", type=_positive_int, help="render rate (default: 48000)")
+    prompt.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
+                        help="knobs the search leaves alone, keeping the --from preset's values (else the default "
+                             "sound's): pitch, note_length, a module (adsr_1, mixer, …) or a module.parameter key; "
+                             "repeat it or give a comma list (put PROMPT first)")
+    prompt.add_argument("--from", dest="from_preset", metavar="PRESET",
+                        help="a preset file or factory preset whose values the locked knobs keep and whose render "
+                             "settings the search uses (--duration and --sample-rate still override them)")
+    prompt.set_defaults(run=cmd_prompt)
+
+    match = commands.add_parser(
+        "match", help="search the synth for a preset that sounds like a recording",
+        description="Search the synth's 78 knobs for a preset that reproduces a target sound (WAV, FLAC, OGG/Vorbis, "
+                    "AIFF): an evolution strategy on a perceptual loss, started from the target's pitch and note "
+                    "length. Writes the preset and its WAV; with several restarts, the best distinct matches.")
+    match.add_argument("target", metavar="TARGET", help="the sound to match: an audio file libsndfile reads")
+    match.add_argument("-o", "--output", metavar="OUT.yaml", type=Path,
+                       help="where to write the preset; the WAV goes next to it as OUT.wav (default: TARGET's stem + "
+                            "-match.yaml, here)")
+    match.add_argument("--budget", choices=("quick", "standard", "paper"), default="quick",
+                       help="how long to search: quick (3,712 renders: seconds), standard (14,464) or paper "
+                            "(40,448) (default: quick)")
+    match.add_argument("--seed", metavar="N", type=_seed, default=0,
+                       help="seed of every random choice; restart r uses N + r (default: 0)")
+    match.add_argument("--restarts", metavar="N", type=_count_in(1, 16), help="restarts (default: the budget's)")
+    match.add_argument("--keep", metavar="N", type=_count_in(1, 16), default=1,
+                       help="distinct matches to write: OUT.yaml, OUT-2.yaml, … (default: 1)")
+    match.add_argument("--strategy", choices=("learned_es", "cma_es", "snes", "random"),
+                       help="evolution strategy (default: the budget's)")
+    match.add_argument("--lock-pitch", action="store_true", help="hold the pitch at the target's measured pitch")
+    match.add_argument("--lock-length", action="store_true",
+                       help="hold the note length at the target's measured one")
+    match.add_argument("--duration", metavar="S", type=_seconds, default=2.0,
+                       help="the synth's buffer in seconds; a longer target is cut (default: 2)")
+    match.add_argument("--clap-weight", metavar="W", type=float, default=0.0,
+                       help="add W × (1 − CLAP audio cosine) to the loss (needs CLAP weights; slow on a CPU)")
+    match.add_argument("--clap-model", metavar="ID_OR_DIR",
+                       help="CLAP weights for --clap-weight "
+                            "(default: $SYNTH_STUDIO_CLAP, else laion/clap-htsat-unfused)")
+    match.set_defaults(run=cmd_match)
+
+    presets = commands.add_parser("presets", help="list the factory presets", description="List the factory presets.")
+    presets.set_defaults(run=cmd_presets)
+
+    vary = commands.add_parser("vary", help="write doppelgängers (variations) of a preset",
+                               description="Write variations θ' = clip(θ + δ·z, 0, 1) of a preset (audio "
+                                           "doppelgängers): a preset file and a WAV for each, plus their distance "
+                                           "to the original.")
+    vary.add_argument("preset", metavar="PRESET", help="a preset file (.yaml, .yml, .json) or a factory preset name")
+    vary.add_argument("-o", "--output", metavar="DIR", type=Path, required=True,
+                      help="folder for the variations (created if missing)")
+    vary.add_argument("--delta", metavar="δ", type=_delta, default=0.25,
+                      help="step size in normalized units, 0 to 1 (default 0.25)")
+    vary.add_argument("--count", metavar="N", type=_count_in(1, 64), default=8, help="variations, 1 to 64 (default 8)")
+    vary.add_argument("--seed", metavar="N", type=_seed, default=0, help="picks the variations (default 0)")
+    vary.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
+                      help="keep these unchanged: pitch, note_length, a module (adsr_1, mixer, …) or a "
+                           "module.parameter key")
+    vary.set_defaults(run=cmd_vary)
+
+    morph = commands.add_parser("morph", help="write an interpolation strip between two presets",
+                                description="Write the steps of a strip from preset A to preset B (A's render "
+                                            "settings): a preset file and a WAV for each step.")
+    morph.add_argument("preset_a", metavar="A", help="the first preset (file or factory name)")
+    morph.add_argument("preset_b", metavar="B", help="the last preset (file or factory name)")
+    morph.add_argument("-o", "--output", metavar="DIR", type=Path, required=True,
+                       help="folder for the steps (created if missing)")
+    morph.add_argument("--steps", metavar="N", type=_count_in(2, 64), default=5,
+                       help="steps including A and B, 2 to 64 (default 5)")
+    morph.add_argument("--mode", choices=("linear", "even"), default="linear",
+                       help="linear: equal steps in the knobs; even: equal perceptual steps (default linear)")
+    morph.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
+                       help="hold these at A's values along the strip (as for vary)")
+    morph.set_defaults(run=cmd_morph)
+
+    info = commands.add_parser("info", help="versions, JAX backend and devices",
+                               description="Show the studio's version and its environment.")
+    info.set_defaults(run=cmd_info)
+    return parser
+
+
+def _load(spec: str):
+    """(preset, default output stem) from a preset file path, or else a factory preset name."""
+    from studio.presets import SUFFIX_FORMATS, factory_preset, load_preset
+
+    path = Path(spec)
+    if path.suffix.lower() in SUFFIX_FORMATS or path.exists() or "/" in spec:
+        return load_preset(path), path.stem  # the file's stem: a preset's name may hold '/' or spaces
+    return factory_preset(spec), spec
+
+
+def cmd_render(args) -> int:
+    """Render PRESET (with any overrides) to a WAV file and print one summary line."""
+    import dataclasses
+
+    import numpy as np
+
+    preset, stem = _load(args.preset)
+    overrides = {k: v for k, v in (("sample_rate", args.sample_rate), ("duration", args.duration),
+                                   ("noise_seed", args.seed)) if v is not None}
+    settings = dataclasses.replace(preset.settings, **overrides)
+    try:
+        settings.validate()
+    except ValueError as err:  # name the option the user typed, not the field behind it
+        message = str(err)
+        for field, option in (("sample_rate", "--sample-rate"), ("duration", "--duration"), ("noise_seed", "--seed")):
+            message = message.replace(f"render setting {field}=", f"{option} ")
+        raise UserError(message) from None
+    output = args.output or Path(f"{stem}.wav")
+    if output.parent and not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+
+    from studio.audio.io import write_wav
+    from studio.synth import render
+
+    audio = np.asarray(render(preset.theta, settings))
+    write_wav(output, audio, settings.sample_rate, subtype="FLOAT" if args.float else "PCM_16")
+    peak = float(np.max(np.abs(audio)))
+    peak_text = f"{20 * np.log10(peak):.1f} dBFS" if peak > 0 else "silent"
+    print(f"wrote {output}: {preset.name}, {audio.size / settings.sample_rate:.2f} s at {settings.sample_rate} Hz, "
+          f"peak {peak_text}")
+    return 0
+
+
+def _prompt_stem(text: str) -> str:
+    """A file stem from a prompt's words: "Bees, buzzing!" → "bees-buzzing" (at most 60 characters)."""
+    import re
+
+    stem = "-".join(re.findall(r"[a-z0-9]+", text.lower()))[:60].strip("-")
+    return stem or "prompt"
+
+
+def cmd_prompt(args) -> int:
+    """Search for a sound that fits the prompt; write the best as WAV + preset YAML; report what happened."""
+    import dataclasses
+
+    from studio.scoring import Constraints, make_scorer
+    from studio.scoring.descriptors import explain
+    from studio.scoring.objective import Objective
+    from studio.synth import RenderSettings
+
+    if args.restarts < 1:
+        raise UserError("--restarts must be at least 1")
+    output = args.output or Path(f"{_prompt_stem(args.text)}.wav")
+    if output.suffix.lower() != ".wav":
+        raise UserError(f"the output {output} must end in .wav (the preset is written next to it as .yaml)")
+    if output.parent and not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+    overrides = {k: v for k, v in (("sample_rate", args.sample_rate), ("duration", args.duration)) if v is not None}
+    start = _load(args.from_preset)[0] if args.from_preset else None  # what the locked knobs keep
+    settings = dataclasses.replace(start.settings if start else RenderSettings(), **overrides)
+    try:
+        settings.validate()
+    except ValueError as err:
+        raise UserError(str(err).replace("render setting sample_rate=", "--sample-rate ")
+                        .replace("render setting duration=", "--duration ")) from None
+    constraints = Constraints.from_user(args.pitch, args.length, args.brightness, args.noisiness, settings.duration)
+    mask = _lock_mask([name.strip() for arg in args.lock for name in arg.split(",") if name.strip()])
+    if mask.all():
+        raise UserError("--lock: every knob is locked; leave at least one free to search")
+
+    from studio.scoring import ScorerUnavailable
+
+    try:
+        scorer = make_scorer(args.scorer, clap_model=args.clap_model)
+    except ScorerUnavailable as err:
+        raise UserError(f"--scorer clap: {err}") from None
+    objective = Objective(scorer, args.text, settings, constraints)
+    print(f"scorer: {scorer.label} — {scorer.reason}")
+    reading = explain(args.text, settings.duration)
+    print(f"understood: {reading}" if scorer.name == "descriptors" else
+          f"descriptor reading (for reference; CLAP judges the text itself): {reading}")
+    if constraints.active:
+        overridden = "" if scorer.name != "descriptors" else " (they replace the prompt's targets on those descriptors)"
+        print(f"constraints: {constraints.describe()}{overridden}")
+    if mask.any():
+        from studio.explore import describe_locks
+
+        print(f"locked: {describe_locks(mask)} (kept from {start.name if start else 'the default sound'})")
+
+    from studio.search import STRATEGY_LABELS, SearchResult, budget_for, search, use_compilation_cache
+    from studio.synth import default_theta
+    from studio.synth.cpu import tune_cpu
+
+    tune_cpu()  # a no-op after `python -m studio` did it
+    use_compilation_cache()  # a second run in a new process compiles far less
+    budget = budget_for(args.budget, scorer, constraints.active)
+    strategy = args.strategy or budget.strategy
+    print(f"searching: {STRATEGY_LABELS[strategy]}, {budget.name} budget ({budget.population} × "
+          f"{budget.generations} per restart, {args.restarts} restart{'s' if args.restarts > 1 else ''}), "
+          f"seed {args.seed}", flush=True)
+    final, last_report, interrupted = None, 0.0, False
+    try:
+        base = start.theta if start else default_theta()
+        for final in search(objective, budget=budget, strategy=strategy, seed=args.seed, restarts=args.restarts,
+                            locked=mask, theta=base):
+            if not final.done and (final.elapsed_s - last_report >= 2.0 or final.generation == final.generations):
+                last_report = final.elapsed_s
+                print(f"  restart {final.restart + 1}/{final.restarts}, generation {final.generation}/"
+                      f"{final.generations}: best score {final.best_score:.3f} ({final.elapsed_s:.1f} s)", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: keep what was found so far
+        interrupted = True
+    if final is None:
+        raise UserError("the search stopped before its first generation: nothing to write")
+    results = list(final.results)
+    if interrupted and not final.done:  # the running restart's best so far joins the finished ones
+        results.append(SearchResult(final.best_theta, final.best_score, final.best_fitness, final.best_penalty,
+                                    args.seed + final.restart, final.restart, final.generation,
+                                    final.generation * budget.population))
+        results.sort(key=lambda r: r.fitness)
+    _write_prompt_results(results, objective, strategy, budget.name, output, final.elapsed_s)
+    if interrupted:
+        print("stopped early: wrote the best sound found so far")
+    return 0
+
+
+def _write_prompt_results(results, objective, strategy: str, budget: str, output: Path, elapsed_s: float) -> None:
+    """Write each result (best first: OUT.wav, OUT-2.wav, …) with its preset; print a line each."""
+    import numpy as np
+
+    from studio.audio.io import write_wav
+    from studio.audio.sound_profile import sound_profile
+    from studio.presets import save_preset
+    from studio.search import to_preset
+    from studio.synth import render
+
+    settings = objective.settings
+    for rank, result in enumerate(results, start=1):
+        stem = output.stem if rank == 1 else f"{output.stem}-{rank}"
+        wav, yaml_path = output.with_name(f"{stem}.wav"), output.with_name(f"{stem}.yaml")
+        name = objective.prompt if rank == 1 else f"{objective.prompt} #{rank}"
+        preset = to_preset(result, objective, strategy=strategy, budget=budget, name=name)
+        audio = np.asarray(render(preset.theta, settings))
+        write_wav(wav, audio, settings.sample_rate)
+        save_preset(preset, yaml_path)
+        print(f"wrote {wav} and {yaml_path}: score {result.score:.3f} (seed {result.seed}, "
+              f"{result.evaluations} candidates, {elapsed_s:.1f} s)")
+        if objective.constraints.active:
+            checks = objective.constraints.check(sound_profile(audio, settings.sample_rate))
+            print("  " + "; ".join(c.text for c in checks))
+
+
+def cmd_match(args) -> int:
+    """Match TARGET: print what was read and estimated, stream progress, write the best matches (preset + WAV)."""
+    import math
+
+    from studio.audio.target import load_target
+    from studio.synth import RenderSettings
+
+    output = args.output or Path(f"{_slug(Path(args.target).stem)}-match.yaml")
+    if output.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise UserError(f"the output {output} must end in .yaml, .yml or .json (the WAV is written next to it)")
+    if output.parent and not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+    if not (math.isfinite(args.clap_weight) and 0.0 <= args.clap_weight <= 10.0):
+        raise UserError(f"--clap-weight must be from 0 to 10, got {args.clap_weight}")
+    settings = RenderSettings(duration=args.duration)
+    try:
+        settings.validate()
+    except ValueError as err:
+        raise UserError(str(err).replace("render setting duration=", "--duration ")) from None
+    target = load_target(args.target, settings.sample_rate, settings.duration)
+    print(f"target: {target.describe()}")
+
+    from studio.match import LossWeights, MatchError, estimate_start, match_plan, match_sound
+    from studio.search import STRATEGY_LABELS, use_compilation_cache
+    from studio.synth.cpu import tune_cpu
+
+    clap = None
+    if args.clap_weight > 0:
+        from studio.scoring import ScorerUnavailable, make_scorer
+
+        try:
+            clap = make_scorer("clap", clap_model=args.clap_model)
+        except ScorerUnavailable as err:
+            raise UserError(f"--clap-weight: {err}") from None
+        print(f"CLAP: {clap.reason}")
+    tune_cpu()
+    use_compilation_cache()
+    guess = estimate_start(target.audio, target.sample_rate)
+    locks = [name for name, on in (("pitch", args.lock_pitch), ("note length", args.lock_length)) if on]
+    print(f"start: {guess.describe()}" + (f" (locked: {', '.join(locks)})" if locks else ""))
+    plan = match_plan(args.budget, clap is not None, args.restarts)
+    strategy = args.strategy or plan.budget.strategy
+    polish = f", then {plan.polish} generations polishing the best" if plan.polish else ""
+    print(f"searching: {plan.screen} random candidates, then {STRATEGY_LABELS[strategy]} from the best "
+          f"{plan.restarts} ({plan.budget.population} × {plan.budget.generations} each){polish}; "
+          f"{plan.budget.name} budget, {plan.evaluations} renders, seed {args.seed}", flush=True)
+    try:
+        progress = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=args.seed,
+                               lock_pitch=args.lock_pitch, lock_length=args.lock_length,
+                               keep=args.keep, weights=LossWeights(clap=args.clap_weight), clap=clap, guess=guess)
+    except MatchError as err:
+        raise UserError(str(err)) from None
+    final, last_report, interrupted = None, 0.0, False
+    try:
+        for final in progress:
+            end_of_restart = final.phase != "screen" and final.generation == final.generations
+            if not final.done and (final.elapsed_s - last_report >= 2.0 or end_of_restart):
+                last_report = final.elapsed_s
+                where = {"screen": "screening", "polish": f"polishing the best, generation {final.generation}/"
+                                                          f"{final.generations}"}.get(final.phase) or (
+                    f"restart {final.restart + 1}/{final.restarts}, generation {final.generation}/{final.generations}")
+                print(f"  {where}: best loss {final.best_loss:.3f} after {final.evaluations} renders "
+                      f"({final.elapsed_s:.1f} s)", flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: keep what was found so far
+        interrupted = True
+    if final is None:
+        raise UserError("the match stopped before its first generation: nothing to write")
+    _write_matches(final, target, settings, plan.budget.name, strategy, output, args.seed)
+    if interrupted or final.cancelled:
+        print("stopped early: wrote the best match found so far")
+    return 0
+
+
+def _write_matches(final, target, settings, budget: str, strategy: str, output: Path, seed: int) -> None:
+    """Write each match (best first: OUT.yaml + OUT.wav, OUT-2.yaml + OUT-2.wav, …); print a line each."""
+    import numpy as np
+
+    from studio.match import MatchResult, spectral_convergence, to_preset
+    from studio.synth import render
+
+    # Stopped early, the best so far (over every restart) is the one match to write.
+    results = list(final.results) if final.done else [
+        MatchResult(final.best_theta, final.best_loss, seed + final.best_restart, final.best_restart,
+                    final.evaluations)]
+    for rank, result in enumerate(results, start=1):
+        stem = output.stem if rank == 1 else f"{output.stem}-{rank}"
+        name = None if rank == 1 else f"match {Path(target.source).stem} #{rank}"
+        preset = to_preset(result, target, settings, budget=budget, strategy=strategy, name=name)
+        audio = np.asarray(render(preset.theta, settings))
+        preset_path, wav_path = _write_sound(output.parent, stem, preset, audio)
+        if output.suffix.lower() != ".yaml":  # _write_sound writes .yaml: honour the suffix asked for
+            from studio.presets import save_preset
+
+            preset_path.unlink()
+            preset_path = save_preset(preset, output.with_name(stem + output.suffix))
+        print(f"wrote {preset_path} and {wav_path}: loss {result.loss:.3f}, spectral convergence "
+              f"{spectral_convergence(target.audio, audio):.3f} (seed {result.seed}, {result.evaluations} renders, "
+              f"{final.elapsed_s:.1f} s)")
+
+
+def _output_folder(path: Path) -> Path:
+    """Create the output folder (and parents) unless it exists; a file in the way is a user error."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"cannot write into {path}: it is a file, not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _slug(text: str) -> str:
+    """A file-name-safe name: lowercase letters, digits and single dashes (``Warm Bass #2`` → ``warm-bass-2``)."""
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "sound"
+
+
+def _lock_mask(names):
+    from studio.explore import lock_mask
+
+    try:
+        return lock_mask(names or None)
+    except ValueError as err:
+        raise UserError(f"--lock: {err}") from None
+
+
+def _write_sound(folder: Path, stem: str, preset, audio) -> tuple[Path, Path]:
+    """Write ``stem.yaml`` (the preset) and ``stem.wav`` (16-bit) into ``folder``; return both paths."""
+    from studio.audio.io import write_wav
+    from studio.presets import save_preset
+
+    preset_path = save_preset(preset, folder / f"{stem}.yaml")
+    wav_path = write_wav(folder / f"{stem}.wav", audio, preset.settings.sample_rate)
+    return preset_path, wav_path
+
+
+def cmd_vary(args) -> int:
+    """Write ``--count`` doppelgängers of PRESET into DIR and print each one's distance to the original."""
+    from studio.audio.embedding import perceptual_similarity
+    from studio.explore import describe_locks, variations_of
+
+    preset, stem = _load(args.preset)
+    mask = _lock_mask(args.lock)
+    folder = _output_folder(args.output)
+    found = variations_of(preset, args.delta, args.count, args.seed, mask)
+    print(f"{args.count} doppelgängers of {preset.name}: δ {args.delta:g}, seed {args.seed}, "
+          f"locked: {describe_locks(mask)}")
+    for i, (variant, audio, distance) in enumerate(zip(found.presets, found.audio, found.distances), start=1):
+        file_stem = f"{_slug(stem)}-d{args.delta:g}-seed{args.seed}-{i:02d}"
+        preset_path, _ = _write_sound(folder, file_stem, variant, audio)
+        similarity = float(perceptual_similarity(distance))
+        print(f"  {preset_path} + .wav  distance {distance:.3f}  similarity {similarity:.2f}")
+    return 0
+
+
+def cmd_morph(args) -> int:
+    """Write the steps of a strip from A to B into DIR and print each step's distance to the previous one."""
+    from studio.explore import describe_locks, strip_between
+
+    preset_a, stem_a = _load(args.preset_a)
+    preset_b, stem_b = _load(args.preset_b)
+    mask = _lock_mask(args.lock)
+    folder = _output_folder(args.output)
+    settings = preset_a.settings
+    strip, steps = strip_between(preset_a, preset_b, args.steps, args.mode, mask)
+    if settings != preset_b.settings:
+        print(f"note: rendering every step with {preset_a.name}'s settings ({settings.sample_rate} Hz, "
+              f"{settings.duration:g} s, noise seed {settings.noise_seed})")
+    print(f"{args.steps}-step {args.mode} strip from {preset_a.name} to {preset_b.name} "
+          f"(locked: {describe_locks(mask)}); distance from A to B {strip.endpoint_distance:.3f}")
+    for j, (step, audio) in enumerate(zip(steps, strip.audio), start=1):
+        file_stem = f"{_slug(stem_a)}-to-{_slug(stem_b)}-{args.mode}-{j:02d}-of-{args.steps:02d}"
+        preset_path, _ = _write_sound(folder, file_stem, step, audio)
+        gap = "" if j == 1 else f"  distance to step {j - 1}: {strip.step_distances[j - 2]:.3f}"
+        print(f"  {preset_path} + .wav  t {strip.positions[j - 1]:.3f}{gap}")
+    return 0
+
+
+def cmd_presets(args) -> int:
+    """List the factory presets: name, tags and description."""
+    from studio.presets import factory_presets
+
+    presets = factory_presets()
+    width = max(len(p.name) for p in presets)
+    for p in presets:
+        print(f"{p.name:<{width}}  [{', '.join(p.tags)}]" + (f"  {p.description}" if p.description else ""))
+    return 0
+
+
+def _version(distribution: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cmd_info(args) -> int:
+    """Print versions and the JAX backend, one ``name: value`` per line."""
+    import platform
+
+    import studio
+
+    lines = [("studio", studio.__version__), ("python", f"{platform.python_version()} ({sys.executable})"),
+             ("platform", platform.platform())]
+    import jax
+    import numpy
+
+    devices = ", ".join(f"{d.platform}:{d.id} ({d.device_kind})" for d in jax.devices())
+    lines += [("jax", jax.__version__), ("jaxlib", _version("jaxlib")), ("jax backend", jax.default_backend()),
+              ("jax devices", devices), ("numpy", numpy.__version__)]
+    lines += [(name, _version(name)) for name in ("soundfile", "PyYAML", "scipy", "evosax", "gradio", "matplotlib",
+                                                  "torch", "transformers", "umap-learn")]
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        print(f"{key + ':':<{width + 1}} {value}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserError as err:
+        return _fail(str(err))
+    except ValueError as err:  # PresetError and invalid settings are ValueErrors with readable messages
+        return _fail(str(err))
+    except BrokenPipeError:  # the reader went away (`… | head`): stop quietly, like other Unix tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as err:
+        where = f" {err.filename}" if getattr(err, "filename", None) else ""
+        return _fail(f"cannot access{where}: {err.strerror or err}")
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+
+
+def _fail(message: str) -> int:
+    first_line = " ".join(message.split())  # one line, even if a message had several
+    print(f"error: {first_line}", file=sys.stderr)
+    return EXIT_ERROR

@@ -1,0 +1,444 @@
+"""Saved sounds: a folder of preset files plus their WAVs, safe against bad names, races and crashes.
+
+Layout: ``<root>/<slug>.yaml`` (the preset, the source of truth) and ``<root>/<slug>.wav`` (its render, for
+listening and downloading). In public mode every browser session gets its own folder
+``<root>/sessions/<namespace>/``, where the namespace is a hash of a secret per-browser token, so one
+session can neither list, read nor overwrite another's sounds.
+
+Safety rules, and why:
+- A sound's file name is a *slug* derived from its display name (``[a-z0-9-]``, at most 60 characters), and
+  every slug that arrives from outside is checked against that pattern, so no name can reach outside the
+  library folder (``../``, absolute paths, NUL bytes, hidden files).
+- Each file is written to a hidden temporary file in the same folder, flushed to disk, then renamed into place
+  (``os.replace`` is atomic on POSIX): a crash leaves either the old file or the new one, never half of one.
+  The WAV is written before the preset, and only presets are listed, so a crash between the two leaves
+  no visible sound; stale temporary files are swept on the next open.
+- Multi-file operations (save, rename, delete) hold an exclusive ``flock`` on ``<folder>/.lock``, shared by
+  threads and processes alike, so "does it exist?" and "write it" cannot interleave with another writer
+  (no silent overwrite) and a preset never pairs with another writer's WAV.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import secrets
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+ENV_LIBRARY = "SYNTH_STUDIO_LIBRARY"  # library root folder
+ENV_PUBLIC = "SYNTH_STUDIO_PUBLIC"  # "1"/"true": per-session namespaces (default on when SPACE_ID is set)
+PRESET_SUFFIX = ".yaml"
+WAV_SUFFIX = ".wav"
+MAX_NAME_CHARS = 80
+MAX_SLUG_CHARS = 60
+PUBLIC_MAX_SOUNDS = 200  # per session in public mode, so one visitor cannot fill the disk
+STALE_TEMP_SECONDS = 600.0  # a temporary file this old belongs to a writer that died
+
+_SLUG_RE = re.compile(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_SLUG_CHARS - 1}}})")
+_NAMESPACE_RE = re.compile(r"[0-9a-f]{32}")
+_TEMP_PREFIX = ".tmp-"
+
+log = logging.getLogger(__name__)
+
+
+class LibraryError(ValueError):
+    """A problem the user can cause (bad name, missing sound, name taken, library full): its message is for them."""
+
+
+class SoundExistsError(LibraryError):
+    """Saving or renaming would replace an existing sound and overwriting was not asked for."""
+
+
+class SoundNotFoundError(LibraryError):
+    """No sound with that name exists in this library (or namespace)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Configuration
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def public_mode(env: dict | None = None) -> bool:
+    """Whether per-session isolation is on: ``SYNTH_STUDIO_PUBLIC`` if set, else on inside a Hugging Face Space."""
+    env = os.environ if env is None else env
+    if env.get(ENV_PUBLIC, "").strip():
+        return _truthy(env.get(ENV_PUBLIC))
+    return bool(env.get("SPACE_ID"))
+
+
+def default_library_root(env: dict | None = None) -> Path:
+    """The library folder: ``$SYNTH_STUDIO_LIBRARY``, else ``$XDG_DATA_HOME/synth-studio/library``
+    (``~/.local/share/...`` when XDG_DATA_HOME is unset)."""
+    env = os.environ if env is None else env
+    if env.get(ENV_LIBRARY, "").strip():
+        return Path(env[ENV_LIBRARY]).expanduser()
+    data_home = env.get("XDG_DATA_HOME", "").strip() or str(Path("~/.local/share").expanduser())
+    return Path(data_home).expanduser() / "synth-studio" / "library"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Names
+
+
+def clean_name(name: str) -> str:
+    """A display name, trimmed and checked: 1 to 80 printable characters, at least one letter or digit."""
+    if not isinstance(name, str):
+        raise LibraryError("the sound's name must be text")
+    name = " ".join(name.split())  # collapse whitespace (and drop newlines/tabs)
+    if not name:
+        raise LibraryError("give the sound a name")
+    if len(name) > MAX_NAME_CHARS:
+        raise LibraryError(f"the name is too long ({len(name)} characters, at most {MAX_NAME_CHARS})")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
+        raise LibraryError("the name contains control or unassigned characters")
+    return name
+
+
+def slugify(name: str) -> str:
+    """The file stem for a display name: ASCII lowercase letters, digits and single hyphens.
+
+    Accents are dropped (``"Bässe Nº1"`` → ``"basse-no1"``); everything else separates words, so ``"../x"``
+    becomes ``"x"``. Raises :class:`LibraryError` when nothing usable remains.
+    """
+    ascii_name = unicodedata.normalize("NFKD", clean_name(name)).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:MAX_SLUG_CHARS].strip("-")
+    if not slug:
+        raise LibraryError(f"the name {name!r} needs at least one letter or digit (A–Z, 0–9)")
+    return slug
+
+
+def check_slug(slug: str) -> str:
+    """Return ``slug`` if it is a well-formed sound id; raise :class:`LibraryError` otherwise (traversal etc.)."""
+    if not isinstance(slug, str) or not _SLUG_RE.fullmatch(slug):
+        raise LibraryError(f"{slug!r} is not a valid sound id")
+    return slug
+
+
+def new_session_token() -> str:
+    """A fresh secret that identifies one browser's library in public mode (~192 random bits)."""
+    return secrets.token_urlsafe(24)
+
+
+def namespace_for(token: str) -> str:
+    """The folder name of a session's library: 32 hex digits of SHA-256(token).
+
+    Hashing keeps the secret token out of file names and makes any token, however odd, a safe path component.
+    """
+    if not isinstance(token, str) or len(token) < 16:
+        raise LibraryError("the session token is missing or too short")
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Atomic files
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a hidden temporary file in the same folder and an atomic rename."""
+    from studio.audio.io import atomic_file
+
+    with atomic_file(path) as f:
+        f.write(data)
+
+
+def _write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    from studio.audio.io import write_wav  # stages in a hidden ".<name>.*.tmp" file and renames: atomic
+
+    write_wav(path, np.asarray(audio, np.float32), int(sample_rate))
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the renames themselves durable; harmless where directories cannot be opened.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The library
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One saved sound: ``slug`` is its id and file stem, ``name`` its display name."""
+
+    slug: str
+    name: str
+    tags: tuple[str, ...]
+    created: str
+    preset_path: Path
+    wav_path: Path
+
+
+class Library:
+    """The saved sounds in one folder (one namespace in public mode).
+
+    root: the library root; namespace: ``None`` for the root itself (local mode) or a 32-hex-digit
+    :func:`namespace_for` value (public mode: ``root/sessions/<namespace>``). max_sounds: refuse new sounds
+    beyond this count (``None``: no limit).
+    """
+
+    def __init__(self, root: str | os.PathLike, namespace: str | None = None, max_sounds: int | None = None):
+        root = Path(root).expanduser()
+        if namespace is not None:
+            if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace):
+                raise LibraryError("invalid library namespace")
+            self.folder = root / "sessions" / namespace
+        else:
+            self.folder = root
+        self.max_sounds = max_sounds
+        self._sweep_stale_temporaries()  # the folder itself is created by the first write, not by looking
+
+    # -- paths -----------------------------------------------------------------------------------------------
+    def preset_path(self, slug: str) -> Path:
+        return self.folder / f"{check_slug(slug)}{PRESET_SUFFIX}"
+
+    def wav_path(self, slug: str) -> Path:
+        return self.folder / f"{check_slug(slug)}{WAV_SUFFIX}"
+
+    @contextlib.contextmanager
+    def _locked(self):
+        # One lock file per folder; flock is per open file description, so threads of one process exclude each
+        # other as well as other processes, and a killed holder releases it automatically.
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def _sweep_stale_temporaries(self) -> None:
+        now = time.time()
+        temporaries = self.folder.glob(".*.tmp")  # what studio.audio.io.atomic_file leaves if a writer dies
+        for tmp in temporaries:
+            with contextlib.suppress(OSError):
+                if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
+                    tmp.unlink()
+
+    # -- reading ---------------------------------------------------------------------------------------------
+    def slugs(self) -> list[str]:
+        """Ids of the saved sounds, sorted."""
+        return sorted(p.stem for p in self.folder.glob(f"*{PRESET_SUFFIX}") if _SLUG_RE.fullmatch(p.stem))
+
+    def exists(self, slug: str) -> bool:
+        return self.preset_path(slug).is_file()
+
+    def load(self, slug: str):
+        """The saved :class:`~studio.presets.Preset` with this id. Raises :class:`SoundNotFoundError` if absent,
+        ``PresetError`` if its file is invalid."""
+        from studio.presets import loads_preset
+
+        path = self.preset_path(slug)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SoundNotFoundError(f"no saved sound called {slug!r}") from None
+        return loads_preset(text, source=path.name, fmt="yaml")
+
+    def entries(self) -> list[Entry]:
+        """Every readable saved sound, sorted by display name; unreadable files are skipped (and logged)."""
+        from studio.presets import PresetError
+
+        out = []
+        for slug in self.slugs():
+            try:
+                p = self.load(slug)
+            except (PresetError, SoundNotFoundError, OSError, UnicodeDecodeError) as e:
+                log.warning("skipping unreadable library file %s: %s", slug, e)
+                continue
+            out.append(Entry(slug, p.name, tuple(p.tags), p.created, self.preset_path(slug), self.wav_path(slug)))
+        return sorted(out, key=lambda e: (e.name.lower(), e.slug))
+
+    # -- writing ---------------------------------------------------------------------------------------------
+    def save(self, preset, audio: np.ndarray, sample_rate: int, overwrite: bool = False) -> Entry:
+        """Save ``preset`` (its ``name`` decides the id) and its render ``audio`` ``[T]`` float32 at ``sample_rate``.
+
+        Raises :class:`SoundExistsError` if the id is taken and ``overwrite`` is false, :class:`LibraryError` for a
+        bad name or a full library. Both files are replaced atomically, preset last.
+        """
+        from studio.presets import dumps_preset
+
+        slug = slugify(preset.name)
+        text = dumps_preset(preset, fmt="yaml")  # serialize before touching the disk: a bad preset writes nothing
+        audio = np.asarray(audio, np.float32)
+        if audio.ndim != 1 or audio.size == 0:
+            raise LibraryError(f"audio must be one non-empty channel [T], got shape {list(audio.shape)}")
+        with self._locked():
+            exists = self.exists(slug)
+            if exists and not overwrite:
+                raise SoundExistsError(f"a sound called {preset.name!r} already exists; choose another name or "
+                                       "allow overwriting")
+            if not exists and self.max_sounds is not None and len(self.slugs()) >= self.max_sounds:
+                raise LibraryError(f"the library is full ({self.max_sounds} sounds): delete some first")
+            _write_wav_atomic(self.wav_path(slug), audio, sample_rate)
+            _write_bytes_atomic(self.preset_path(slug), text.encode("utf-8"))
+            _fsync_dir(self.folder)
+        return Entry(slug, preset.name, tuple(preset.tags), preset.created, self.preset_path(slug), self.wav_path(slug))
+
+    def rename(self, slug: str, new_name: str, overwrite: bool = False) -> Entry:
+        """Give a saved sound a new display name (and so a new id); its sound is unchanged."""
+        from studio.presets import dumps_preset
+
+        new_name = clean_name(new_name)
+        new_slug = slugify(new_name)
+        with self._locked():
+            preset = dataclasses.replace(self.load(check_slug(slug)), name=new_name)
+            if new_slug != slug and self.exists(new_slug) and not overwrite:
+                raise SoundExistsError(f"a sound called {new_name!r} already exists; choose another name or "
+                                       "allow overwriting")
+            # New preset first, old one last: a crash in between shows the sound twice, never loses it.
+            _write_bytes_atomic(self.preset_path(new_slug), dumps_preset(preset, fmt="yaml").encode("utf-8"))
+            old_wav, new_wav = self.wav_path(slug), self.wav_path(new_slug)
+            if new_slug != slug:
+                if old_wav.exists():
+                    os.replace(old_wav, new_wav)
+                self.preset_path(slug).unlink(missing_ok=True)
+            _fsync_dir(self.folder)
+        return Entry(new_slug, new_name, tuple(preset.tags), preset.created, self.preset_path(new_slug), new_wav)
+
+    def delete(self, slug: str) -> None:
+        """Remove a saved sound (preset first, so a crash never leaves a listed sound without its file)."""
+        with self._locked():
+            path = self.preset_path(slug)
+            if not path.exists():
+                raise SoundNotFoundError(f"no saved sound called {slug!r}")
+            path.unlink()
+            self.wav_path(slug).unlink(missing_ok=True)
+            _fsync_dir(self.folder)
+
+
+def open_library(root: str | os.PathLike, public: bool, token: str | None) -> Library:
+    """The library a session sees: the root itself locally, or the token's own namespace in public mode."""
+    if not public:
+        return Library(root)
+    if not token:
+        raise LibraryError("this session has no library yet: reload the page")
+    return Library(root, namespace=namespace_for(token), max_sounds=PUBLIC_MAX_SOUNDS)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Exports and imports (files that leave or enter the studio through the browser)
+
+MAX_IMPORT_BYTES = 256 * 1024  # a preset is ~4 KB; anything near this is not one
+
+
+def export_files(preset, audio: np.ndarray, sample_rate: int, folder: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``<slug>.wav`` and ``<slug>.yaml`` for a download into a fresh subfolder of ``folder``.
+
+    The files are named after the sound (``"Warm Bass"`` → ``warm-bass.wav``) so a browser saves them under a
+    meaningful name; a fresh subfolder per export keeps concurrent sessions' files apart. Returns
+    ``(wav_path, preset_path)``.
+    """
+    from studio.presets import dumps_preset
+
+    slug = slugify(preset.name)
+    out = Path(tempfile.mkdtemp(prefix="export-", dir=Path(folder)))
+    preset_path = out / f"{slug}{PRESET_SUFFIX}"
+    _write_bytes_atomic(preset_path, dumps_preset(preset, fmt="yaml").encode("utf-8"))
+    wav_path = out / f"{slug}{WAV_SUFFIX}"
+    _write_wav_atomic(wav_path, audio, sample_rate)
+    return wav_path, preset_path
+
+
+def sweep_exports(folder: str | os.PathLike, max_age_s: float = 3600.0) -> int:
+    """Delete export subfolders older than ``max_age_s`` seconds (downloads happen right after export);
+    returns how many were removed."""
+    import shutil
+
+    removed, now = 0, time.time()
+    for sub in Path(folder).glob("export-*"):
+        with contextlib.suppress(OSError):
+            if now - sub.stat().st_mtime > max_age_s:
+                shutil.rmtree(sub)
+                removed += 1
+    return removed
+
+
+def import_preset(path: str | os.PathLike, display_name: str | None = None):
+    """Read an uploaded preset file (YAML or JSON, by suffix or content), strictly validated.
+
+    Raises ``PresetError`` (a ``ValueError``) naming the file and the bad field, or :class:`LibraryError` for a file
+    that is too large or not UTF-8 text. ``display_name`` is the name to quote in messages (the browser's file
+    name rather than the server's temporary path).
+    """
+    from studio.presets import loads_preset
+
+    path = Path(path)
+    shown = display_name or path.name
+    size = path.stat().st_size
+    if size > MAX_IMPORT_BYTES:
+        raise LibraryError(f"{shown} is {size // 1024} KB: too large to be a preset file "
+                           f"(at most {MAX_IMPORT_BYTES // 1024} KB)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise LibraryError(f"{shown} is not a text file: expected a YAML or JSON preset") from None
+    suffix = path.suffix.lower()
+    fmt = "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
+    return loads_preset(text, source=shown, fmt=fmt)
+
+
+MAX_TAGS = 12
+MAX_TAG_CHARS = 32
+
+
+def parse_tags(text: str | None) -> tuple[str, ...]:
+    """Comma-separated tags → a tuple of trimmed, de-duplicated tags (order kept). Raises :class:`LibraryError`
+    for too many or too long tags."""
+    tags = tuple(dict.fromkeys(" ".join(t.split()) for t in (text or "").split(",") if t.strip()))
+    if len(tags) > MAX_TAGS:
+        raise LibraryError(f"too many tags ({len(tags)}, at most {MAX_TAGS})")
+    for tag in tags:
+        if len(tag) > MAX_TAG_CHARS:
+            raise LibraryError(f"the tag {tag[:20]!r}… is too long (at most {MAX_TAG_CHARS} characters)")
+    return tags
+
+
+def load_or_create_secret(root: str | os.PathLike) -> str:
+    """A persistent random secret stored in ``<root>/.browser-secret`` (created once, mode 0600).
+
+    Gradio encrypts the public-mode token it keeps in each browser with it; a fresh secret per start would make
+    every browser's library unreachable after a restart.
+    """
+    root = Path(root).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / ".browser-secret"
+    with contextlib.suppress(FileNotFoundError):
+        secret = path.read_text(encoding="ascii").strip()
+        if len(secret) >= 32:
+            return secret
+    secret = secrets.token_hex(32)
+    fd, tmp = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=root)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secret)
+        try:
+            os.link(tmp, path)  # first writer wins: two servers starting together agree on one secret
+        except FileExistsError:
+            existing = path.read_text(encoding="ascii").strip()
+            if len(existing) >= 32:
+                return existing
+            os.replace(tmp, path)  # a damaged secret file: replace it
+        except OSError:  # a filesystem without hard links
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return secret

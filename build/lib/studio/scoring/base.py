@@ -1,0 +1,193 @@
+"""What every scorer shares: the interface, and targets on a sound's profile ("terms") with their violations.
+
+A scorer judges a batch of sounds against a text prompt: audio ``[B, T]`` + prompt → scores ``[B]``, higher is
+better. It carries a ``name`` (``"clap"`` or ``"descriptors"``), a ``label`` for the UI badge and a ``reason``
+in plain words (why this scorer is the one in use). Scores of different scorers are not comparable: CLAP's
+is a cosine similarity in [−1, 1], the descriptor scorer's a fit in (0, 1].
+
+Targets on descriptors (``studio.audio.sound_profile``) are :class:`Terms`: for term k, descriptor
+``index[k]`` should lie in ``[lo[k], hi[k]]`` (natural units: MIDI, Hz, s, dB…; ±inf for one-sided targets),
+with importance ``weight[k]``. The descriptor scorer's prompt and every hard constraint are Terms, so both are
+judged by one jittable function, :func:`term_violations`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol, runtime_checkable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from studio.audio.sound_profile import DESCRIPTOR_INDEX, DESCRIPTORS, N_DESCRIPTORS
+
+
+class ScorerUnavailable(RuntimeError):
+    """A scorer that cannot be used here (no weights, no torch, …); the message says why and what to do."""
+
+
+class PromptError(ValueError):
+    """A prompt a scorer cannot work with (empty, too long, nothing understood); the message says what to do."""
+
+
+MAX_PROMPT_CHARS = 500
+
+
+def check_prompt(prompt) -> str:
+    """The prompt stripped of surrounding whitespace; :class:`PromptError` when it is not usable text."""
+    if not isinstance(prompt, str):
+        raise PromptError(f"the prompt must be text, got {type(prompt).__name__}")
+    text = " ".join(prompt.split())
+    if not text:
+        raise PromptError("the prompt is empty: describe a sound, e.g. 'short bright pluck' or 'low dark hum'")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise PromptError(f"the prompt is {len(text)} characters long; keep it under {MAX_PROMPT_CHARS}")
+    return text
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Judges sounds against a prompt. ``score(audio [B, T], sample_rate, prompt) → [B]`` float, higher better.
+
+    ``score_floor``: scores below it count as the floor in a search's fitness (CTAG: cosine below 0 counts as
+    0), or None. ``semantic``: False when the scores do not mean anything about the prompt (CLAP with random
+    weights, as in tests and benchmarks).
+    """
+
+    name: str
+    label: str
+    reason: str
+    semantic: bool
+    score_floor: float | None
+
+    def score(self, audio, sample_rate: int, prompt: str) -> np.ndarray: ...
+
+
+# ----------------------------------------------------------------------------------------------
+# Terms: targets on descriptors
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DescriptorScale:
+    """How distances along one descriptor are measured: on a log2 axis (above ``floor``) or linearly, in ``unit``s.
+
+    One unit of violation is "clearly off" for that quality: an octave of pitch or brightness, a doubling of
+    a time, 0.15 of flatness, 3 dB of roughness.
+    """
+
+    log: bool
+    unit: float
+    floor: float = 0.0
+
+
+SCALES: dict[str, DescriptorScale] = {
+    "pitch": DescriptorScale(False, 12.0),
+    "pitch_range": DescriptorScale(False, 6.0),
+    "glide": DescriptorScale(False, 6.0),
+    "vibrato_rate": DescriptorScale(True, 1.0, 0.25),
+    "vibrato_depth": DescriptorScale(True, 1.0, 0.05),
+    "brightness": DescriptorScale(True, 1.0, 20.0),
+    "noisiness": DescriptorScale(False, 0.15),
+    "roughness": DescriptorScale(False, 3.0),
+    "attack": DescriptorScale(True, 1.0, 0.004),
+    "decay": DescriptorScale(True, 1.0, 0.005),
+    "length": DescriptorScale(True, 1.0, 0.005),
+    "tremolo_rate": DescriptorScale(True, 1.0, 0.25),
+    "tremolo_depth": DescriptorScale(False, 4.0),
+    "loudness": DescriptorScale(False, 6.0),
+}
+assert set(SCALES) == set(DESCRIPTOR_INDEX) and len(SCALES) == N_DESCRIPTORS, "every descriptor needs a scale"
+_LOG = np.array([SCALES[d.name].log for d in DESCRIPTORS])
+_UNIT = np.array([SCALES[d.name].unit for d in DESCRIPTORS], np.float32)
+_FLOOR = np.array([SCALES[d.name].floor for d in DESCRIPTORS], np.float32)
+MISSING_PENALTY = 1.5  # violation (units) of a target on a descriptor the sound lacks (pitch of noise, …)
+
+
+@partial(jax.tree_util.register_dataclass, data_fields=["index", "lo", "hi", "weight"], meta_fields=[])
+@dataclass(frozen=True)
+class Terms:
+    """K targets on profile descriptors, as arrays of fixed length (jit arguments, so a new prompt never
+    recompiles). Unused slots have weight 0."""
+
+    index: np.ndarray  # [K] int32, descriptor columns
+    lo: np.ndarray  # [K] float32, natural units, -inf for no lower bound
+    hi: np.ndarray  # [K] float32, natural units, +inf for no upper bound
+    weight: np.ndarray  # [K] float32 ≥ 0
+
+    @property
+    def count(self) -> int:
+        return int(np.sum(self.weight > 0))
+
+
+def make_terms(targets: list[tuple[str, float, float, float]], capacity: int) -> Terms:
+    """Terms from ``(descriptor name, lo, hi, weight)`` tuples, padded to ``capacity`` slots.
+
+    ``ValueError`` for an unknown descriptor, lo > hi, a negative weight or more targets than slots.
+    """
+    if len(targets) > capacity:
+        raise ValueError(f"{len(targets)} targets do not fit in {capacity} slots")
+    index = np.zeros(capacity, np.int32)
+    lo = np.full(capacity, -np.inf, np.float32)
+    hi = np.full(capacity, np.inf, np.float32)
+    weight = np.zeros(capacity, np.float32)
+    for k, (name, low, high, w) in enumerate(targets):
+        if name not in DESCRIPTOR_INDEX:
+            raise ValueError(f"unknown descriptor {name!r}; known: {', '.join(DESCRIPTOR_INDEX)}")
+        if not low <= high or not w >= 0:
+            raise ValueError(f"bad target on {name}: [{low}, {high}] with weight {w}")
+        index[k], lo[k], hi[k], weight[k] = DESCRIPTOR_INDEX[name], low, high, w
+    return Terms(index, lo, hi, weight)
+
+
+def _to_units(x, index):
+    """Descriptor values ``x [..., K]`` of columns ``index [K]`` on their scoring axes (log2 or linear), in units."""
+    log, unit, floor = jnp.asarray(_LOG)[index], jnp.asarray(_UNIT)[index], jnp.asarray(_FLOOR)[index]
+    return jnp.where(log, jnp.log2(jnp.maximum(x, floor)), x) / unit
+
+
+def term_violations(profile, terms: Terms):
+    """How far each sound misses each target: profile ``[B, D]`` → violations ``[B, K]`` ≥ 0, in units.
+
+    0 inside ``[lo, hi]``; outside, the distance to the nearer bound on the descriptor's scale
+    (:data:`SCALES`). A NaN descriptor (the pitch of noise) misses any bounded target by ``MISSING_PENALTY``;
+    a target with both bounds infinite only asks for the descriptor to exist (e.g. "pitched").
+    Traceable: ``terms`` fields may be jnp arrays.
+    """
+    index = jnp.asarray(terms.index)
+    x = profile[:, index]
+    position = _to_units(x, index)
+    # ±inf bounds survive the transform as ±inf, and jnp.maximum(−inf − v, 0) is 0: no special cases needed.
+    lo = _to_units(jnp.asarray(terms.lo), index)
+    hi = _to_units(jnp.asarray(terms.hi), index)
+    violation = jnp.maximum(lo - position, 0.0) + jnp.maximum(position - hi, 0.0)
+    return jnp.where(jnp.isnan(x), MISSING_PENALTY, violation)
+
+
+def weighted_mean_violation(profile, terms: Terms):
+    """Mean violation ``[B]`` of a prompt's terms, weighted by importance (0 when every target is met)."""
+    weight = jnp.asarray(terms.weight)
+    return jnp.sum(term_violations(profile, terms) * weight, axis=-1) / jnp.maximum(jnp.sum(weight), 1e-9)
+
+
+AUDIBLE_FLOOR_DB = -40.0  # loudest short-time level (dBFS) below which a sound counts as not there
+
+
+def inaudibility(profile):
+    """How far below ``AUDIBLE_FLOOR_DB`` each sound's loudness lies ``[B]``, in units of 6 dB (0 when audible).
+
+    Without it silence would be an attractor: every target on a silent sound misses by only MISSING_PENALTY,
+    less than a 2 s drone misses "click" by.
+    """
+    loudness = profile[:, DESCRIPTOR_INDEX["loudness"]]
+    return jnp.maximum(AUDIBLE_FLOOR_DB - loudness, 0.0) / SCALES["loudness"].unit
+
+
+def total_violation(profile, terms: Terms):
+    """Weighted sum of violations ``[B]`` (constraints: each adds its own penalty, none dilutes another)."""
+    return jnp.sum(term_violations(profile, terms) * jnp.asarray(terms.weight), axis=-1)
+
+
+def empty_terms(capacity: int) -> Terms:
+    """Terms with every slot unused (weight 0): no targets."""
+    return make_terms([], capacity)
+

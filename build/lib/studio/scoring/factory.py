@@ -1,0 +1,40 @@
+"""Choosing a scorer: CLAP when its weights load here, the offline descriptor scorer otherwise, and why."""
+from __future__ import annotations
+
+import threading
+
+from .base import Scorer, ScorerUnavailable
+from .descriptors import DescriptorScorer
+
+SCORER_KINDS = ("auto", "clap", "descriptors")
+
+_failures: dict[tuple[str, str | None], ScorerUnavailable] = {}  # a source that failed once is not retried
+_lock = threading.Lock()
+
+
+def make_scorer(kind: str = "auto", clap_model: str | None = None, device: str | None = None) -> Scorer:
+    """The scorer to use, with its ``reason`` set for the UI badge and the CLI.
+
+    kind: "clap" (raise :class:`ScorerUnavailable` with the reason when CLAP cannot load), "descriptors", or
+    "auto" (CLAP if it loads, else the descriptor scorer with CLAP's failure as the reason). clap_model: a Hub
+    id or folder (default ``$SYNTH_STUDIO_CLAP``, else ``laion/clap-htsat-unfused``). device: torch device for
+    CLAP (default: CUDA when available). ``ValueError`` for an unknown kind.
+    """
+    if kind not in SCORER_KINDS:
+        raise ValueError(f"unknown scorer {kind!r}: choose one of {', '.join(SCORER_KINDS)}")
+    if kind == "descriptors":
+        return DescriptorScorer(reason="the descriptor scorer was chosen: it judges measured pitch, brightness, "
+                                       "noisiness, envelope and modulation, offline")
+    from .clap import cached_clap, clap_source
+
+    source = clap_source(clap_model)
+    with _lock:  # one load at a time: two UI sessions must not load the weights twice
+        failure = _failures.get((source, device))
+        if failure is None:
+            try:
+                return cached_clap(source, device)
+            except ScorerUnavailable as err:
+                _failures[(source, device)] = failure = err
+    if kind == "clap":
+        raise failure
+    return DescriptorScorer(reason=f"CLAP is unavailable: {failure}. Using the offline descriptor scorer")

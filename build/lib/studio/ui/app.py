@@ -1,0 +1,206 @@
+"""The studio's Gradio app: layout top to bottom, panels wired next to their components, and the entry point.
+
+``python app.py [--host H] [--port P] [--library DIR] [--public|--private]`` serves it (default
+http://127.0.0.1:7860). Named API endpoints for ``gradio_client``: ``/render_preset`` (a factory preset's name →
+WAV), ``/render_preset_file`` (a preset file → WAV) and ``/list_presets``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from studio.explore import warm_up_umap
+from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
+from studio.presets import factory_preset, factory_presets
+from studio.synth import RenderSettings, default_theta
+from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
+from studio.ui import state as st
+from studio.ui.common import RENDER_GROUP, Config, Studio, user_errors
+from studio.ui.views import render_audio, start_warm_up, to_player
+
+DEFAULT_PORT = 7860
+QUEUE_MAX_SIZE = 64  # beyond this, new requests are refused at once instead of waiting minutes
+
+INTRO = """# Synth sketch studio
+Every knob of the 78-parameter *Voice* synthesizer (torchsynth's patch, as used by SynthAX and CTAG), rendered
+in JAX. Pick a sound, move a knob and let go to hear it; save what you like to your library."""
+
+CSS = """
+#status { font-size: 0.9em; }
+#spectrogram-image img, #waveform-image img { image-rendering: auto; }
+.knob input[type=number] { max-width: 6em; }  /* room for the label in narrow columns (the matrix) */
+"""
+
+
+def initial_sound():
+    """The sound a new session starts with: the studio's default patch (audible, plain)."""
+    from studio.presets import Preset
+
+    return Preset(name="init", theta=default_theta(), settings=RenderSettings(), tags=("init",))
+
+
+def render_concurrency() -> int:
+    """How many renders may run at once: on a CPU XLA already spreads one render over all cores, so more than
+    one per two cores only contends; a GPU takes a few at once."""
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return 4
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def build_app(config: Config) -> gr.Blocks:
+    """The studio as a ``gr.Blocks`` (not launched). Launch it with :func:`launch_options`."""
+    initial = st.initial_state(initial_sound())
+    studio = Studio(config=config)
+    with gr.Blocks(title="Synth sketch studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        studio.state = gr.State(initial)
+        gr.Markdown(INTRO)
+        if config.public:
+            gr.Markdown("Public studio: your library is private to this browser and kept on this server "
+                        "only while it runs.", elem_id="public-note")
+        with gr.Row():
+            with gr.Column(scale=3):
+                player = synth_panel.build_player(studio, initial)
+            with gr.Column(scale=2):
+                library = library_panel.build(studio, initial)
+                exports = export_panel.build(studio)
+        explore_panel.build_locks(studio)
+        # The tools that make new sounds; each loads its results into the player and knobs below.
+        with gr.Tabs(elem_id="tools"):
+            with gr.Tab("Prompt", id="prompt", elem_id="tab-prompt"):
+                prompt = prompt_panel.build(studio, initial)
+            with gr.Tab("Variations", id="variations", elem_id="tab-variations"):
+                variations = explore_panel.build_variations(studio)
+            with gr.Tab("Morph", id="morph", elem_id="tab-morph"):
+                morph = explore_panel.build_morph(studio)
+            with gr.Tab("Map", id="map", elem_id="tab-map") as map_tab:
+                sound_map = map_panel.build(studio)
+                sound_map["tab"] = map_tab  # opening the tab redraws the map
+            with gr.Tab("Match a sound", id="match", elem_id="tab-match"):
+                match = match_panel.build(studio, initial)
+        knobs = synth_panel.build_knobs(studio, initial)
+        _api_endpoints(config)
+
+        synth_panel.wire_player(studio, player)
+        synth_panel.wire_knobs(studio, knobs)
+        library_panel.wire(studio, library, demo)
+        export_panel.wire(studio, exports)
+        prompt_panel.wire(studio, prompt, demo)
+        explore_panel.wire_variations(studio, variations)
+        explore_panel.wire_morph(studio, morph, demo)
+        map_panel.wire(studio, sound_map, demo)
+        match_panel.wire(studio, match, demo)
+    demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
+    return demo
+
+
+def _api_endpoints(config: Config) -> None:
+    """Endpoints for programs (``gradio_client``), on hidden components so the page stays uncluttered."""
+    render = dict(concurrency_id=RENDER_GROUP, concurrency_limit=config.render_concurrency)
+    with gr.Column(visible=False):
+        name = gr.Textbox(label="preset name")
+        upload = gr.File(label="preset file", file_types=export_panel.PRESET_TYPES, type="filepath")
+        audio = gr.Audio(type="numpy", format="wav", label="audio (int16 WAV, fixed gain)")
+        by_name, by_file = gr.Button("render preset"), gr.Button("render preset file")
+
+    @user_errors
+    def render_preset(preset_name: str):
+        """Render a factory preset with its own settings; returns int16 WAV audio at the studio's fixed gain."""
+        preset = factory_preset((preset_name or "").strip())
+        return to_player(render_audio(preset), preset.settings.sample_rate)
+
+    @user_errors
+    def render_preset_file(path: str):
+        """Render an uploaded preset file (YAML or JSON); returns int16 WAV audio at the studio's fixed gain."""
+        if not path:
+            raise gr.Error("send a preset file", print_exception=False)
+        preset = import_preset(path, display_name=Path(path).name)
+        return to_player(render_audio(preset), preset.settings.sample_rate)
+
+    by_name.click(render_preset, name, audio, api_name="render_preset", **render)
+    by_file.click(render_preset_file, upload, audio, api_name="render_preset_file", **render)
+
+    def list_presets() -> list[str]:
+        """Names of the factory presets."""
+        return [p.name for p in factory_presets()]
+
+    gr.api(list_presets, api_name="list_presets")
+
+
+def launch_options() -> dict:
+    """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch)."""
+    return dict(theme=gr.themes.Soft(), css=CSS, js=synth_panel.tooltip_script(), max_file_size="10mb",
+                footer_links=["api"])
+
+
+def make_config(library: str | os.PathLike | None = None, public: bool | None = None) -> Config:
+    """A :class:`Config` from arguments, falling back to the environment (see ``studio.library``)."""
+    root = Path(library).expanduser() if library else default_library_root()
+    public = public_mode() if public is None else public
+    secret = None  # only public mode keeps a (encrypted) library token in the browser
+    if public:
+        secret = os.environ.get("SYNTH_STUDIO_SECRET") or load_or_create_secret(root)
+    return Config(library_root=str(root), public=public, export_dir=tempfile.mkdtemp(prefix="synth-studio-exports-"),
+                  render_concurrency=render_concurrency(), browser_secret=secret)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    in_space = bool(os.environ.get("SPACE_ID"))
+    parser = argparse.ArgumentParser(prog="app.py", description="Serve the synth sketch studio.")
+    default_host = os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if in_space else "127.0.0.1")
+    parser.add_argument("--host", default=default_host,
+                        help="interface to listen on (default 127.0.0.1; 0.0.0.0 inside a Space)")
+    parser.add_argument("--port", type=int,
+                        default=int(os.environ.get("PORT") or os.environ.get("GRADIO_SERVER_PORT") or DEFAULT_PORT),
+                        help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--library", default=None,
+                        help="library folder (default $SYNTH_STUDIO_LIBRARY or ~/.local/share/synth-studio/library)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--public", dest="public", action="store_true", default=None,
+                      help="isolate each browser's library (default: $SYNTH_STUDIO_PUBLIC, on inside a Space)")
+    mode.add_argument("--private", dest="public", action="store_false", help="one shared library (local use)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build and serve the studio until interrupted."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from studio.synth.cpu import tune_cpu
+
+    tune_cpu()  # app.py has done it already; `python -m studio.ui.app` has not
+    # Compile while the page is being built: the default settings first, then the factory presets' own.
+    # The noise seed is an input of the compiled renderer, not part of its shape: one compile per rate/duration.
+    start_warm_up((RenderSettings(), *(dataclasses.replace(p.settings, noise_seed=0) for p in factory_presets())))
+    config = make_config(args.library, args.public)
+    demo = build_app(config)
+    print(f"synth studio: library {config.library_root} ({'public: per-browser' if config.public else 'local'})",
+          flush=True)
+    demo.launch(server_name=args.host, server_port=args.port, show_error=False, prevent_thread_lock=True,
+                **launch_options())
+    start_background_work()
+    demo.block_thread()
+
+
+def start_background_work() -> None:
+    """Slow one-off preparations that must not hold up the page, started once it is served (importing torch and
+    umap-learn alongside Gradio's start doubled the time to the first page): each runs in its own daemon thread,
+    and the features that need them work (more slowly, or with a fallback) until they finish."""
+    prompt_panel.start_scorer()  # CLAP or the descriptor scorer, then the quick search compiled
+    warm_up_umap()  # numba compiles UMAP (~13 s on 2 cores); maps use PCA meanwhile
+
+
+def serve_in_background(config: Config, port: int | None = None) -> gr.Blocks:
+    """Build and launch the studio without blocking (tests, benchmarks); ``demo.local_url`` is its address.
+    Stop it with ``demo.close()``."""
+    demo = build_app(config)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_options())
+    start_background_work()
+    return demo

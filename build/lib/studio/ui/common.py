@@ -1,0 +1,139 @@
+"""What the panels share: the components every handler may update, and how user errors reach the browser."""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+from studio.library import LibraryError
+from studio.presets import PresetError
+from studio.synth import PARAMS
+from studio.ui import state as st
+from studio.ui.views import sound_views
+
+# Events that render audio share one concurrency group, sized for the device in app.py.
+RENDER_GROUP = "render"
+DURATIONS = (0.5, 1.0, 2.0, 3.0, 4.0)  # seconds offered in the menu (each new one compiles once, ~3 s on a CPU)
+
+
+@dataclass
+class Config:
+    """How this studio instance runs: where the library lives and whether sessions are isolated."""
+
+    library_root: str
+    public: bool
+    export_dir: str
+    render_concurrency: int = 1
+    browser_secret: str | None = None  # encrypts the public-mode token in the browser's localStorage
+
+
+@dataclass
+class Studio:
+    """The components the panels wire together (filled in by the panel builders, in layout order)."""
+
+    config: Config
+    state: gr.State = None
+    sliders: list = field(default_factory=list)  # 78 gr.Slider, canonical order
+    audio: gr.Audio = None  # A: the current sound
+    spectrogram: gr.Image = None
+    waveform: gr.Image = None
+    status: gr.Markdown = None
+    name: gr.Textbox = None  # the current sound's display name (library panel)
+    duration: gr.Dropdown = None  # render settings (synth panel)
+    noise_seed: gr.Number = None
+    audio_b: gr.Audio = None  # B: the pinned sound
+    picker: gr.Dropdown = None  # the library panel's sound picker (factory presets and saved sounds)
+    library_version: gr.State = None  # bumped by every save, rename and delete: maps redraw on its change
+    locks: gr.CheckboxGroup = None  # lock groups kept by variations, strips, searches and matches
+
+
+def on_player(studio: Studio) -> dict:
+    """Event options that show progress (and an error badge) only on player A, not on each of 78 sliders."""
+    return dict(show_progress="minimal", show_progress_on=[studio.audio])
+
+
+def user_errors(fn):
+    """Turn the problems a user can cause into a readable ``gr.Error`` (no stack trace, the studio stays usable)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except st.NothingToUndo as e:
+            raise gr.Error(_sentence(e), title="Nothing to do", print_exception=False) from None
+        except (LibraryError, PresetError) as e:
+            raise gr.Error(_sentence(e), print_exception=False) from None
+        except ValueError as e:  # render settings and θ checks raise ValueError with a message that names the field
+            raise gr.Error(_sentence(e), print_exception=False) from None
+
+    return wrapper
+
+
+def _sentence(e: Exception) -> str:
+    # Messages start with a file name or a field as often as with a word: shown as written, never re-cased.
+    return str(e).strip() or type(e).__name__
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Slider values
+
+
+def slider_step(spec) -> float:
+    """About a thousandth of the range, rounded down to a power of ten (0.001 s, 0.1 semitone, …)."""
+    return 10.0 ** math.floor(math.log10((spec.hi - spec.lo) / 1000.0))
+
+
+def shown_value(value: float, step: float) -> float:
+    """A human value as a slider shows it: a few digits beyond the step, so untouched presets look exact."""
+    digits = max(0, -int(math.floor(math.log10(step)))) + 3
+    return round(float(value), digits)
+
+
+def slider_values(theta) -> list[float]:
+    """The 78 slider values for θ."""
+    human = st.human_values(theta)
+    return [shown_value(v, slider_step(p)) for v, p in zip(human, PARAMS)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Outputs of handlers
+
+
+def status_text(state: st.StudioState) -> str:
+    """One line under the player: the sound, whether it differs from its preset, settings, history, B."""
+    s = state.sound
+    modified = "" if st.same_sound(s, state.base) else " · *modified*"
+    settings = s.settings
+    b = f"B: **{state.pinned.name}**" if state.pinned is not None else "B: none pinned"
+    return (f"**{s.name}**{modified} · {settings.duration:g} s at {settings.sample_rate / 1000:g} kHz, "
+            f"noise seed {settings.noise_seed} · undo {len(state.past)} · redo {len(state.future)} · {b}")
+
+
+def view_outputs(studio: Studio) -> list:
+    """Components updated after any audible change: state, player A, pictures, status line."""
+    return [studio.state, studio.audio, studio.spectrogram, studio.waveform, studio.status]
+
+
+def view_values(state: st.StudioState) -> tuple:
+    audio, spectrogram, waveform = sound_views(state.sound)
+    return state, audio, spectrogram, waveform, status_text(state)
+
+
+def sound_outputs(studio: Studio) -> list:
+    """Components updated when the whole sound changes (load, undo, randomize…): the view, the name, the render
+    settings and every slider."""
+    return view_outputs(studio) + [studio.name, studio.duration, studio.noise_seed] + studio.sliders
+
+
+def sound_values(state: st.StudioState) -> tuple:
+    settings = state.sound.settings
+    durations = sorted(set(DURATIONS) | {float(settings.duration)})  # a preset may bring its own duration
+    return view_values(state) + (state.sound.name, gr.update(choices=durations, value=float(settings.duration)),
+                                 int(settings.noise_seed), *slider_values(state.sound.theta))
+
+
+def skip_all(n: int) -> tuple:
+    return tuple(gr.skip() for _ in range(n))
+

@@ -1,0 +1,358 @@
+"""The match panel: upload or record a sound, get a preset that reproduces it (issue 6).
+
+Wiring only: decoding and checks live in ``studio.audio.target``, the loss and search in ``studio.match``. The
+target is read as soon as it arrives (player, spectrogram, measured pitch and note length, or a readable error);
+*Match* streams the best sound so far a few times a second beside the target; *Cancel* stops within one
+generation and keeps what was found. The A/B player switches between target and match. Each session keeps its
+matches (newest first); "Open in synth" loads one into the player and every knob (undoable), "Save to library"
+stores it. "Vocal sketch" mode takes the target from the microphone: hum, whistle or say the sound. The shared
+lock checkboxes apply: locked knobs keep the current sound's values. The match renders with the current sound's
+settings (duration, noise seed).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+
+from studio import plots
+from studio.audio.target import Target, TargetError, load_target
+from studio.explore import lock_mask
+from studio.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
+from studio.search import STRATEGIES, STRATEGY_LABELS
+from studio.ui import state as st
+from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
+from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, result_controls,
+                             save_named, session_id, streamed_user_errors, whole_number)
+from studio.ui.library_panel import saved_outputs
+from studio.ui.views import render_audio, to_player
+
+log = logging.getLogger(__name__)
+
+UPDATE_INTERVAL_S = 0.25  # streamed updates at most 4 times a second: the browser keeps up, the search barely pauses
+MAX_RESULTS = 24  # matches kept per session, newest first
+MAX_RESTARTS = 8
+FILE, SKETCH = "file", "sketch"
+A_TARGET, B_MATCH = "A: target", "B: match"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-session cancel requests and results
+
+
+@dataclass(frozen=True)
+class MatchEntry:
+    """One match in a session's list."""
+
+    key: str  # the results radio's value
+    label: str
+    preset: object  # Preset (tags: match)
+    loss: float
+
+
+MATCHES = CancelFlags()  # one stop flag per session for its running match
+request_cancel = MATCHES.request
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Handlers (module level, so tests call them directly)
+
+
+def read_target(path, settings) -> Target:
+    """The uploaded or recorded file → a :class:`Target` fitted to ``settings``; ``TargetError`` when unusable."""
+    if not path:
+        raise TargetError("upload a sound or record one first")
+    return load_target(path, settings.sample_rate, settings.duration, name=_display_name(path))
+
+
+def _display_name(path) -> str:
+    from pathlib import Path
+
+    name = Path(str(path)).name
+    return "the recording" if name.startswith(("audio", "recording")) and name.endswith(".wav") else name
+
+
+def target_text(target: Target, guess) -> str:
+    """What was read and measured, for the line under the target."""
+    return f"**Target:** {target.describe()}.  \n**Measured:** {guess.describe()}."
+
+
+def show_target(path, state: st.StudioState) -> tuple:
+    """A new target arrived: (A/B player audio, target spectrogram, its description). Empty input clears them."""
+    if not path:
+        return None, None, "Upload a sound or record one, then press Match."
+    target = read_target(path, state.sound.settings)
+    guess = estimate_start(target.audio, target.sample_rate)
+    start_warm_up(state.sound.settings)
+    return (to_player(target.audio, target.sample_rate), plots.spectrogram_image(target.audio, target.sample_rate),
+            target_text(target, guess))
+
+
+def _progress_text(p, plan, strategy: str) -> str:
+    if p.phase == "screen":
+        where = "screening random sounds"
+    elif p.phase == "polish":
+        where = f"polishing the best, generation {p.generation} of {p.generations}"
+    else:
+        where = (f"{STRATEGY_LABELS[strategy]} restart {p.restart + 1} of {p.restarts}, generation {p.generation} "
+                 f"of {p.generations}")
+    return (f"Matching ({plan.budget.name} budget): {where} · {p.evaluations} of {p.total_evaluations} sounds "
+            f"judged · best loss {p.best_loss:.3f} · {p.elapsed_s:.1f} s")
+
+
+def results_update(results: tuple, value: str | None = None):
+    return gr.update(choices=[(r.label, r.key) for r in results], value=value)
+
+
+def run_match(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state: st.StudioState,
+              results, session: str = "no-session"):
+    """Match the target and stream the panel's outputs (see :func:`stream_outputs`) as it runs.
+
+    Mistakes (no target, an unreadable or silent file, a pitch lock on an unpitched sound, every knob locked, bad
+    numbers) raise ``ValueError`` subclasses with a readable message before anything runs. The match renders
+    with the current sound's settings; locked knobs keep its values. The last yield adds the matches (best
+    first) to the session's list and puts the best in the A/B player's "B".
+    """
+    results = tuple(results or ())
+    settings = state.sound.settings
+    if budget not in MATCH_PLANS:
+        raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(MATCH_PLANS)}")
+    strategy = strategy or "learned_es"
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    seed = whole_number("seed", seed, 0, 2**31 - 1 - MAX_RESTARTS)
+    restarts = whole_number("restarts", restarts, 1, MAX_RESTARTS)
+    target = read_target(path, settings)
+    mask = lock_mask(list(locks or []))
+    plan = match_plan(budget, restarts=restarts)
+    cancel = MATCHES.start(session)
+    progress = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=seed,
+                           lock_pitch=bool(lock_pitch), lock_length=bool(lock_length), locked=mask,
+                           theta=state.sound.theta, cancel=cancel)  # checks everything; runs when iterated
+    skip = gr.skip()
+    yield (skip, skip, f"Matching ({plan.budget.name} budget, {plan.evaluations} sounds)… the first match of a "
+           f"server compiles the search first (seconds to a minute)", skip, skip, skip, skip, skip)
+    wait_for_warm_up(settings)
+    final, shown, last = None, None, -math.inf
+    try:
+        for p in progress:
+            if p.done:
+                final = p
+                break
+            now = time.monotonic()
+            if now - last < UPDATE_INTERVAL_S:
+                continue
+            last = now
+            audio, image = skip, skip
+            if shown is None or not np.array_equal(shown, p.best_theta):
+                (audio, image), shown = preview(p.best_theta, settings), p.best_theta
+            yield audio, image, _progress_text(p, plan, strategy), skip, skip, skip, skip, skip
+    finally:
+        MATCHES.finish(session, cancel)
+    if final is None or not final.results:
+        yield skip, skip, "Stopped before the first sounds were judged: nothing found.", skip, skip, skip, skip, skip
+        return
+    new = []
+    stamp = f"{time.time_ns():x}"
+    stem = target.source.rsplit(".", 1)[0] if "." in target.source else target.source
+    for rank, result in enumerate(final.results, start=1):
+        name = f"match {stem}" if rank == 1 else f"match {stem} #{rank}"
+        preset = to_preset(result, target, settings, budget=plan.budget.name, strategy=strategy, name=name)
+        label = f"{len(new) + 1}. {name} · loss {result.loss:.3f}"
+        new.append(MatchEntry(f"{stamp}-{rank}", label, preset, float(result.loss)))
+    all_results = (tuple(new) + results)[:MAX_RESULTS]
+    best = new[0]
+    audio, image = preview(best.preset.theta, settings)
+    match_audio = render_audio(best.preset)
+    heard = estimate_start(match_audio, settings.sample_rate)  # the match's pitch as heard (knob + tunings)
+    verb = "Stopped early; kept the best so far" if final.cancelled else "Done"
+    summary = (f"{verb}: {len(new)} distinct match{'es' if len(new) > 1 else ''} in {final.elapsed_s:.1f} s, "
+               f"{final.evaluations} sounds judged. Best loss {best.loss:.3f} (random sounds score about 1; the "
+               f"first random batch's best was {final.first_loss:.3f}); spectral convergence "
+               f"{spectral_convergence(target.audio, match_audio):.2f}. The match measures {heard.describe()}.")
+    yield (audio, image, summary, all_results, results_update(all_results, best.key), best.preset.name, B_MATCH,
+           to_player(match_audio, settings.sample_rate))
+
+
+def chosen_result(choice, results) -> MatchEntry:
+    """The match the radio points at; ``ValueError`` when there is none."""
+    return chosen_entry(choice, results, "match a sound first: upload or record a target and press Match")
+
+
+def preview_result(choice, results) -> tuple:
+    """A match picked in the list: its sound and spectrogram in the panel, its name in the save box."""
+    return preview_entry(chosen_result(choice, results))
+
+
+def ab_audio(side, path, choice, results, state: st.StudioState):
+    """The A/B player's sound: the target as matched (trimmed, fitted, normalized) or the chosen match."""
+    if side == A_TARGET:
+        if not path:
+            raise ValueError("upload a sound or record one first")
+        target = read_target(path, state.sound.settings)
+        return to_player(target.audio, target.sample_rate)
+    r = chosen_result(choice, results)
+    return to_player(render_audio(r.preset), r.preset.settings.sample_rate)
+
+
+def open_result(choice, results, state: st.StudioState) -> tuple:
+    """Load a match into the player and every knob (an undoable change); values for ``sound_outputs``."""
+    return open_in_synth(chosen_result(choice, results).preset, state)
+
+
+def save_result(studio: Studio, choice, results, name, state: st.StudioState, version) -> tuple:
+    """Save a match to the session's library under ``name``; values for ``saved_outputs``."""
+    return save_named(studio, state, chosen_result(choice, results).preset, name, version)
+
+
+def input_mode(mode):
+    """File or vocal sketch: which sources the target box offers, and what it asks for."""
+    if mode == SKETCH:
+        return gr.update(sources=["microphone"], label="Vocal sketch: hum, whistle or say the sound, then stop",
+                         value=None)
+    return gr.update(sources=["upload", "microphone"], label="Target: upload a sound or record one", value=None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Warm-up: the first target a server sees starts compiling the quick match (~10–40 s on a 2-core CPU) while its
+# person looks at the target; a match started meanwhile waits for it instead of compiling the same programs twice.
+
+
+_warm_threads: dict = {}  # settings → thread
+_warm_lock = threading.Lock()
+
+
+def start_warm_up(settings) -> threading.Thread:
+    """Compile the quick match's programs (screen and search step, nothing locked) for ``settings`` in a
+    background thread, once per settings per process; returns the thread."""
+    with _warm_lock:
+        thread = _warm_threads.get(settings)
+        if thread is None:
+            thread = _warm_threads[settings] = threading.Thread(target=_warm_up, args=(settings,),
+                                                                name="match-warm-up", daemon=True)
+            thread.start()
+        return thread
+
+
+def wait_for_warm_up(settings, timeout: float = 300.0) -> None:
+    """Wait for a running warm-up of ``settings`` (returns at once when none was started)."""
+    with _warm_lock:
+        thread = _warm_threads.get(settings)
+    if thread is not None:
+        thread.join(timeout)
+
+
+def _warm_up(settings) -> None:
+    from studio.audio.target import prepare_audio
+    from studio.match import MatchPlan
+    from studio.search import Budget, use_compilation_cache
+    from studio.ui.views import wait_for_warm_up as wait_for_synth
+
+    try:
+        use_compilation_cache()
+        wait_for_synth()  # the synth's own warm-up first: two compilations at once only contend
+        quick = MATCH_PLANS["quick"].budget
+        tone = np.sin(2 * np.pi * 220 * np.arange(settings.num_samples) / settings.sample_rate).astype(np.float32)
+        target = prepare_audio(tone, settings.sample_rate, settings.sample_rate, settings.num_samples)
+        one_generation = MatchPlan(Budget(quick.name, quick.population, 1, quick.std_init, quick.strategy), 1,
+                                   quick.population)
+        for _ in match_sound(target, settings=settings, budget=one_generation, keep=1):
+            pass
+    except Exception:  # never fatal: the first match just compiles itself
+        log.exception("match warm-up failed")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layout and events
+
+
+def build(studio: Studio, initial: st.StudioState) -> dict:
+    c = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            c["mode"] = gr.Radio([("Sound file or recording", FILE), ("Vocal sketch (microphone)", SKETCH)],
+                                 value=FILE, label="Target from", elem_id="match-mode")
+            c["target"] = gr.Audio(None, sources=["upload", "microphone"], type="filepath",
+                                   label="Target: upload a sound or record one", elem_id="match-target",
+                                   buttons=["download"])
+            c["target_info"] = gr.Markdown("Upload a sound or record one, then press Match.",
+                                           elem_id="match-target-info")
+            c["target_spectrogram"] = gr.Image(None, label="Target spectrogram", format="jpeg", interactive=False,
+                                               buttons=[], elem_id="match-target-spectrogram")
+            with gr.Row():
+                c["lock_pitch"] = gr.Checkbox(False, label="Keep the measured pitch", elem_id="match-lock-pitch")
+                c["lock_length"] = gr.Checkbox(False, label="Keep the measured note length",
+                                               elem_id="match-lock-length")
+            c["budget"] = gr.Radio(list(MATCH_PLANS), value="quick", label="Budget", elem_id="match-budget",
+                                   info="quick: seconds · standard: about a minute · paper: several minutes")
+            with gr.Accordion("Advanced: strategy, seed, restarts", open=False, elem_id="match-advanced"):
+                c["strategy"] = gr.Dropdown([(STRATEGY_LABELS[s], s) for s in STRATEGIES], value="learned_es",
+                                            label="Evolution strategy", elem_id="match-strategy")
+                with gr.Row():
+                    c["seed"] = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="match-seed",
+                                          min_width=100)
+                    c["restarts"] = gr.Slider(1, MAX_RESTARTS, value=MATCH_PLANS["quick"].restarts, step=1,
+                                              label="Restarts (distinct matches)", elem_id="match-restarts")
+            with gr.Row():
+                c["run"] = gr.Button("Match", variant="primary", elem_id="match-run", scale=2)
+                c["cancel"] = gr.Button("Cancel", variant="stop", elem_id="match-cancel", scale=1)
+            gr.Markdown("The locks above apply here too: locked knobs keep the current sound's values. The match "
+                        "renders with the current sound's settings (duration, noise seed).", elem_id="match-note")
+        with gr.Column(scale=3, min_width=360):
+            c["progress"] = gr.Markdown("", elem_id="match-progress")
+            c["audio"] = gr.Audio(None, type="numpy", format="wav", label="Best match so far", interactive=False,
+                                  buttons=["download"], elem_id="match-audio")
+            c["spectrogram"] = gr.Image(None, label="Its spectrogram", format="jpeg", interactive=False, buttons=[],
+                                        elem_id="match-spectrogram")
+            with gr.Row(equal_height=True):
+                c["ab"] = gr.Radio([A_TARGET, B_MATCH], value=A_TARGET, label="A/B", elem_id="match-ab", scale=1)
+                c["ab_audio"] = gr.Audio(None, type="numpy", format="wav", label="A/B player", interactive=False,
+                                         autoplay=True, buttons=["download"], elem_id="match-ab-audio", scale=3)
+            result_controls(c, "match", "Matches (newest first)")
+    return c
+
+
+def stream_outputs(c: dict) -> list:
+    """What :func:`run_match` yields to, in order."""
+    return [c["audio"], c["spectrogram"], c["progress"], c["results"], c["choice"], c["name"], c["ab"], c["ab_audio"]]
+
+
+def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
+    limit = studio.config.render_concurrency
+    private = dict(api_visibility="private")
+    render = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private")
+
+    c["mode"].change(input_mode, c["mode"], c["target"], **private)
+    c["target"].change(user_errors(show_target), [c["target"], studio.state],
+                       [c["ab_audio"], c["target_spectrogram"], c["target_info"]], **private)
+
+    def match(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state, results,
+              request: gr.Request):
+        yield from run_match(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state, results,
+                             session_id(request))
+
+    # Matching holds the CPU for seconds: its own queue of one, so renders keep answering beside it.
+    c["run"].click(streamed_user_errors(match),
+                   [c["target"], c["lock_pitch"], c["lock_length"], c["budget"], c["strategy"], c["seed"],
+                    c["restarts"], studio.locks, studio.state, c["results"]],
+                   stream_outputs(c), concurrency_id="match", concurrency_limit=1, show_progress="minimal",
+                   show_progress_on=[c["progress"]], api_visibility="private")
+    def cancel(request: gr.Request):
+        request_cancel(session_id(request))
+
+    c["cancel"].click(cancel, None, None, queue=False, **private)
+    c["choice"].input(user_errors(preview_result), [c["choice"], c["results"]],
+                      [c["audio"], c["spectrogram"], c["name"]], **render)
+    c["ab"].input(user_errors(ab_audio), [c["ab"], c["target"], c["choice"], c["results"], studio.state],
+                   c["ab_audio"], **render)
+    c["open"].click(user_errors(open_result), [c["choice"], c["results"], studio.state], sound_outputs(studio),
+                    **render)
+    c["save"].click(user_errors(lambda choice, results, name, state, version: save_result(
+        studio, choice, results, name, state, version)),
+        [c["choice"], c["results"], c["name"], studio.state, studio.library_version], saved_outputs(studio),
+        **render)

@@ -1,0 +1,285 @@
+"""The synth panel: the player (A and B), the sound's pictures, the transport buttons and all 78 knobs.
+
+Wiring only: edits of θ and the history live in ``state``, rendering and drawing in ``views``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import gradio as gr
+import numpy as np
+
+from studio.synth import MODULES, PARAMS
+from studio.ui import state as st
+from studio.ui.common import (DURATIONS, RENDER_GROUP, Studio, on_player, shown_value, skip_all, slider_step,
+                              slider_values, sound_outputs, sound_values, status_text, user_errors, view_outputs,
+                              view_values)
+from studio.ui.views import render_audio, to_player
+
+# Knob sections in the order a sound designer reaches for them; the musical ones start open.
+SECTIONS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("Keyboard and mixer", ("keyboard", "mixer"), True),
+    ("Oscillators", ("vco_1", "vco_2"), True),
+    ("Envelopes", ("adsr_1", "adsr_2"), True),
+    ("LFOs", ("lfo_1", "lfo_2"), False),
+    ("LFO envelopes", ("lfo_1_amp_adsr", "lfo_2_amp_adsr", "lfo_1_rate_adsr", "lfo_2_rate_adsr"), False),
+    ("Modulation matrix", ("mod_matrix",), False),
+)
+assert sorted(m for _, ms, _ in SECTIONS for m in ms) == sorted(MODULES), "every module needs a section"
+
+MODULE_TITLES = {
+    "keyboard": "Keyboard", "vco_1": "Oscillator 1 · sine", "vco_2": "Oscillator 2 · square–saw",
+    "mixer": "Mixer (levels)", "adsr_1": "Envelope 1", "adsr_2": "Envelope 2", "lfo_1": "LFO 1", "lfo_2": "LFO 2",
+    "lfo_1_amp_adsr": "LFO 1 depth envelope", "lfo_2_amp_adsr": "LFO 2 depth envelope",
+    "lfo_1_rate_adsr": "LFO 1 rate envelope", "lfo_2_rate_adsr": "LFO 2 rate envelope",
+    "mod_matrix": "Modulation matrix: source → destination amounts",
+}
+SEMITONE_KEYS = ("keyboard.midi_f0", "vco_1.tuning", "vco_2.tuning")  # knobs that snap to semitones
+
+
+def knob_elem_id(key: str) -> str:
+    """A CSS-safe element id for a knob: ``keyboard.midi_f0`` → ``knob-keyboard-midi_f0``."""
+    return "knob-" + key.replace("->", "-to-").replace(".", "-")
+
+
+MOD_SOURCES = {"adsr_1": "Envelope 1", "adsr_2": "Envelope 2", "lfo_1": "LFO 1", "lfo_2": "LFO 2"}
+MOD_DESTINATIONS = {"vco_1_pitch": "→ osc 1 pitch", "vco_1_amp": "→ osc 1 level", "vco_2_pitch": "→ osc 2 pitch",
+                    "vco_2_amp": "→ osc 2 level", "noise_amp": "→ noise level"}
+
+
+def knob_label(spec) -> str:
+    """The slider's label: the knob's name and unit; a route of the matrix by its destination (rows name sources)."""
+    if spec.module == "mod_matrix":
+        return MOD_DESTINATIONS[spec.name.split("->")[1]]
+    return f"{spec.name} ({spec.unit})" if spec.unit else spec.name
+
+
+def tooltip_script() -> str:
+    """JavaScript that gives each knob a hover description (Gradio sliders have no tooltip option).
+
+    Runs once on page load; a MutationObserver re-applies the titles when Gradio mounts a closed accordion's
+    contents later.
+    """
+    import json
+
+    tips = {knob_elem_id(p.key): f"{p.key}: {p.description}" + (f" [{p.unit}]" if p.unit else "")
+            for p in PARAMS}
+    return f"""
+() => {{
+  const tips = {json.dumps(tips)};
+  const apply = () => {{
+    for (const [id, tip] of Object.entries(tips)) {{
+      const el = document.getElementById(id);
+      if (el && el.title !== tip) {{ el.title = tip; }}
+    }}
+  }};
+  apply();
+  new MutationObserver(apply).observe(document.body, {{childList: true, subtree: true}});
+}}
+"""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Layout
+
+
+def build_player(studio: Studio, initial: st.StudioState) -> dict:
+    """Player A/B, pictures, status line and transport. Returns the buttons for :func:`wire_player`."""
+    audio, spectrogram, waveform = _initial_views(initial)
+    with gr.Row(equal_height=True):
+        studio.audio = gr.Audio(audio, type="numpy", format="wav", label="A · current sound", interactive=False,
+                                autoplay=True, buttons=["download"], elem_id="audio-a", scale=3)
+        studio.audio_b = gr.Audio(None, type="numpy", format="wav", label="B · pinned sound", interactive=False,
+                                  buttons=["download"], elem_id="audio-b", scale=2)
+    # JPEG: 0.3 ms to encode against PNG's 16 ms, and a spectrogram is continuous-tone anyway.
+    studio.spectrogram = gr.Image(spectrogram, label="Spectrogram (log frequency, top 80 dB)", format="jpeg",
+                                  interactive=False, buttons=[], elem_id="spectrogram-image", show_label=True)
+    studio.waveform = gr.Image(waveform, label="Waveform (fixed ±1 scale)", format="png", interactive=False,
+                               buttons=[], elem_id="waveform-image")
+    studio.status = gr.Markdown(status_text(initial), elem_id="status")
+    b = {}
+    with gr.Row():
+        b["render"] = gr.Button("▶ Render", variant="primary", elem_id="btn-render", size="sm")
+        b["undo"] = gr.Button("↶ Undo", elem_id="btn-undo", size="sm")
+        b["redo"] = gr.Button("↷ Redo", elem_id="btn-redo", size="sm")
+        b["reset"] = gr.Button("Reset to preset", elem_id="btn-reset", size="sm")
+        b["pin"] = gr.Button("Pin as B", elem_id="btn-pin", size="sm")
+        b["swap"] = gr.Button("Swap A ↔ B", elem_id="btn-swap", size="sm")
+    with gr.Row(equal_height=True):
+        b["amount"] = gr.Radio(list(st.RANDOM_AMOUNTS), value="vary", label="Randomize amount",
+                               info="nudge … anything", elem_id="random-amount", scale=4)
+        b["seed"] = gr.Number(1, precision=0, minimum=0, label="Random seed", elem_id="random-seed", scale=1,
+                              min_width=100)
+        b["randomize"] = gr.Button("Randomize", elem_id="btn-randomize", scale=1)
+    return b
+
+
+def build_knobs(studio: Studio, initial: st.StudioState) -> dict:
+    """Render settings and the 78 knob sliders in collapsible sections; fills ``studio.sliders``."""
+    values = slider_values(initial.sound.theta)
+    sliders: dict[int, gr.Slider] = {}
+    c = {}
+    with gr.Accordion("Render settings", open=False):
+        with gr.Row():
+            studio.duration = c["duration"] = gr.Dropdown(
+                sorted(set(DURATIONS) | {float(initial.sound.settings.duration)}),
+                value=float(initial.sound.settings.duration), label="Duration (s)", elem_id="duration")
+            studio.noise_seed = c["noise_seed"] = gr.Number(initial.sound.settings.noise_seed, precision=0, minimum=0,
+                                                            label="Noise seed", elem_id="noise-seed")
+            c["snap"] = gr.Checkbox(False, label="Snap pitch to semitones", elem_id="snap-pitch",
+                                    info="keyboard pitch and oscillator tuning move in whole semitones")
+    for title, modules, open_ in SECTIONS:
+        with gr.Accordion(title, open=open_, elem_id=f"section-{title.lower().replace(' ', '-')}"):
+            if modules == ("mod_matrix",):
+                _mod_matrix(values, sliders)
+                continue
+            with gr.Row():
+                for module in modules:
+                    with gr.Column(min_width=220):
+                        gr.Markdown(f"**{MODULE_TITLES[module]}**")
+                        for i, p in enumerate(PARAMS):
+                            if p.module == module:
+                                sliders[i] = _slider(i, values[i])
+    studio.sliders = [sliders[i] for i in range(len(PARAMS))]
+    return c
+
+
+def _slider(index: int, value: float) -> gr.Slider:
+    p = PARAMS[index]
+    # Bounds rounded outward to 4 decimals, so ±π shows as ±3.1416 (values beyond the range are clipped on use).
+    lo, hi = math.floor(p.lo * 1e4) / 1e4, math.ceil(p.hi * 1e4) / 1e4
+    return gr.Slider(lo, hi, value=value, step=slider_step(p), label=knob_label(p), elem_id=knob_elem_id(p.key),
+                     elem_classes=["knob"], min_width=160)
+
+
+def _mod_matrix(values, sliders) -> None:
+    gr.Markdown(f"**{MODULE_TITLES['mod_matrix']}** (amounts are squared by the knob curve; sums may exceed 1)")
+    rows: dict[str, list[int]] = {}
+    for i, p in enumerate(PARAMS):
+        if p.module == "mod_matrix":
+            rows.setdefault(p.name.split("->")[0], []).append(i)
+    for source, indices in rows.items():
+        gr.Markdown(f"**{MOD_SOURCES[source]}** (`{source}`)")
+        with gr.Row():
+            for i in indices:
+                sliders[i] = _slider(i, values[i])
+
+
+def _initial_views(initial: st.StudioState):
+    _, audio, spectrogram, waveform, _ = view_values(initial)
+    return audio, spectrogram, waveform
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Events
+
+
+def wire_player(studio: Studio, b: dict) -> None:
+    limit = studio.config.render_concurrency
+    common = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private",
+                  **on_player(studio))
+    full = sound_outputs(studio)
+
+    b["render"].click(user_errors(view_values), [studio.state], view_outputs(studio), **common)
+    b["undo"].click(user_errors(_undo), [studio.state], full, **common)
+    b["redo"].click(user_errors(_redo), [studio.state], full, **common)
+    b["reset"].click(user_errors(_reset), [studio.state], full, **common)
+    b["pin"].click(user_errors(_pin), [studio.state], [studio.state, studio.audio_b, studio.status], **common)
+    b["swap"].click(user_errors(_swap), [studio.state], full + [studio.audio_b], **common)
+    b["randomize"].click(user_errors(_randomize), [studio.state, b["amount"], b["seed"]], full + [b["seed"]],
+                         **common)
+
+
+def _undo(state: st.StudioState):
+    return sound_values(st.undo(state))
+
+
+def _redo(state: st.StudioState):
+    return sound_values(st.redo(state))
+
+
+def _reset(state: st.StudioState):
+    """Back to the last loaded (or saved) preset, as an undoable change."""
+    return sound_values(st.change(state, state.base))
+
+
+def _pin(state: st.StudioState):
+    state = st.pin(state)
+    return state, to_player(render_audio(state.pinned), state.pinned.settings.sample_rate), status_text(state)
+
+
+def _swap(state: st.StudioState):
+    state = st.swap(state)
+    b = to_player(render_audio(state.pinned), state.pinned.settings.sample_rate)
+    return (*sound_values(state), b)
+
+
+def _randomize(state: st.StudioState, amount: str, seed):
+    if seed is None or not np.isfinite(seed) or seed < 0:
+        raise gr.Error("The random seed must be a whole number ≥ 0", print_exception=False)
+    theta = st.randomized(state.sound.theta, amount, int(seed))
+    state = st.change(state, st.with_theta(state.sound, theta))
+    return (*sound_values(state), int(seed) + 1)  # next click gives a new variation; this one stays reproducible
+
+
+def wire_knobs(studio: Studio, c: dict) -> None:
+    limit = studio.config.render_concurrency
+    common = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private",
+                  **on_player(studio))
+    for i, slider in enumerate(studio.sliders):
+        # .release, not .change: one render when the user lets go, not one per drag tick.
+        slider.release(user_errors(_knob_handler(i)), [slider, studio.state], view_outputs(studio),
+                       trigger_mode="always_last", **{**common, "show_progress": "hidden"})
+
+    settings_inputs = [studio.state, c["duration"], c["noise_seed"]]
+    c["duration"].input(user_errors(_settings_changed), settings_inputs, view_outputs(studio), **common)
+    gr.on([c["noise_seed"].submit, c["noise_seed"].blur], user_errors(_settings_changed), settings_inputs,
+          view_outputs(studio), **common)
+
+    snap_targets = [studio.sliders[_index(k)] for k in SEMITONE_KEYS]
+    c["snap"].input(user_errors(_snap), [studio.state, c["snap"]], view_outputs(studio) + snap_targets, **common)
+
+
+def _index(key: str) -> int:
+    return next(i for i, p in enumerate(PARAMS) if p.key == key)
+
+
+def _knob_handler(index: int):
+    spec = PARAMS[index]
+    half_step = slider_step(spec) / 2.0
+
+    def on_release(value, state: st.StudioState):
+        if value is None:
+            return skip_all(5)
+        current = float(st.human_values(state.sound.theta)[index])
+        if abs(float(value) - current) < half_step:  # released without moving: keep the exact preset value
+            return skip_all(5)
+        theta = st.with_human_value(state.sound.theta, index, float(value))
+        return view_values(st.change(state, st.with_theta(state.sound, theta)))
+
+    on_release.__name__ = f"set_{spec.key}"
+    return on_release
+
+
+def _settings_changed(state: st.StudioState, duration, noise_seed):
+    if duration is None or noise_seed is None:
+        raise gr.Error("Choose a duration and a noise seed", print_exception=False)
+    if float(noise_seed) < 0 or float(noise_seed) != int(noise_seed):
+        raise gr.Error("The noise seed must be a whole number ≥ 0", print_exception=False)
+    settings = dataclasses.replace(state.sound.settings, duration=float(duration), noise_seed=int(noise_seed))
+    if settings == state.sound.settings:
+        return skip_all(5)
+    return view_values(st.change(state, st.with_settings(state.sound, settings)))
+
+
+def _snap(state: st.StudioState, snap: bool):
+    indices = [_index(k) for k in SEMITONE_KEYS]
+    human = st.human_values(state.sound.theta)
+    if snap:
+        theta = st.with_human_values(state.sound.theta, {i: float(np.round(human[i])) for i in indices})
+        state = st.change(state, st.with_theta(state.sound, theta))
+        human = st.human_values(theta)
+    steps = [1.0 if snap else slider_step(PARAMS[i]) for i in indices]
+    updates = [gr.update(step=s, value=shown_value(human[i], s)) for i, s in zip(indices, steps)]
+    return (*view_values(state), *updates)
