@@ -10,11 +10,10 @@ import dataclasses
 
 import gradio as gr
 
-from studio.library import (Library, LibraryError, clean_name, new_session_token, open_library, parse_tags)
+from studio.library import Library, LibraryError, clean_name, new_session_token, open_library, parse_tags
 from studio.presets import factory_preset, factory_presets, utc_timestamp
 from studio.ui import state as st
-from studio.ui.common import (RENDER_GROUP, Studio, on_player, sound_outputs, sound_values, status_text,
-                              user_errors)
+from studio.ui.common import RENDER_GROUP, Studio, on_player, sound_outputs, sound_values, status_text, user_errors
 from studio.ui.views import render_audio
 
 FACTORY = "factory:"
