@@ -1,7 +1,7 @@
 """Entry point of the synth sketch studio (also the Hugging Face Space's): ``python app.py --help``."""
 import os
 
-# Let JAX (synth) and torch (CLAP) share a GPU instead of JAX taking 75 % of it at start (see DESIGN.md).
+# Let JAX (synth) and torch (CLAP) share a GPU instead of JAX taking 75 % of it at start.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 

@@ -3,6 +3,9 @@ streams its best-so-far sound, spectrogram and score curve, Cancel stops it and 
 in the synth and save to the library with their prompt, locks hold, and every mistake gets a specific message."""
 from __future__ import annotations
 
+import functools
+from types import SimpleNamespace
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -16,10 +19,16 @@ from studio.synth import render
 from studio.ui import prompt_panel as pp
 from studio.ui import state as st
 from studio.ui.app import initial_sound
-from studio.ui.common import Config, Studio
+from studio.ui.common import Config, Studio, sound_outputs, streamed_user_errors
 from studio.ui.views import to_player
 
-AUDIO, SPECTROGRAM, CURVE, PROGRESS, UNDERSTOOD, BADGE, RESULTS, CHOICE, NAME = range(9)
+
+@functools.cache
+def prompt_panel() -> dict:
+    """The prompt panel's components (built in a Blocks that is never served): outputs are read by component."""
+    with gr.Blocks():
+        studio = Studio(config=Config(library_root="unused", public=False, export_dir="unused"))
+        return pp.build(studio, st.initial_state(initial_sound()))
 
 
 @pytest.fixture(scope="module")
@@ -32,90 +41,112 @@ def state():
     return st.initial_state(initial_sound())
 
 
+class Outputs:
+    """One streamed update read by the panel's component names (``out["audio"]``); None for what it leaves as is."""
+
+    def __init__(self, panel: dict, update: dict):
+        assert set(update) <= set(pp.stream_outputs(panel)), "an update names a component the event does not output"
+        self.update, self.panel = update, panel
+
+    def __getitem__(self, name: str):
+        return self.update.get(self.panel[name])
+
+    def __contains__(self, name: str) -> bool:
+        return self.panel[name] in self.update
+
+
 def search(scorer, state, prompt="short bright pluck", *, pitch="", length=None, brightness=None, noisiness=None,
-           budget="quick", strategy="learned_es", seed=0, restarts=2, locks=(), results=(), session="test"):
-    return pp.run_prompt_search(prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts,
-                                list(locks), state, results, session, scorer=scorer)
-
-
-def is_skip(value) -> bool:
-    return isinstance(value, dict) and value.get("__type__") == "update" and set(value) == {"__type__"}
+           budget="quick", strategy="learned_es", seed=0, restarts=2, locks=(), results=(), session="test",
+           panel=None):
+    panel = panel if panel is not None else prompt_panel()
+    for update in pp.search_for_prompt(panel, prompt, pitch, length, brightness, noisiness, budget, strategy, seed,
+                                       restarts, list(locks), state, results, session, scorer=scorer):
+        yield Outputs(panel, update)
 
 
 @pytest.fixture(scope="module")
 def streamed(scorer):
-    """Every yield of one quick two-restart search for "short bright pluck"."""
+    """Every update of one quick two-restart search for "short bright pluck"."""
     return list(search(scorer, st.initial_state(initial_sound())))
 
 
 def test_a_search_streams_sound_pictures_and_progress(streamed, scorer):
     first = streamed[0]
-    assert first[UNDERSTOOD].startswith("**Understood:** short → length < 0.3 s; bright → brightness > 3 kHz")
-    assert first[BADGE].startswith("**Scorer: descriptors (offline)** — the descriptor scorer was chosen")
+    assert first["understood"].startswith("**Understood:** short → length < 0.3 s; bright → brightness > 3 kHz")
+    assert first["badge"].startswith("**Scorer: descriptors (offline)** — the descriptor scorer was chosen")
     running = streamed[1:-1]
     assert running, "the search streamed nothing while it ran"
-    assert all("generation" in out[PROGRESS] and "sounds judged" in out[PROGRESS] for out in running)
-    sounds = [out[AUDIO] for out in running if not is_skip(out[AUDIO])]
+    assert all("generation" in out["progress"] and "sounds judged" in out["progress"] for out in running)
+    sounds = [out["audio"] for out in running if "audio" in out]
     assert sounds and all(rate == 48_000 and audio.dtype == np.int16 for rate, audio in sounds)
-    assert all(out[CURVE].ndim == 3 and out[CURVE].dtype == np.uint8 for out in running)
-    assert all(out[SPECTROGRAM].ndim == 3 for out in running if not is_skip(out[SPECTROGRAM]))
-    assert all(is_skip(out[RESULTS]) for out in streamed[:-1])  # the list changes once, at the end
+    assert all(out["curve"].ndim == 3 and out["curve"].dtype == np.uint8 for out in running)
+    assert all(out["spectrogram"].ndim == 3 for out in running if "spectrogram" in out)
+    assert not any("results" in out for out in streamed[:-1])  # the list changes once, at the end
 
 
 def test_the_last_update_lists_the_results_best_first_and_plays_the_best(streamed):
     last = streamed[-1]
-    results = last[RESULTS]
+    results = last["results"]
     assert len(results) == 2  # one per restart
     assert [r.preset.prompt for r in results] == ["short bright pluck"] * 2
     assert results[0].score >= results[1].score
     assert results[0].label.startswith("1. short bright pluck · score ") and "seed " in results[0].label
-    assert last[CHOICE]["value"] == results[0].key
-    assert last[CHOICE]["choices"] == [(r.label, r.key) for r in results]
-    assert last[NAME] == "short bright pluck" and results[1].preset.name == "short bright pluck #2"
-    assert last[PROGRESS].startswith("Done: 2 results in ")
+    assert last["choice"]["value"] == results[0].key
+    assert last["choice"]["choices"] == [(r.label, r.key) for r in results]
+    assert last["name"] == "short bright pluck" and results[1].preset.name == "short bright pluck #2"
+    assert last["progress"].startswith("Done: 2 results in ")
     best = results[0].preset
-    rate, audio = last[AUDIO]
+    rate, audio = last["audio"]
     np.testing.assert_array_equal(audio, to_player(np.asarray(render(best.theta, best.settings)), rate)[1])
     assert results[0].score > 0.9  # a quick search meets "short bright pluck" (a fit of 1 means every target)
 
 
 def test_results_accumulate_newest_first(streamed, scorer, state):
-    earlier = streamed[-1][RESULTS]
+    earlier = streamed[-1]["results"]
     last = list(search(scorer, state, "low dark hum", restarts=1, results=earlier))[-1]
-    assert [r.preset.prompt for r in last[RESULTS]] == ["low dark hum"] + ["short bright pluck"] * 2
-    assert len({r.key for r in last[RESULTS]}) == 3
+    assert [r.preset.prompt for r in last["results"]] == ["low dark hum"] + ["short bright pluck"] * 2
+    assert len({r.key for r in last["results"]}) == 3
 
 
 def test_cancel_stops_within_a_generation_and_keeps_the_best_so_far(scorer, state):
     stream = search(scorer, state, "wobbly bass drone", restarts=3, session="cancel-me")
     for out in stream:
-        if "sounds judged" in out[PROGRESS]:
+        if "sounds judged" in out["progress"]:
             break
-    assert pp.request_cancel("cancel-me")
+    assert pp.SEARCHES.cancel("cancel-me")
     rest = list(stream)
     last = rest[-1]
-    assert last[PROGRESS].startswith("Stopped early; kept the best so far: 1 result in ")
-    assert len(last[RESULTS]) == 1  # the first restart's best; the other two never started
-    assert not pp.request_cancel("cancel-me")  # a finished search leaves nothing to cancel
+    assert last["progress"].startswith("Stopped early; kept the best so far: 1 result in ")
+    assert len(last["results"]) == 1  # the first restart's best; the other two never started
+    assert not pp.SEARCHES.cancel("cancel-me")  # a finished search leaves nothing to cancel
+    assert not pp.SEARCHES.running("cancel-me")
 
 
 def test_locks_keep_the_current_sounds_values(scorer, state):
     bass = factory_preset("bass")
     state = st.load(state, bass)
     last = list(search(scorer, state, "short bright pluck", locks=["pitch", "adsr_1"], restarts=1))[-1]
-    theta = last[RESULTS][0].preset.theta
+    theta = last["results"][0].preset.theta
     mask = lock_mask(["pitch", "adsr_1"])
     np.testing.assert_allclose(theta[mask], bass.theta[mask], atol=1e-6)
     assert np.abs(theta[~mask] - bass.theta[~mask]).max() > 0.05
-    assert last[RESULTS][0].preset.settings == bass.settings  # searched with the current sound's settings
+    assert last["results"][0].preset.settings == bass.settings  # searched with the current sound's settings
 
 
 def test_constraints_are_reported_with_the_results(scorer, state):
     stream = list(search(scorer, state, "dog bark", pitch="C3", length=0.4, restarts=1))
     first, last = stream[0], stream[-1]
-    assert "**Constraints:** pitch C3 (131 Hz) ± 0.5 st; length 0.4 s ± 15%" in first[UNDERSTOOD]
-    assert "pitch C3 (131 Hz): measured " in last[PROGRESS] and "length 0.4 s: measured " in last[PROGRESS]
-    assert "constraints ✓" in last[RESULTS][0].label or "constraints ✗" in last[RESULTS][0].label
+    assert "**Constraints:** pitch C3 (131 Hz) ± 0.5 st; length 0.4 s ± 15%" in first["understood"]
+    assert "pitch C3 (131 Hz): measured " in last["progress"] and "length 0.4 s: measured " in last["progress"]
+    assert last["results"][0].label == "1. dog bark · score 1.000 · constraints ✓ · seed 0"  # seed 0 meets both
+
+
+def test_a_result_missing_a_constraint_is_marked_not_met():
+    met, missed = SimpleNamespace(met=True), SimpleNamespace(met=False)
+    result = SimpleNamespace(score=0.5, seed=7)
+    scorer = make_scorer("descriptors")
+    assert pp.result_label(2, "hum", result, scorer, [met, missed]) == "2. hum · score 0.500 · constraints ✗ · seed 7"
+    assert pp.result_label(2, "hum", result, scorer, []) == "2. hum · score 0.500 · seed 7"
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -135,7 +166,7 @@ def test_constraints_are_reported_with_the_results(scorer, state):
 ])
 def test_mistakes_get_a_specific_message(scorer, state, kwargs, message):
     prompt = kwargs.pop("prompt", "short bright pluck")
-    wrapped = pp.streamed_user_errors(search)
+    wrapped = streamed_user_errors(search)
     with pytest.raises(gr.Error) as caught:
         list(wrapped(scorer, state, prompt, **kwargs))
     assert message in caught.value.message
@@ -143,25 +174,32 @@ def test_mistakes_get_a_specific_message(scorer, state, kwargs, message):
 
 def test_the_studio_stays_usable_after_a_mistake(scorer, state):
     with pytest.raises(gr.Error):
-        list(pp.streamed_user_errors(search)(scorer, state, "", session="oops"))
+        list(streamed_user_errors(search)(scorer, state, "", session="oops"))
+    assert not pp.SEARCHES.running("oops")  # a mistake leaves no stop flag behind
     last = list(search(scorer, state, "noisy snare", restarts=1, session="oops"))[-1]
-    assert last[RESULTS] and last[RESULTS][0].preset.prompt == "noisy snare"
+    assert last["results"] and last["results"][0].preset.prompt == "noisy snare"
 
 
 def test_open_in_synth_loads_the_result_into_every_knob_undoably(streamed, state):
-    results = streamed[-1][RESULTS]
+    results = streamed[-1]["results"]
     chosen = results[1]
-    values = pp.open_result(chosen.key, results, state)
-    new_state = values[0]
+    with gr.Blocks():
+        studio = Studio(config=Config(library_root="unused", public=False, export_dir="unused"))
+        studio.state, studio.audio, studio.spectrogram, studio.waveform, studio.status = (
+            gr.State(), gr.Audio(), gr.Image(), gr.Image(), gr.Markdown())
+        studio.name, studio.duration, studio.noise_seed = gr.Textbox(), gr.Dropdown(), gr.Number()
+        studio.sliders = [gr.Slider() for _ in range(78)]
+    values = dict(zip(sound_outputs(studio), pp.open_result(chosen.key, results, state)))
+    new_state = values[studio.state]
     assert new_state.sound is chosen.preset and new_state.past[-1] is state.sound  # one undo step back
-    assert values[5] == chosen.preset.name  # the name box
-    sliders = values[-78:]
+    assert values[studio.name] == chosen.preset.name  # the name box
+    sliders = [values[slider] for slider in studio.sliders]
     np.testing.assert_allclose(sliders, st.human_values(chosen.preset.theta), rtol=1e-3, atol=1e-3)
     assert st.undo(new_state).sound is state.sound
 
 
 def test_a_picked_result_plays_in_the_panel(streamed):
-    results = streamed[-1][RESULTS]
+    results = streamed[-1]["results"]
     (rate, audio), image, name = pp.preview_result(results[1].key, results)
     preset = results[1].preset
     np.testing.assert_array_equal(audio, to_player(np.asarray(render(preset.theta, preset.settings)), rate)[1])
@@ -169,7 +207,7 @@ def test_a_picked_result_plays_in_the_panel(streamed):
 
 
 def test_results_save_to_the_library_with_their_prompt(streamed, state, tmp_path):
-    results = streamed[-1][RESULTS]
+    results = streamed[-1]["results"]
     studio = Studio(config=Config(library_root=str(tmp_path), public=False, export_dir=str(tmp_path)))
     new_state, picker, version = pp.save_result(studio, results[0].key, results, "my pluck", state, 3)
     assert version == 4 and picker["value"].startswith("library:")
@@ -212,9 +250,9 @@ def test_random_weight_clap_is_never_presented_as_meaningful(tmp_path_factory, s
     badge = pp.scorer_badge(clap)
     assert "Random weights: its scores mean nothing about the prompt" in badge
     stream = list(search(clap, state, "bees buzzing", restarts=1))
-    assert stream[0][UNDERSTOOD].startswith("CLAP judges the prompt's text itself")
-    assert all("not meaningful" in out[PROGRESS] for out in stream[1:] if "best score" in out[PROGRESS])
-    assert "not meaningful" in stream[-1][RESULTS][0].label
+    assert stream[0]["understood"].startswith(f"{clap.label} judges the prompt's text itself")
+    assert all("not meaningful" in out["progress"] for out in stream[1:] if "best score" in out["progress"])
+    assert "not meaningful" in stream[-1]["results"][0].label
 
 
 def test_score_curve_rises_with_the_score():

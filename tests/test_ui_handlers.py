@@ -3,18 +3,22 @@ library save/rename/delete with its guards, A/B, randomize, snapping, settings, 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 import pytest
 from gradio.state_holder import SessionState
 
+from studio.errors import INTERNAL_ERROR_MESSAGE, StudioError
 from studio.library import new_session_token
 from studio.ui.app import build_app, make_config
-
+from studio.ui.common import streamed_user_errors, user_errors
+from studio.ui.jobs import JobRunner
 
 # A forged sound id is refused twice over: Gradio checks a dropdown's value against the choices it offered this
 # session, and the library checks ids and namespaces; either message will do.
@@ -102,7 +106,7 @@ def test_pick_tweak_save_rename_delete(local, loop):
     with pytest.raises(gr.Error, match=REFUSED):
         s("pick", "library:../deeper-bass")
     out = s("ask_delete", "library:deeper-bass")
-    assert "Deeper bass" in out[1]
+    assert "Deeper bass" in s.outputs("ask_delete", out)["delete-confirm-text"]
     s("delete", "library:deeper-bass")
     assert [p for p in root.iterdir() if not p.name.startswith(".")] == []
 
@@ -111,35 +115,35 @@ def test_undo_reset_ab_randomize_snap_settings(local, loop):
     demo, _ = local
     s = Session(demo, loop)
     with pytest.raises(gr.Error, match="nothing to undo"):
-        s("_undo")
+        s("undo_change")
     s("pick", "factory:pad")
-    out = s("_pin")
-    assert "B: **pad**" in out[2]
+    out = s("pin_sound")
+    assert "B: **pad**" in status_of(s, "pin_sound", out)
     s("pick", "factory:bass")
-    out = s("_swap")
-    assert s.outputs("_swap", out)["sound-name"] == "pad"
-    assert "B: **bass**" in status_of(s, "_swap", out)
+    out = s("swap_sounds")
+    assert s.outputs("swap_sounds", out)["sound-name"] == "pad"
+    assert "B: **bass**" in status_of(s, "swap_sounds", out)
 
-    out = s("_randomize", "doppelgänger", 7)
-    assert s.outputs("_randomize", out)["random-seed"] == 8
-    with pytest.raises(gr.Error, match="less than minimum|whole number"):
-        s("_randomize", "vary", -1)
+    out = s("randomize_sound", "doppelgänger", 7)
+    assert s.outputs("randomize_sound", out)["random-seed"] == 8
+    with pytest.raises(gr.Error, match="less than minimum|random seed must be a whole number"):
+        s("randomize_sound", "vary", -1)
 
     s("set_keyboard.midi_f0", 61.37)
-    out = s("_snap", True)
-    midi_update = out[-3]  # the outputs end with the three semitone knobs: midi_f0, vco_1 and vco_2 tuning
+    out = s("snap_to_semitones", True)
+    midi_update = s.outputs("snap_to_semitones", out)["knob-keyboard-midi_f0"]
     assert midi_update["step"] == 1.0 and midi_update["value"] == 61.0
 
-    out = s("_settings_changed", 1.0, 5)
-    assert "1 s at 48 kHz, noise seed 5" in status_of(s, "_settings_changed", out)
+    out = s("change_settings", 1.0, 5)
+    assert "1 s at 48 kHz, noise seed 5" in status_of(s, "change_settings", out)
     with pytest.raises(gr.Error, match="less than minimum|noise seed must be a whole number"):
-        s("_settings_changed", 1.0, -3)
+        s("change_settings", 1.0, -3)
 
-    before = int(re.search(r"undo (\d+)", status_of(s, "_settings_changed", out)).group(1))
-    out = s("_undo")
-    assert f"undo {before - 1}" in status_of(s, "_undo", out)
-    out = s("_reset")
-    assert status_of(s, "_reset", out).startswith("**bass**")  # the last loaded preset (swap does not load)
+    before = int(re.search(r"undo (\d+)", status_of(s, "change_settings", out)).group(1))
+    out = s("undo_change")
+    assert f"undo {before - 1}" in status_of(s, "undo_change", out)
+    out = s("reset_sound")
+    assert status_of(s, "reset_sound", out).startswith("**bass**")  # the last loaded preset (swap does not load)
 
 
 def test_a_knob_release_without_movement_is_not_a_change(local, loop):
@@ -149,17 +153,17 @@ def test_a_knob_release_without_movement_is_not_a_change(local, loop):
     shown = s.outputs("pick", out)["knob-keyboard-midi_f0"]
     assert "undo 1" in status_of(s, "pick", out)
     s("set_keyboard.midi_f0", shown)  # the value the slider shows, released in place
-    status = s("_pin")[2]  # (pinning reports the status line without changing the sound)
+    status = status_of(s, "pin_sound", s("pin_sound"))  # (pinning reports the status without changing the sound)
     assert "undo 1" in status and "modified" not in status
     s("set_keyboard.midi_f0", shown + 1.0)
-    assert "undo 2" in s("_pin")[2]
+    assert "undo 2" in status_of(s, "pin_sound", s("pin_sound"))
 
 
 def test_export_writes_files_named_after_the_sound(local, loop):
     demo, _ = local
     s = Session(demo, loop)
     s("pick", "factory:bell")
-    files = s("export", "Glass Bell #1")[0]
+    files = s.outputs("export", s("export", "Glass Bell #1"))["exports"]
     names = sorted(Path(f["path"]).name for f in files)
     assert names == ["glass-bell-1.wav", "glass-bell-1.yaml"]
     with pytest.raises(gr.Error, match="give the sound a name"):
@@ -178,11 +182,12 @@ def test_public_sessions_are_isolated_even_against_forged_choices(public, loop):
         bob("pick", "library:alice-only")  # bob sends alice's id: it names nothing he may choose
     with pytest.raises(gr.Error, match=REFUSED):
         bob("ask_delete", "library:alice-only")
-    labels = [label for label, _ in bob("on_page_load", None)[2]["choices"]]
+    labels = [label for label, _ in bob.outputs("on_page_load", bob("on_page_load", None))["sound-picker"]["choices"]]
     assert not any("Alice only" in label for label in labels)
     # Alice, back after a reload with the same stored token, sees her sound.
     again = Session(demo, loop)
-    labels = [label for label, _ in again("on_page_load", token)[2]["choices"]]
+    picker = again.outputs("on_page_load", again("on_page_load", token))["sound-picker"]
+    labels = [label for label, _ in picker["choices"]]
     assert "saved · Alice only" in labels
     [folder] = (root / "sessions").iterdir()  # only a session that saved has a folder: looking writes nothing
     assert (folder / "alice-only.yaml").exists()
@@ -207,3 +212,68 @@ def test_command_line_and_environment(monkeypatch, tmp_path):
     config = make_config()
     assert config.public and config.library_root == str(tmp_path / "from-env") and config.browser_secret
     assert not make_config(tmp_path / "local", public=False).browser_secret
+
+
+def test_only_user_mistakes_show_their_own_message_and_bugs_are_logged(caplog):
+    """A StudioError (and an empty undo stack) is the user's to fix: its own words. Anything else is a bug: the
+    browser gets the short internal-error line, never the exception's text, and the log gets the traceback."""
+
+    @user_errors
+    def mistaken():
+        raise StudioError("the seed must be a whole number from 0 to 4294967295, got -1", "seed")
+
+    @user_errors
+    def buggy():
+        raise KeyError("secret internals")
+
+    with pytest.raises(gr.Error) as shown:
+        mistaken()
+    assert shown.value.message == "the seed must be a whole number from 0 to 4294967295, got -1"
+    with caplog.at_level(logging.ERROR, logger="studio.ui.common"), pytest.raises(gr.Error) as shown:
+        buggy()
+    assert shown.value.message == INTERNAL_ERROR_MESSAGE
+    [record] = [r for r in caplog.records if r.name == "studio.ui.common"]
+    assert record.exc_info and record.exc_info[0] is KeyError
+    assert "secret internals" in caplog.text and "Traceback" in caplog.text
+
+
+def test_a_plain_value_error_is_a_bug_too(caplog):
+    @user_errors
+    def buggy():
+        raise ValueError("operands could not be broadcast together")
+
+    with caplog.at_level(logging.ERROR, logger="studio.ui.common"), pytest.raises(gr.Error) as shown:
+        buggy()
+    assert shown.value.message == INTERNAL_ERROR_MESSAGE and "broadcast" in caplog.text
+
+
+def test_a_streamed_job_follows_the_same_rule(caplog):
+    @streamed_user_errors
+    def job(error):
+        yield "first update"
+        raise error
+
+    stream = job(StudioError("every knob is locked: unlock at least one group to search"))
+    assert next(stream) == "first update"
+    with pytest.raises(gr.Error, match="every knob is locked"):
+        next(stream)
+    with caplog.at_level(logging.ERROR, logger="studio.ui.common"), pytest.raises(gr.Error) as shown:
+        list(job(ZeroDivisionError("division by zero")))
+    assert shown.value.message == INTERNAL_ERROR_MESSAGE and "ZeroDivisionError" in caplog.text
+
+
+def test_a_job_runner_releases_its_stop_flag_however_the_job_ends():
+    runner = JobRunner(max_results=2, update_interval_s=0.0)
+
+    def failing(flag):
+        yield SimpleNamespace(done=False)
+        raise RuntimeError("boom")
+
+    def show(report):
+        assert runner.running("s")
+        return {"shown": report}
+
+    with pytest.raises(RuntimeError, match="boom"):
+        list(runner.run("s", failing, show))
+    assert not runner.running("s") and not runner.cancel("s")
+    assert runner.keep(["c", "b"], ("a",)) == ("c", "b")  # newest first, cut to max_results

@@ -192,7 +192,7 @@ def start_background_work() -> None:
     """Slow one-off preparations that must not hold up the page, started once it is served (importing torch and
     umap-learn alongside Gradio's start doubled the time to the first page): each runs in its own daemon thread,
     and the features that need them work (more slowly, or with a fallback) until they finish."""
-    prompt_panel.start_scorer()  # CLAP or the descriptor scorer, then the quick search compiled
+    prompt_panel.prepare_prompt_search()  # CLAP or the descriptor scorer, then the quick search compiled
     warm_up_umap()  # numba compiles UMAP (~13 s on 2 cores); maps use PCA meanwhile
 
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from dataclasses import dataclass, field
 
 import gradio as gr
 
-from studio.library import LibraryError
-from studio.presets import PresetError
+from studio.errors import INTERNAL_ERROR_MESSAGE, StudioError
+from studio.scoring.base import ScorerUnavailable
 from studio.synth import PARAMS
 from studio.ui import state as st
 from studio.ui.views import sound_views
@@ -54,19 +55,61 @@ def on_player(studio: Studio) -> dict:
     return dict(show_progress="minimal", show_progress_on=[studio.audio])
 
 
+log = logging.getLogger(__name__)
+
+
+def shown_error(error: BaseException) -> gr.Error:
+    """The ``gr.Error`` the browser sees for an exception a handler raised.
+
+    A :class:`~studio.errors.StudioError` (a mistake the user can fix) and an empty undo/redo stack show their own
+    message; a ``gr.Error`` passes as it is. Anything else is a defect of the studio: it is logged here with its
+    traceback and the browser gets the short internal-error line, never the exception's text.
+    """
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, st.NothingToUndo):
+        return gr.Error(_sentence(error), title="Nothing to do", print_exception=False)
+    if isinstance(error, ScorerUnavailable) and isinstance(error, StudioError):
+        return gr.Error(_sentence(error), title="Scorer unavailable", print_exception=False)
+    if isinstance(error, StudioError):
+        return gr.Error(_sentence(error), print_exception=False)
+    log.error("internal error in a UI handler", exc_info=error)
+    return gr.Error(INTERNAL_ERROR_MESSAGE, print_exception=False)
+
+
 def user_errors(fn):
-    """Turn the problems a user can cause into a readable ``gr.Error`` (no stack trace, the studio stays usable)."""
+    """Run a handler so that what goes wrong reaches the browser as :func:`shown_error` says (the studio stays
+    usable either way)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except st.NothingToUndo as e:
-            raise gr.Error(_sentence(e), title="Nothing to do", print_exception=False) from None
-        except (LibraryError, PresetError) as e:
-            raise gr.Error(_sentence(e), print_exception=False) from None
-        except ValueError as e:  # render settings and θ checks raise ValueError with a message that names the field
-            raise gr.Error(_sentence(e), print_exception=False) from None
+        except Exception as error:
+            raise shown_error(error) from None
+
+    return wrapper
+
+
+def streamed_user_errors(fn):
+    """:func:`user_errors` for a generator handler (a long job streaming its progress): an error raised while it
+    runs reaches the browser as :func:`shown_error` says; closing the stream (a cancelled event) closes the inner
+    generator."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        iterator = fn(*args, **kwargs)
+        try:
+            while True:
+                try:
+                    value = next(iterator)
+                except StopIteration:
+                    return
+                except Exception as error:
+                    raise shown_error(error) from None
+                yield value
+        finally:
+            iterator.close()
 
     return wrapper
 
@@ -132,8 +175,4 @@ def sound_values(state: st.StudioState) -> tuple:
     durations = sorted(set(DURATIONS) | {float(settings.duration)})  # a preset may bring its own duration
     return view_values(state) + (state.sound.name, gr.update(choices=durations, value=float(settings.duration)),
                                  int(settings.noise_seed), *slider_values(state.sound.theta))
-
-
-def skip_all(n: int) -> tuple:
-    return tuple(gr.skip() for _ in range(n))
 

@@ -13,13 +13,20 @@ import gradio as gr
 import numpy as np
 
 from studio import plots
+from studio.checks import check_seed
 from studio.explore import LOCK_GROUPS, LOCK_LABELS, describe_locks, lock_mask, strip_between, variations_of
 from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, sound_values, user_errors
-from studio.ui.library_panel import (FACTORY, library_for, picker_choices, save_to_library, saved_outputs,
-                                     sound_for_choice)
+from studio.ui.library_panel import (
+    FACTORY,
+    library_for,
+    picker_choices,
+    save_to_library,
+    saved_outputs,
+    sound_for_choice,
+)
 from studio.ui.views import to_player, wait_for_warm_up
 
 MAX_VARIATIONS = 16
@@ -125,12 +132,6 @@ def _saver(studio: Studio, i: int, what: str):
     return save
 
 
-def _check_seed(seed) -> int:
-    if seed is None or not np.isfinite(seed) or seed < 0 or float(seed) != int(seed):
-        raise gr.Error("The seed must be a whole number ≥ 0", print_exception=False)
-    return int(seed)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Variations (doppelgängers)
 
@@ -162,7 +163,7 @@ def wire_variations(studio: Studio, c: dict) -> None:
             raise gr.Error("δ must be between 0 and 1", print_exception=False)
         if count is None or not MAX_VARIATIONS >= count >= 1:
             raise gr.Error(f"Ask for 1 to {MAX_VARIATIONS} variations", print_exception=False)
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         wait_for_warm_up()
         mask = locks_of(locks)
         found = variations_of(state.sound, float(delta), int(count), seed, mask)
@@ -258,4 +259,5 @@ def wire_morph(studio: Studio, c: dict, demo: gr.Blocks) -> None:
                                   api_visibility="private", show_progress="hidden")
 
 
-assert any(p.name == DEFAULT_B[len(FACTORY):] for p in factory_presets()), "the default B must be a factory preset"
+if not any(p.name == DEFAULT_B[len(FACTORY):] for p in factory_presets()):
+    raise RuntimeError(f"morph panel: the default B {DEFAULT_B!r} must name a factory preset")

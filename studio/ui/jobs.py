@@ -1,18 +1,19 @@
-"""What the long-running panels (prompt search, match) share: per-session stop flags, streamed error handling and
-the checks of their number fields. Gradio-facing, but no layout."""
+"""What the long-running panels (prompt search, match) share: the job runner (per-session stop flags, throttled
+streaming, the results list) and their results row. Gradio-facing, but no layout."""
 from __future__ import annotations
 
-import functools
 import math
 import threading
+import time
+from collections.abc import Callable, Generator, Iterable
 
 import gradio as gr
 import numpy as np
 
 from studio import plots
-from studio.scoring.base import ScorerUnavailable
+from studio.errors import StudioError
 from studio.ui import state as st
-from studio.ui.common import sound_values, user_errors
+from studio.ui.common import sound_values
 from studio.ui.views import render_audio, to_player
 
 
@@ -21,21 +22,50 @@ def session_id(request) -> str:
     return getattr(request, "session_hash", None) or "no-session"
 
 
-class CancelFlags:
-    """One stop flag per session for one kind of job: a new job replaces the session's flag, Cancel sets it, and
-    the job's loop (``studio.search`` checks it before each generation) stops within one generation."""
+class JobRunner:
+    """Runs one kind of long job (prompt searches, matches) for every session.
 
-    def __init__(self):
+    It owns what every such job needs around its loop: one stop flag per session (a new job replaces the
+    session's flag; :meth:`cancel` sets it and the job's loop, which checks it before each generation, stops
+    within one generation), the release of that flag however the job ends (``finally``), streaming at most one
+    update per ``update_interval_s``, and the session's results list (newest first, at most ``max_results``).
+    """
+
+    def __init__(self, max_results: int, update_interval_s: float):
+        self.max_results = max_results
+        self.update_interval_s = update_interval_s
         self._flags: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def start(self, session: str) -> threading.Event:
-        """A fresh flag for a job starting in ``session``."""
-        with self._lock:
-            flag = self._flags[session] = threading.Event()
-        return flag
+    def run(self, session: str, start: Callable[[threading.Event], Iterable], show: Callable[[object], dict],
+            track: Callable[[object], None] | None = None) -> Generator[dict, None, object]:
+        """Run a job for ``session``: ``start(stop_flag)`` gives its progress reports (the last one has
+        ``done`` set). Every report before it goes to ``track`` (when given); at most one per update interval
+        goes to ``show``, whose ``{component: value}`` dict is yielded. Returns the final report (None when the
+        loop ended without one). Use as ``final = yield from runner.run(...)``."""
+        flag = self._start(session)
+        last = -math.inf
+        try:
+            for report in start(flag):
+                if report.done:
+                    return report
+                if track is not None:
+                    track(report)
+                now = time.monotonic()
+                if now - last < self.update_interval_s:
+                    continue
+                last = now
+                yield show(report)
+        finally:
+            self._finish(session, flag)
+        return None
 
-    def request(self, session: str) -> bool:
+    def running(self, session: str) -> bool:
+        """Whether a job of ``session`` is running."""
+        with self._lock:
+            return session in self._flags
+
+    def cancel(self, session: str) -> bool:
         """Ask the session's running job to stop; False when none runs."""
         with self._lock:
             flag = self._flags.get(session)
@@ -44,52 +74,34 @@ class CancelFlags:
         flag.set()
         return True
 
-    def finish(self, session: str, flag: threading.Event) -> None:
-        """The job holding ``flag`` ended (a newer job of the session keeps its own flag)."""
-        with self._lock:
-            if self._flags.get(session) is flag:
-                del self._flags[session]
-
     def forget(self, session: str) -> None:
         """The session's page was closed."""
         with self._lock:
             self._flags.pop(session, None)
 
+    def keep(self, new: Iterable, results) -> tuple:
+        """The session's results list with ``new`` (best first) put in front, cut to ``max_results``."""
+        return (tuple(new) + tuple(results or ()))[:self.max_results]
 
-def streamed_user_errors(fn):
-    """:func:`~studio.ui.common.user_errors` for a generator handler: a mistake raised while it runs reaches the
-    browser as a readable ``gr.Error``; closing the stream (a cancelled event) closes the inner generator."""
+    def _start(self, session: str) -> threading.Event:
+        with self._lock:
+            flag = self._flags[session] = threading.Event()
+        return flag
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        iterator = fn(*args, **kwargs)
-        step = user_errors(lambda: next(iterator))
-        try:
-            while True:
-                try:
-                    value = step()
-                except StopIteration:
-                    return
-                except ScorerUnavailable as err:
-                    raise gr.Error(str(err), title="Scorer unavailable", print_exception=False) from None
-                yield value
-        finally:
-            iterator.close()
-
-    return wrapper
+    def _finish(self, session: str, flag: threading.Event) -> None:
+        with self._lock:
+            if self._flags.get(session) is flag:  # a newer job of the session keeps its own flag
+                del self._flags[session]
 
 
-def whole_number(name: str, value, lo: int, hi: int | None = None) -> int:
-    """A whole number in [lo, hi] (no upper bound when ``hi`` is None) from loose input (a float from a number box,
-    a string); ``ValueError`` naming the field otherwise."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-    if not math.isfinite(number) or number != int(number) or number < lo or (hi is not None and number > hi):
-        allowed = f"from {lo} to {hi}" if hi is not None else f"{lo} or more"
-        raise ValueError(f"{name} must be a whole number {allowed}; got {value!r}")
-    return int(number)
+def results_update(results: tuple, value: str | None = None):
+    """The results radio showing ``results`` (objects with ``label`` and ``key``), ``value`` chosen."""
+    return gr.update(choices=[(r.label, r.key) for r in results], value=value)
+
+
+def listed_results(c: dict, results: tuple, best) -> dict:
+    """Outputs that show a new results list with ``best`` chosen and its name in the save box."""
+    return {c["results"]: results, c["choice"]: results_update(results, best.key), c["name"]: best.preset.name}
 
 
 def preview(theta, settings) -> tuple:
@@ -107,14 +119,14 @@ def preview_entry(entry) -> tuple:
 
 
 def chosen_entry(choice, results, nothing_yet: str):
-    """The entry of a results list (objects with a ``key``) that a radio's ``choice`` names; ``ValueError`` saying
+    """The entry of a results list (objects with a ``key``) that a radio's ``choice`` names; ``StudioError`` saying
     ``nothing_yet`` when the list is empty, or asking to choose one."""
     for entry in results or ():
         if entry.key == choice:
             return entry
     if not results:
-        raise ValueError(nothing_yet)
-    raise ValueError("choose one of the results first")
+        raise StudioError(nothing_yet)
+    raise StudioError("choose one of the results first")
 
 
 def open_in_synth(preset, state: st.StudioState) -> tuple:

@@ -10,11 +10,10 @@ import dataclasses
 
 import gradio as gr
 
-from studio.library import (Library, LibraryError, clean_name, new_session_token, open_library, parse_tags)
+from studio.library import Library, LibraryError, clean_name, new_session_token, open_library, parse_tags
 from studio.presets import factory_preset, factory_presets, utc_timestamp
 from studio.ui import state as st
-from studio.ui.common import (RENDER_GROUP, Studio, on_player, sound_outputs, sound_values, status_text,
-                              user_errors)
+from studio.ui.common import RENDER_GROUP, Studio, on_player, sound_outputs, sound_values, status_text, user_errors
 from studio.ui.views import render_audio
 
 FACTORY = "factory:"
@@ -92,7 +91,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
             c["rename"] = gr.Button("Rename", elem_id="btn-rename", scale=1)
         c["delete"] = gr.Button("Delete…", variant="stop", elem_id="btn-delete", size="sm")
         with gr.Row(visible=False) as c["confirm_row"]:
-            c["confirm_text"] = gr.Markdown("")
+            c["confirm_text"] = gr.Markdown("", elem_id="delete-confirm-text")
             c["confirm"] = gr.Button("Yes, delete it", variant="stop", elem_id="btn-delete-confirm", size="sm")
             c["cancel"] = gr.Button("Keep it", elem_id="btn-delete-cancel", size="sm")
     c["token"] = gr.BrowserState(None, storage_key="synth-studio-library-token",

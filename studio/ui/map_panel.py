@@ -14,6 +14,7 @@ import gradio as gr
 import numpy as np
 
 from studio import plots
+from studio.checks import check_seed
 from studio.explore import sound_map
 from studio.explore.maps import COLOUR_BY, colour_groups
 from studio.library import LibraryError
@@ -114,10 +115,9 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
 
     @user_errors
     def redraw(state: st.StudioState, space, colour_by, seed, selected):
-        if seed is None or not np.isfinite(seed) or seed < 0 or float(seed) != int(seed):
-            raise gr.Error("The map seed must be a whole number ≥ 0", print_exception=False)
+        seed = check_seed(seed, "map_seed")
         library, _ = library_for(studio, state)
-        drawn = draw(library, space or "theta", colour_by or "tag", int(seed))
+        drawn = draw(library, space or "theta", colour_by or "tag", seed)
         selected = selected if selected in drawn.keys else None
         return drawn, drawn.svg(selected), drawn.note, selected
 

@@ -12,8 +12,6 @@ settings (duration, noise seed).
 from __future__ import annotations
 
 import logging
-import math
-import threading
 import time
 from dataclasses import dataclass
 
@@ -22,15 +20,27 @@ import numpy as np
 
 from studio import plots
 from studio.audio.target import Target, TargetError, load_target
+from studio.background import once, started
+from studio.checks import check_choice, check_seed, check_whole
+from studio.errors import StudioError
 from studio.explore import lock_mask
 from studio.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
-from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, result_controls,
-                             save_named, session_id, streamed_user_errors, whole_number)
+from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, streamed_user_errors, user_errors
+from studio.ui.jobs import (
+    JobRunner,
+    chosen_entry,
+    listed_results,
+    open_in_synth,
+    preview,
+    preview_entry,
+    result_controls,
+    save_named,
+    session_id,
+)
 from studio.ui.library_panel import saved_outputs
-from studio.ui.views import render_audio, to_player
+from studio.ui.views import render_audio, settled, to_player
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +65,7 @@ class MatchEntry:
     loss: float
 
 
-MATCHES = CancelFlags()  # one stop flag per session for its running match
-request_cancel = MATCHES.request
+MATCHES = JobRunner(MAX_RESULTS, UPDATE_INTERVAL_S)  # every session's matches
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -88,12 +97,13 @@ def show_target(path, state: st.StudioState) -> tuple:
         return None, None, "Upload a sound or record one, then press Match."
     target = read_target(path, state.sound.settings)
     guess = estimate_start(target.audio, target.sample_rate)
-    start_warm_up(state.sound.settings)
+    prepare_match(state.sound.settings)
     return (to_player(target.audio, target.sample_rate), plots.spectrogram_image(target.audio, target.sample_rate),
             target_text(target, guess))
 
 
-def _progress_text(p, plan, strategy: str) -> str:
+def progress_text(p, plan, strategy: str) -> str:
+    """The line beside the target while a match runs."""
     if p.phase == "screen":
         where = "screening random sounds"
     elif p.phase == "polish":
@@ -105,57 +115,46 @@ def _progress_text(p, plan, strategy: str) -> str:
             f"judged · best loss {p.best_loss:.3f} · {p.elapsed_s:.1f} s")
 
 
-def results_update(results: tuple, value: str | None = None):
-    return gr.update(choices=[(r.label, r.key) for r in results], value=value)
-
-
-def run_match(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state: st.StudioState,
-              results, session: str = "no-session"):
-    """Match the target and stream the panel's outputs (see :func:`stream_outputs`) as it runs.
+def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks,
+                 state: st.StudioState, results, session: str = "no-session"):
+    """Match the target, streaming ``{component: value}`` updates of the panel ``c`` (see :func:`stream_outputs`)
+    as it runs.
 
     Mistakes (no target, an unreadable or silent file, a pitch lock on an unpitched sound, every knob locked, bad
-    numbers) raise ``ValueError`` subclasses with a readable message before anything runs. The match renders
-    with the current sound's settings; locked knobs keep its values. The last yield adds the matches (best
-    first) to the session's list and puts the best in the A/B player's "B".
+    numbers) raise ``StudioError``s with a readable message before anything runs. The match renders with the
+    current sound's settings; locked knobs keep its values. The last update adds the matches (best first) to the
+    session's list and puts the best in the A/B player's "B".
     """
-    results = tuple(results or ())
     settings = state.sound.settings
-    if budget not in MATCH_PLANS:
-        raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(MATCH_PLANS)}")
-    strategy = strategy or "learned_es"
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    seed = whole_number("seed", seed, 0, 2**31 - 1 - MAX_RESTARTS)
-    restarts = whole_number("restarts", restarts, 1, MAX_RESTARTS)
+    budget = check_choice(budget, MATCH_PLANS, "budget")
+    strategy = check_choice(strategy or "learned_es", STRATEGIES, "strategy")
+    seed = check_seed(seed)
+    restarts = check_whole(restarts, 1, MAX_RESTARTS, "restarts")
     target = read_target(path, settings)
     mask = lock_mask(list(locks or []))
     plan = match_plan(budget, restarts=restarts)
-    cancel = MATCHES.start(session)
-    progress = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=seed,
+
+    def start(cancel):
+        return match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=seed,
                            lock_pitch=bool(lock_pitch), lock_length=bool(lock_length), locked=mask,
-                           theta=state.sound.theta, cancel=cancel)  # checks everything; runs when iterated
-    skip = gr.skip()
-    yield (skip, skip, f"Matching ({plan.budget.name} budget, {plan.evaluations} sounds)… the first match of a "
-           f"server compiles the search first (seconds to a minute)", skip, skip, skip, skip, skip)
-    wait_for_warm_up(settings)
-    final, shown, last = None, None, -math.inf
-    try:
-        for p in progress:
-            if p.done:
-                final = p
-                break
-            now = time.monotonic()
-            if now - last < UPDATE_INTERVAL_S:
-                continue
-            last = now
-            audio, image = skip, skip
-            if shown is None or not np.array_equal(shown, p.best_theta):
-                (audio, image), shown = preview(p.best_theta, settings), p.best_theta
-            yield audio, image, _progress_text(p, plan, strategy), skip, skip, skip, skip, skip
-    finally:
-        MATCHES.finish(session, cancel)
+                           theta=state.sound.theta, cancel=cancel)
+
+    start(None)  # checks everything (a pitch lock on an unpitched sound…) before anything runs; runs when iterated
+    yield {c["progress"]: f"Matching ({plan.budget.name} budget, {plan.evaluations} sounds)… the first match of a "
+                          f"server compiles the search first (seconds to a minute)"}
+    settled(started(warm_up_key(settings)), 300.0)  # a warm-up already compiling the same programs: wait for it
+    shown = {"theta": None}
+
+    def show(p) -> dict:
+        update = {c["progress"]: progress_text(p, plan, strategy)}
+        if shown["theta"] is None or not np.array_equal(shown["theta"], p.best_theta):
+            update[c["audio"]], update[c["spectrogram"]] = preview(p.best_theta, settings)
+            shown["theta"] = p.best_theta
+        return update
+
+    final = yield from MATCHES.run(session, start, show)
     if final is None or not final.results:
-        yield skip, skip, "Stopped before the first sounds were judged: nothing found.", skip, skip, skip, skip, skip
+        yield {c["progress"]: "Stopped before the first sounds were judged: nothing found."}
         return
     new = []
     stamp = f"{time.time_ns():x}"
@@ -165,7 +164,7 @@ def run_match(path, lock_pitch, lock_length, budget, strategy, seed, restarts, l
         preset = to_preset(result, target, settings, budget=plan.budget.name, strategy=strategy, name=name)
         label = f"{len(new) + 1}. {name} · loss {result.loss:.3f}"
         new.append(MatchEntry(f"{stamp}-{rank}", label, preset, float(result.loss)))
-    all_results = (tuple(new) + results)[:MAX_RESULTS]
+    all_results = MATCHES.keep(new, results)
     best = new[0]
     audio, image = preview(best.preset.theta, settings)
     match_audio = render_audio(best.preset)
@@ -175,12 +174,12 @@ def run_match(path, lock_pitch, lock_length, budget, strategy, seed, restarts, l
                f"{final.evaluations} sounds judged. Best loss {best.loss:.3f} (random sounds score about 1; the "
                f"first random batch's best was {final.first_loss:.3f}); spectral convergence "
                f"{spectral_convergence(target.audio, match_audio):.2f}. The match measures {heard.describe()}.")
-    yield (audio, image, summary, all_results, results_update(all_results, best.key), best.preset.name, B_MATCH,
-           to_player(match_audio, settings.sample_rate))
+    yield {c["audio"]: audio, c["spectrogram"]: image, c["progress"]: summary, **listed_results(c, all_results, best),
+           c["ab"]: B_MATCH, c["ab_audio"]: to_player(match_audio, settings.sample_rate)}
 
 
 def chosen_result(choice, results) -> MatchEntry:
-    """The match the radio points at; ``ValueError`` when there is none."""
+    """The match the radio points at; ``StudioError`` when there is none."""
     return chosen_entry(choice, results, "match a sound first: upload or record a target and press Match")
 
 
@@ -193,7 +192,7 @@ def ab_audio(side, path, choice, results, state: st.StudioState):
     """The A/B player's sound: the target as matched (trimmed, fitted, normalized) or the chosen match."""
     if side == A_TARGET:
         if not path:
-            raise ValueError("upload a sound or record one first")
+            raise StudioError("upload a sound or record one first", "target")
         target = read_target(path, state.sound.settings)
         return to_player(target.audio, target.sample_rate)
     r = chosen_result(choice, results)
@@ -223,28 +222,15 @@ def input_mode(mode):
 # person looks at the target; a match started meanwhile waits for it instead of compiling the same programs twice.
 
 
-_warm_threads: dict = {}  # settings → thread
-_warm_lock = threading.Lock()
+def warm_up_key(settings) -> str:
+    """The background preparation's key for the quick match compiled for ``settings``."""
+    return f"match-warm-up {settings!r}"
 
 
-def start_warm_up(settings) -> threading.Thread:
-    """Compile the quick match's programs (screen and search step, nothing locked) for ``settings`` in a
-    background thread, once per settings per process; returns the thread."""
-    with _warm_lock:
-        thread = _warm_threads.get(settings)
-        if thread is None:
-            thread = _warm_threads[settings] = threading.Thread(target=_warm_up, args=(settings,),
-                                                                name="match-warm-up", daemon=True)
-            thread.start()
-        return thread
-
-
-def wait_for_warm_up(settings, timeout: float = 300.0) -> None:
-    """Wait for a running warm-up of ``settings`` (returns at once when none was started)."""
-    with _warm_lock:
-        thread = _warm_threads.get(settings)
-    if thread is not None:
-        thread.join(timeout)
+def prepare_match(settings):
+    """Compile the quick match's programs (screen and search step, nothing locked) for ``settings`` in the
+    background, once per settings per process; returns the :class:`~studio.background.Preparation`."""
+    return once(warm_up_key(settings), lambda: _warm_up(settings))
 
 
 def _warm_up(settings) -> None:
@@ -253,18 +239,15 @@ def _warm_up(settings) -> None:
     from studio.search import Budget, use_compilation_cache
     from studio.ui.views import wait_for_warm_up as wait_for_synth
 
-    try:
-        use_compilation_cache()
-        wait_for_synth()  # the synth's own warm-up first: two compilations at once only contend
-        quick = MATCH_PLANS["quick"].budget
-        tone = np.sin(2 * np.pi * 220 * np.arange(settings.num_samples) / settings.sample_rate).astype(np.float32)
-        target = prepare_audio(tone, settings.sample_rate, settings.sample_rate, settings.num_samples)
-        one_generation = MatchPlan(Budget(quick.name, quick.population, 1, quick.std_init, quick.strategy), 1,
-                                   quick.population)
-        for _ in match_sound(target, settings=settings, budget=one_generation, keep=1):
-            pass
-    except Exception:  # never fatal: the first match just compiles itself
-        log.exception("match warm-up failed")
+    use_compilation_cache()
+    wait_for_synth()  # the synth's own warm-up first: two compilations at once only contend
+    quick = MATCH_PLANS["quick"].budget
+    tone = np.sin(2 * np.pi * 220 * np.arange(settings.num_samples) / settings.sample_rate).astype(np.float32)
+    target = prepare_audio(tone, settings.sample_rate, settings.sample_rate, settings.num_samples)
+    one_generation = MatchPlan(Budget(quick.name, quick.population, 1, quick.std_init, quick.strategy), 1,
+                               quick.population)
+    for _ in match_sound(target, settings=settings, budget=one_generation, keep=1):
+        pass
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -318,7 +301,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
 
 
 def stream_outputs(c: dict) -> list:
-    """What :func:`run_match` yields to, in order."""
+    """Every component :func:`match_target` may update."""
     return [c["audio"], c["spectrogram"], c["progress"], c["results"], c["choice"], c["name"], c["ab"], c["ab_audio"]]
 
 
@@ -331,21 +314,28 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     c["target"].change(user_errors(show_target), [c["target"], studio.state],
                        [c["ab_audio"], c["target_spectrogram"], c["target_info"]], **private)
 
-    def match(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state, results,
-              request: gr.Request):
-        yield from run_match(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state, results,
-                             session_id(request))
+    @streamed_user_errors
+    def match_uploaded_sound(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state, results,
+                             request: gr.Request):
+        yield from match_target(c, path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state,
+                                results, session_id(request))
 
     # Matching holds the CPU for seconds: its own queue of one, so renders keep answering beside it.
-    c["run"].click(streamed_user_errors(match),
+    c["run"].click(match_uploaded_sound,
                    [c["target"], c["lock_pitch"], c["lock_length"], c["budget"], c["strategy"], c["seed"],
                     c["restarts"], studio.locks, studio.state, c["results"]],
                    stream_outputs(c), concurrency_id="match", concurrency_limit=1, show_progress="minimal",
                    show_progress_on=[c["progress"]], api_visibility="private")
-    def cancel(request: gr.Request):
-        request_cancel(session_id(request))
 
-    c["cancel"].click(cancel, None, None, queue=False, **private)
+    def cancel_match(request: gr.Request):
+        MATCHES.cancel(session_id(request))
+
+    c["cancel"].click(cancel_match, None, None, queue=False, **private)
+
+    def forget_match_session(request: gr.Request):
+        MATCHES.forget(session_id(request))
+
+    demo.unload(forget_match_session)
     c["choice"].input(user_errors(preview_result), [c["choice"], c["results"]],
                       [c["audio"], c["spectrogram"], c["name"]], **render)
     c["ab"].input(user_errors(ab_audio), [c["ab"], c["target"], c["choice"], c["results"], studio.state],

@@ -1,35 +1,46 @@
 """The prompt panel: type a prompt, hear the synth (CTAG's search, issue 5).
 
-Wiring only: the scorers live in ``studio.scoring``, the search loop in ``studio.search``, pictures in
-``studio.plots``. The scorer is made once per process in a background thread (:func:`start_scorer`; CLAP when its
-weights load here, else the offline descriptor scorer) and its badge says which one judges and why. A search
-streams its best-so-far sound, spectrogram and score curve a few times a second; Cancel stops it within one
-generation and keeps what it found. Each session keeps its results (newest first) in a ``gr.State``; "Open in
-synth" loads one into the player and every knob (undoable), "Save to library" saves it with its prompt. The
-shared lock checkboxes apply: locked knobs keep the current sound's values.
+Wiring only: the scorers live in ``studio.scoring`` (the process's own is :func:`studio.scoring.shared.shared_scorer`:
+CLAP when its weights load here, else the offline descriptor scorer), the search loop in ``studio.search``,
+pictures in ``studio.plots``; long jobs run through :class:`studio.ui.jobs.JobRunner`. The badge says which scorer
+judges and why. A search streams its best-so-far sound, spectrogram and score curve a few times a second; Cancel
+stops it within one generation and keeps what it found. Each session keeps its results (newest first) in a
+``gr.State``; "Open in synth" loads one into the player and every knob (undoable), "Save to library" saves it with
+its prompt. The shared lock checkboxes apply: locked knobs keep the current sound's values.
 """
 from __future__ import annotations
 
 import logging
-import math
 import re
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 
 from studio import plots
+from studio.background import Preparation, once, started
+from studio.checks import check_choice, check_seed, check_whole
+from studio.errors import StudioError
 from studio.explore import lock_mask
 from studio.scoring import Constraints, Objective, ScorerUnavailable, check_prompt
+from studio.scoring.shared import shared_scorer
 from studio.search import STRATEGIES, STRATEGY_LABELS, budget_for, search, to_preset
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, user_errors
-from studio.ui.jobs import (CancelFlags, chosen_entry, open_in_synth, preview, preview_entry, result_controls,
-                             save_named, session_id, streamed_user_errors, whole_number)
+from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, streamed_user_errors, user_errors
+from studio.ui.jobs import (
+    JobRunner,
+    chosen_entry,
+    listed_results,
+    open_in_synth,
+    preview,
+    preview_entry,
+    result_controls,
+    save_named,
+    session_id,
+)
 from studio.ui.library_panel import saved_outputs
-from studio.ui.views import render_audio
+from studio.ui.views import render_audio, settled, wait_for_warm_up
 
 log = logging.getLogger(__name__)
 
@@ -41,90 +52,51 @@ DEFAULT_RESTARTS = 3  # three seeds: a short results list to choose from (a quic
 MAX_RESTARTS = 8
 MAX_RESULTS = 24  # results kept per session, newest first
 SCORER_WAIT_S = 300.0  # CLAP may still be loading its weights when the first prompt arrives
+SEARCH_WARM_UP = "prompt-search-warm-up"  # the background preparation that compiles the quick search
 LOADING_BADGE = ("**Scorer: loading…** CLAP if its weights are here, otherwise the offline descriptor scorer; "
                  "this line says which, and why, in a moment.")
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The scorer: made once per process, in the background
+# The scorer: the process's shared one, and the quick search compiled for it in the background
 
 
-@dataclass
-class _Loading:
-    kind: str
-    ready: threading.Event = field(default_factory=threading.Event)  # the scorer (or its error) is there
-    warm: threading.Event = field(default_factory=threading.Event)  # the quick search program is compiled
-    scorer: object = None
-    error: Exception | None = None
+def prepare_prompt_search() -> Preparation:
+    """Start making the shared scorer and then compiling the quick search for it (``studio.search.warm_up``), so
+    the first prompt answers at once; also turns on JAX's compilation cache. Call it at app start; once per
+    process (later calls return the same preparation)."""
+    from studio.search import use_compilation_cache
 
+    use_compilation_cache()
+    scorer = shared_scorer()
 
-_loads: dict[str, _Loading] = {}
-_active: str | None = None
-_load_lock = threading.Lock()
+    def compile_quick_search() -> None:
+        from studio.search import warm_up
 
+        made = scorer.wait()
+        wait_for_warm_up()  # the synth's own warm-up first: two compilations at once only contend
+        warm_up(made)
 
-def start_scorer(kind: str = "auto", warm: bool = True) -> None:
-    """Make the prompt panel's scorer in a background thread (``make_scorer(kind)``), then compile the quick search
-    for it (``studio.search.warm_up``) so the first prompt answers at once; also turns on JAX's compilation cache.
-
-    Call it at app start. Idempotent per kind; a call with another kind makes that the panel's scorer (tests).
-    """
-    global _active
-    with _load_lock:
-        _active = kind
-        if kind in _loads:
-            return
-        loading = _loads[kind] = _Loading(kind)
-    threading.Thread(target=_load_scorer, args=(loading, warm), name=f"prompt-scorer-{kind}", daemon=True).start()
-
-
-def _load_scorer(loading: _Loading, warm: bool) -> None:
-    from studio.scoring import make_scorer
-    from studio.search import use_compilation_cache, warm_up
-    from studio.ui.views import wait_for_warm_up
-
-    try:
-        use_compilation_cache()
-        loading.scorer = make_scorer(loading.kind)
-    except Exception as err:  # ScorerUnavailable ("clap" without weights), or anything unexpected
-        log.warning("prompt scorer %s unavailable: %s", loading.kind, err)
-        loading.error = err
-    finally:
-        loading.ready.set()
-    try:
-        if warm and loading.scorer is not None:
-            wait_for_warm_up()  # the synth's own warm-up first: two compilations at once only contend
-            warm_up(loading.scorer)
-    except Exception:  # never fatal: the first search just compiles itself
-        log.exception("prompt search warm-up failed")
-    finally:
-        loading.warm.set()
-
-
-def _loading() -> _Loading:
-    if _active is None:
-        start_scorer()
-    return _loads[_active]
+    return once(SEARCH_WARM_UP, compile_quick_search)
 
 
 def current_scorer(timeout: float | None = SCORER_WAIT_S):
-    """The panel's scorer, waiting for it to load; :class:`ScorerUnavailable` if it cannot be had."""
-    loading = _loading()
-    if not loading.ready.wait(timeout):
-        raise ScorerUnavailable("the scorer is still loading; try again in a minute")
-    if loading.scorer is None:
-        raise ScorerUnavailable(str(loading.error))
-    return loading.scorer
+    """The shared scorer, waiting for it to be made; :class:`ScorerUnavailable` when it is still loading after
+    ``timeout`` seconds (what stopped it being made is re-raised as it is)."""
+    try:
+        return shared_scorer().wait(timeout)
+    except TimeoutError:
+        raise ScorerUnavailable("the scorer is still loading; try again in a minute") from None
 
 
 def scorer_badge(scorer) -> str:
     """The badge under the prompt box: which scorer judges, why, and what that means, in plain words."""
     reason = _code_names(str(scorer.reason).strip().rstrip("."))
     text = f"**Scorer: {scorer.label}** — {reason}."
-    if scorer.name == "descriptors":
+    if scorer.explains_prompt:
         text += (" It reads your prompt through a list of sound words and judges each sound on what it measures: "
                  "pitch, brightness, noisiness, envelope and modulation. Results are sketches.")
-    if not getattr(scorer, "semantic", True):
+    if not scorer.semantic:
         text += " ⚠ **Random weights: its scores mean nothing about the prompt.**"
     return text
 
@@ -138,7 +110,7 @@ def badge_now() -> str:
     """The badge for the page as it loads: the scorer's, once ready (waits for it)."""
     try:
         return scorer_badge(current_scorer())
-    except ScorerUnavailable as err:
+    except StudioError as err:  # ScorerUnavailable: the badge says why
         return f"**Scorer: unavailable** — {_code_names(str(err))}"
 
 
@@ -156,25 +128,23 @@ class PromptResult:
     score: float
 
 
-SEARCHES = CancelFlags()  # one stop flag per session for its running prompt search
-request_cancel = SEARCHES.request
-forget_session = SEARCHES.forget
+SEARCHES = JobRunner(MAX_RESULTS, UPDATE_INTERVAL_S)  # every session's prompt searches
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Handlers (module level, so tests call them directly)
 
 
-def _curve(curves, generations: int, scorer):
-    """The score curve image; its x axis grows with the longest restart so far (at least 10 generations, at most
-    the budget's), so a search that ends early still fills the picture."""
-    bounds = dict(lo=0.0, hi=1.0) if scorer.name == "descriptors" else {}
+def score_curve(curves, generations: int, scorer):
+    """The score curve image on the scorer's own score range; its x axis grows with the longest restart so far
+    (at least 10 generations, at most the budget's), so a search that ends early still fills the picture."""
+    lo, hi = scorer.score_range
     longest = max((len(c) for c in curves), default=0)
-    return plots.score_curve_image(curves, min(generations, max(longest, 10)), **bounds)
+    return plots.score_curve_image(curves, min(generations, max(longest, 10)), lo=lo, hi=hi)
 
 
-def _score_text(score: float, scorer) -> str:
-    note = " (random weights: not meaningful)" if not getattr(scorer, "semantic", True) else ""
+def score_text(score: float, scorer) -> str:
+    note = "" if scorer.semantic else " (random weights: not meaningful)"
     return f"{score:.3f}{note}"
 
 
@@ -182,129 +152,125 @@ def understood_text(scorer, objective) -> str:
     """What the scorer makes of the prompt (and which constraints hold beside it), for the line under the box."""
     from studio.scoring import explain
 
-    reading = explain(objective.prompt, objective.settings.duration)
-    if scorer.name == "descriptors":
-        text = f"**Understood:** {reading}"
+    duration = objective.settings.duration
+    if scorer.explains_prompt:
+        text = f"**Understood:** {scorer.explain(objective.prompt, duration)}"
     else:
-        text = f"CLAP judges the prompt's text itself. (Descriptor reading, for reference: {reading})"
+        text = (f"{scorer.label} judges the prompt's text itself. (Descriptor reading, for reference: "
+                f"{explain(objective.prompt, duration)})")
     if objective.constraints.active:
-        replaced = " — they replace the prompt's targets on those qualities" if scorer.name == "descriptors" else ""
+        replaced = " — they replace the prompt's targets on those qualities" if scorer.explains_prompt else ""
         text += f"  \n**Constraints:** {objective.constraints.describe()}{replaced}"
     return text
 
 
-def _progress_text(p, scorer, plan, strategy: str, constrained: bool) -> str:
+def progress_text(p, scorer, plan, strategy: str, constrained: bool) -> str:
+    """The line under the prompt while a search runs."""
     restart = f" · restart {p.restart + 1} of {p.restarts}" if p.restarts > 1 else ""
     met = (" · constraints met" if p.best_penalty == 0 else " · constraints not met yet") if constrained else ""
     return (f"Searching ({STRATEGY_LABELS[strategy]}, {plan.name} budget): generation {p.generation} of "
             f"{p.generations}{restart} · {p.evaluations} sounds judged · best score "
-            f"{_score_text(p.best_score, scorer)}{met} · {p.elapsed_s:.1f} s")
+            f"{score_text(p.best_score, scorer)}{met} · {p.elapsed_s:.1f} s")
 
 
-def _result_label(number: int, prompt: str, result, scorer, checks) -> str:
+def result_label(number: int, prompt: str, result, scorer, checks) -> str:
+    """A result's line in the list: number, prompt, score, constraints met (✓) or not (✗), seed."""
     constraint = ""
     if checks:
         constraint = " · constraints ✓" if all(c.met for c in checks) else " · constraints ✗"
     short = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-    return f"{number}. {short} · score {_score_text(result.score, scorer)}{constraint} · seed {result.seed}"
+    return f"{number}. {short} · score {score_text(result.score, scorer)}{constraint} · seed {result.seed}"
 
 
-def results_update(results: tuple, value: str | None = None):
-    return gr.update(choices=[(r.label, r.key) for r in results], value=value)
+def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts,
+                      locks, state: st.StudioState, results, session: str = "no-session", scorer=None):
+    """Search for the prompt, streaming ``{component: value}`` updates of the panel ``c`` (see
+    :func:`stream_outputs`) as it runs.
 
-
-def run_prompt_search(prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts, locks,
-                      state: st.StudioState, results, session: str = "no-session", scorer=None):
-    """Search for the prompt and stream the panel's outputs (see :data:`STREAM_OUTPUTS`) as it runs.
-
-    Mistakes (empty prompt, bad note name, NaN, unknown budget, every knob locked) raise ``ValueError`` subclasses
-    with a message naming the field, before anything runs. The search uses the current sound's render settings;
-    locked knobs keep its values. The last yield adds the results (best first) to the session's list.
-    scorer: the panel's own (:func:`current_scorer`, waiting for it to load) unless given.
+    Mistakes (empty prompt, bad note name, NaN, unknown budget, every knob locked) raise ``StudioError``s with a
+    message naming the field, before anything runs. The search uses the current sound's render settings; locked
+    knobs keep its values. The last update adds the results (best first) to the session's list.
+    scorer: the process's shared one (:func:`current_scorer`, waiting for it to load) unless given.
     """
-    results = tuple(results or ())
     text = check_prompt(prompt)
     settings = state.sound.settings
     pitch, length, brightness, noisiness = (v.strip() if isinstance(v, str) else v
                                             for v in (pitch, length, brightness, noisiness))
     constraints = Constraints.from_user(pitch, length, brightness, noisiness, settings.duration)
-    if budget not in BUDGETS:
-        raise ValueError(f"unknown budget {budget!r}: choose one of {', '.join(BUDGETS)}")
-    strategy = strategy or "learned_es"
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    seed = whole_number("seed", seed, 0, 2**31 - 1)
-    restarts = whole_number("restarts", restarts, 1, MAX_RESTARTS)
+    budget = check_choice(budget, BUDGETS, "budget")
+    strategy = check_choice(strategy or "learned_es", STRATEGIES, "strategy")
+    seed = check_seed(seed)
+    restarts = check_whole(restarts, 1, MAX_RESTARTS, "restarts")
     mask = lock_mask(list(locks or []))
     if mask.all():
-        raise ValueError("every knob is locked: unlock at least one group to search")
-    cancel = SEARCHES.start(session)
-    skip = gr.skip()
-    loading = _loading() if scorer is None else None
-    if loading is not None and not loading.ready.is_set():
-        yield skip, skip, skip, "Loading the scorer (first time only)…", skip, LOADING_BADGE, skip, skip, skip
-    scorer = scorer or current_scorer()
+        raise StudioError("every knob is locked: unlock at least one group to search", "locks")
+    warm = None
+    if scorer is None:
+        if not shared_scorer().ready():
+            yield {c["progress"]: "Loading the scorer (first time only)…", c["badge"]: LOADING_BADGE}
+        scorer = current_scorer()
+        warm = started(SEARCH_WARM_UP)
     badge = scorer_badge(scorer)
     objective = Objective(scorer, text, settings, constraints)  # reads the prompt: nothing understood → PromptError
     understood = understood_text(scorer, objective)
     plan = budget_for(budget, scorer, constraints.active)
-    if loading is not None and not loading.warm.is_set():
-        yield skip, skip, skip, "Compiling the search (once per server start)…", understood, badge, skip, skip, skip
-        loading.warm.wait(SCORER_WAIT_S)
-    progress = search(objective, budget=plan, strategy=strategy, seed=seed, restarts=restarts, locked=mask,
-                      theta=state.sound.theta, cancel=cancel)
-    yield (skip, skip, _curve([], plan.generations, scorer), f"Searching ({STRATEGY_LABELS[strategy]}, {plan.name} "
-           f"budget, {plan.population} sounds per generation)…", understood, badge, skip, skip, skip)
+    if warm is not None and not warm.ready():
+        yield {c["progress"]: "Compiling the search (once per server start)…", c["understood"]: understood,
+               c["badge"]: badge}
+        settled(warm, SCORER_WAIT_S)
+    yield {c["curve"]: score_curve([], plan.generations, scorer), c["understood"]: understood, c["badge"]: badge,
+           c["progress"]: f"Searching ({STRATEGY_LABELS[strategy]}, {plan.name} budget, {plan.population} sounds "
+                          f"per generation)…"}
 
     curves: list[list[float]] = [[] for _ in range(restarts)]
-    best_fitness, best_theta, shown = math.inf, None, None
-    last = -math.inf
-    final = None
-    for p in progress:
-        if p.done:
-            final = p
-            break
-        curves[p.restart].append(p.best_score)
-        if p.best_fitness < best_fitness:  # the best over every restart so far is what plays
-            best_fitness, best_theta = p.best_fitness, p.best_theta
-        now = time.monotonic()
-        if now - last < UPDATE_INTERVAL_S:
-            continue
-        last = now
-        audio, image = skip, skip
-        if shown is None or not np.array_equal(shown, best_theta):
-            (audio, image), shown = preview(best_theta, settings), best_theta
-        report = _progress_text(p, scorer, plan, strategy, constraints.active)
-        yield audio, image, _curve(curves, p.generations, scorer), report, skip, skip, skip, skip, skip
-    SEARCHES.finish(session, cancel)
+    best = {"fitness": np.inf, "theta": None, "shown": None}
 
+    def track(p) -> None:
+        curves[p.restart].append(p.best_score)
+        if p.best_fitness < best["fitness"]:  # the best over every restart so far is what plays
+            best["fitness"], best["theta"] = p.best_fitness, p.best_theta
+
+    def show(p) -> dict:
+        update = {c["curve"]: score_curve(curves, p.generations, scorer),
+                  c["progress"]: progress_text(p, scorer, plan, strategy, constraints.active)}
+        if best["shown"] is None or not np.array_equal(best["shown"], best["theta"]):
+            update[c["audio"]], update[c["spectrogram"]] = preview(best["theta"], settings)
+            best["shown"] = best["theta"]
+        return update
+
+    def start(cancel):
+        return search(objective, budget=plan, strategy=strategy, seed=seed, restarts=restarts, locked=mask,
+                      theta=state.sound.theta, cancel=cancel)
+
+    final = yield from SEARCHES.run(session, start, show, track)
     if final is None or not final.results:
         message = "Stopped before the first generation: nothing found." if final is not None and final.cancelled \
             else "The search found nothing."
-        yield skip, skip, skip, message, skip, skip, skip, skip, skip
+        yield {c["progress"]: message}
         return
     new = []
     stamp = f"{time.time_ns():x}"
     for rank, result in enumerate(final.results, start=1):
         name = text if rank == 1 else f"{text} #{rank}"
         preset = to_preset(result, objective, strategy=strategy, budget=plan.name, name=name)
-        checks = _constraint_checks(preset, constraints)
-        label = _result_label(len(new) + 1, text, result, scorer, checks)
+        checks = constraint_checks(preset, constraints)
+        label = result_label(len(new) + 1, text, result, scorer, checks)
         new.append(PromptResult(f"{stamp}-{rank}", label, preset, float(result.score)))
-    all_results = (tuple(new) + results)[:MAX_RESULTS]
-    best = new[0]
-    audio, image = preview(best.preset.theta, settings)
-    checks = _constraint_checks(best.preset, constraints)
+    all_results = SEARCHES.keep(new, results)
+    top = new[0]
+    audio, image = preview(top.preset.theta, settings)
+    checks = constraint_checks(top.preset, constraints)
     verb = "Stopped early; kept the best so far" if final.cancelled else "Done"
     summary = (f"{verb}: {len(new)} result{'s' if len(new) > 1 else ''} in {final.elapsed_s:.1f} s, "
-               f"{final.evaluations} sounds judged. Best score {_score_text(best.score, scorer)}.")
+               f"{final.evaluations} sounds judged. Best score {score_text(top.score, scorer)}.")
     if checks:
-        summary += "  \n" + "; ".join(c.text for c in checks)
-    yield (audio, image, _curve(curves, final.generations, scorer), summary, skip, skip, all_results,
-           results_update(all_results, best.key), best.preset.name)
+        summary += "  \n" + "; ".join(check.text for check in checks)
+    yield {c["audio"]: audio, c["spectrogram"]: image, c["curve"]: score_curve(curves, final.generations, scorer),
+           c["progress"]: summary, **listed_results(c, all_results, top)}
 
 
-def _constraint_checks(preset, constraints: Constraints) -> list:
+def constraint_checks(preset, constraints: Constraints) -> list:
+    """How a found sound meets the constraints (none when none are set)."""
     if not constraints.active:
         return []
     from studio.audio.sound_profile import sound_profile
@@ -314,7 +280,7 @@ def _constraint_checks(preset, constraints: Constraints) -> list:
 
 
 def chosen_result(choice, results) -> PromptResult:
-    """The result the radio points at; ``ValueError`` when there is none."""
+    """The result the radio points at; ``StudioError`` when there is none."""
     return chosen_entry(choice, results, "generate a sound first: type a prompt and press Generate")
 
 
@@ -388,7 +354,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
 
 
 def stream_outputs(c: dict) -> list:
-    """What :func:`run_prompt_search` yields to, in order."""
+    """Every component :func:`search_for_prompt` may update."""
     return [c["audio"], c["spectrogram"], c["curve"], c["progress"], c["understood"], c["badge"], c["results"],
             c["choice"], c["name"]]
 
@@ -402,25 +368,26 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     demo.load(badge_now, None, c["badge"], show_progress="hidden", concurrency_limit=None, **private)
 
     @streamed_user_errors
-    def prompt_search_stream(prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts,
-                             locked, state, results, request: gr.Request):
-        yield from run_prompt_search(prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts,
-                                     locked, state, results, session_id(request))
+    def search_prompt(prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts, locked, state,
+                      results, request: gr.Request):
+        yield from search_for_prompt(c, prompt, pitch, length, brightness, noisiness, budget, strategy, seed,
+                                     restarts, locked, state, results, session_id(request))
 
     inputs = [c["prompt"], c["pitch"], c["length"], c["brightness"], c["noisiness"], c["budget"], c["strategy"],
               c["seed"], c["restarts"], locks, studio.state, c["results"]]
     # Searches queue on their own (not behind knob renders, which stay responsive); progress shows on the panel.
     searching = dict(concurrency_id="prompt-search", concurrency_limit=limit, api_visibility="private",
                      show_progress="minimal", show_progress_on=[c["progress"]])
-    c["generate"].click(prompt_search_stream, inputs, stream_outputs(c), **searching)
-    c["prompt"].submit(prompt_search_stream, inputs, stream_outputs(c), **searching)
+    c["generate"].click(search_prompt, inputs, stream_outputs(c), **searching)
+    c["prompt"].submit(search_prompt, inputs, stream_outputs(c), **searching)
 
     def cancel_prompt_search(request: gr.Request):
-        request_cancel(session_id(request))
+        SEARCHES.cancel(session_id(request))
 
     c["cancel"].click(cancel_prompt_search, None, None, concurrency_limit=None, show_progress="hidden", **private)
+
     def forget_prompt_session(request: gr.Request):
-        forget_session(session_id(request))
+        SEARCHES.forget(session_id(request))
 
     demo.unload(forget_prompt_session)
 

@@ -10,11 +10,24 @@ import math
 import gradio as gr
 import numpy as np
 
+from studio.checks import check_seed
 from studio.synth import MODULES, PARAMS
 from studio.ui import state as st
-from studio.ui.common import (DURATIONS, RENDER_GROUP, Studio, on_player, shown_value, skip_all, slider_step,
-                              slider_values, sound_outputs, sound_values, status_text, user_errors, view_outputs,
-                              view_values)
+from studio.ui.common import (
+    DURATIONS,
+    RENDER_GROUP,
+    Studio,
+    on_player,
+    shown_value,
+    slider_step,
+    slider_values,
+    sound_outputs,
+    sound_values,
+    status_text,
+    user_errors,
+    view_outputs,
+    view_values,
+)
 from studio.ui.views import render_audio, to_player
 
 # Knob sections in the order a sound designer reaches for them; the musical ones start open.
@@ -26,7 +39,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("LFO envelopes", ("lfo_1_amp_adsr", "lfo_2_amp_adsr", "lfo_1_rate_adsr", "lfo_2_rate_adsr"), False),
     ("Modulation matrix", ("mod_matrix",), False),
 )
-assert sorted(m for _, ms, _ in SECTIONS for m in ms) == sorted(MODULES), "every module needs a section"
+if sorted(m for _, ms, _ in SECTIONS for m in ms) != sorted(MODULES):
+    raise RuntimeError("synth panel: every synth module needs exactly one knob section in SECTIONS")
 
 MODULE_TITLES = {
     "keyboard": "Keyboard", "vco_1": "Oscillator 1 · sine", "vco_2": "Oscillator 2 · square–saw",
@@ -182,43 +196,42 @@ def wire_player(studio: Studio, b: dict) -> None:
     full = sound_outputs(studio)
 
     b["render"].click(user_errors(view_values), [studio.state], view_outputs(studio), **common)
-    b["undo"].click(user_errors(_undo), [studio.state], full, **common)
-    b["redo"].click(user_errors(_redo), [studio.state], full, **common)
-    b["reset"].click(user_errors(_reset), [studio.state], full, **common)
-    b["pin"].click(user_errors(_pin), [studio.state], [studio.state, studio.audio_b, studio.status], **common)
-    b["swap"].click(user_errors(_swap), [studio.state], full + [studio.audio_b], **common)
-    b["randomize"].click(user_errors(_randomize), [studio.state, b["amount"], b["seed"]], full + [b["seed"]],
+    b["undo"].click(user_errors(undo_change), [studio.state], full, **common)
+    b["redo"].click(user_errors(redo_change), [studio.state], full, **common)
+    b["reset"].click(user_errors(reset_sound), [studio.state], full, **common)
+    b["pin"].click(user_errors(pin_sound), [studio.state], [studio.state, studio.audio_b, studio.status], **common)
+    b["swap"].click(user_errors(swap_sounds), [studio.state], full + [studio.audio_b], **common)
+    b["randomize"].click(user_errors(randomize_sound), [studio.state, b["amount"], b["seed"]], full + [b["seed"]],
                          **common)
 
 
-def _undo(state: st.StudioState):
+def undo_change(state: st.StudioState):
     return sound_values(st.undo(state))
 
 
-def _redo(state: st.StudioState):
+def redo_change(state: st.StudioState):
     return sound_values(st.redo(state))
 
 
-def _reset(state: st.StudioState):
+def reset_sound(state: st.StudioState):
     """Back to the last loaded (or saved) preset, as an undoable change."""
     return sound_values(st.change(state, state.base))
 
 
-def _pin(state: st.StudioState):
+def pin_sound(state: st.StudioState):
     state = st.pin(state)
     return state, to_player(render_audio(state.pinned), state.pinned.settings.sample_rate), status_text(state)
 
 
-def _swap(state: st.StudioState):
+def swap_sounds(state: st.StudioState):
     state = st.swap(state)
     b = to_player(render_audio(state.pinned), state.pinned.settings.sample_rate)
     return (*sound_values(state), b)
 
 
-def _randomize(state: st.StudioState, amount: str, seed):
-    if seed is None or not np.isfinite(seed) or seed < 0:
-        raise gr.Error("The random seed must be a whole number ≥ 0", print_exception=False)
-    theta = st.randomized(state.sound.theta, amount, int(seed))
+def randomize_sound(state: st.StudioState, amount: str, seed):
+    seed = check_seed(seed, "random_seed")
+    theta = st.randomized(state.sound.theta, amount, seed)
     state = st.change(state, st.with_theta(state.sound, theta))
     return (*sound_values(state), int(seed) + 1)  # next click gives a new variation; this one stays reproducible
 
@@ -233,12 +246,13 @@ def wire_knobs(studio: Studio, c: dict) -> None:
                        trigger_mode="always_last", **{**common, "show_progress": "hidden"})
 
     settings_inputs = [studio.state, c["duration"], c["noise_seed"]]
-    c["duration"].input(user_errors(_settings_changed), settings_inputs, view_outputs(studio), **common)
-    gr.on([c["noise_seed"].submit, c["noise_seed"].blur], user_errors(_settings_changed), settings_inputs,
+    c["duration"].input(user_errors(change_settings), settings_inputs, view_outputs(studio), **common)
+    gr.on([c["noise_seed"].submit, c["noise_seed"].blur], user_errors(change_settings), settings_inputs,
           view_outputs(studio), **common)
 
     snap_targets = [studio.sliders[_index(k)] for k in SEMITONE_KEYS]
-    c["snap"].input(user_errors(_snap), [studio.state, c["snap"]], view_outputs(studio) + snap_targets, **common)
+    c["snap"].input(user_errors(snap_to_semitones), [studio.state, c["snap"]], view_outputs(studio) + snap_targets,
+                    **common)
 
 
 def _index(key: str) -> int:
@@ -251,10 +265,10 @@ def _knob_handler(index: int):
 
     def on_release(value, state: st.StudioState):
         if value is None:
-            return skip_all(5)
+            return gr.skip()
         current = float(st.human_values(state.sound.theta)[index])
         if abs(float(value) - current) < half_step:  # released without moving: keep the exact preset value
-            return skip_all(5)
+            return gr.skip()
         theta = st.with_human_value(state.sound.theta, index, float(value))
         return view_values(st.change(state, st.with_theta(state.sound, theta)))
 
@@ -262,18 +276,17 @@ def _knob_handler(index: int):
     return on_release
 
 
-def _settings_changed(state: st.StudioState, duration, noise_seed):
+def change_settings(state: st.StudioState, duration, noise_seed):
     if duration is None or noise_seed is None:
         raise gr.Error("Choose a duration and a noise seed", print_exception=False)
-    if float(noise_seed) < 0 or float(noise_seed) != int(noise_seed):
-        raise gr.Error("The noise seed must be a whole number ≥ 0", print_exception=False)
-    settings = dataclasses.replace(state.sound.settings, duration=float(duration), noise_seed=int(noise_seed))
+    noise_seed = check_seed(noise_seed, "noise_seed")
+    settings = dataclasses.replace(state.sound.settings, duration=float(duration), noise_seed=noise_seed)
     if settings == state.sound.settings:
-        return skip_all(5)
+        return gr.skip()
     return view_values(st.change(state, st.with_settings(state.sound, settings)))
 
 
-def _snap(state: st.StudioState, snap: bool):
+def snap_to_semitones(state: st.StudioState, snap: bool):
     indices = [_index(k) for k in SEMITONE_KEYS]
     human = st.human_values(state.sound.theta)
     if snap:

@@ -5,13 +5,12 @@ No Gradio import here, so the warm-up can start compiling while Gradio itself is
 from __future__ import annotations
 
 import logging
-import threading
-import time
 
 import numpy as np
 
 from studio import plots
 from studio.audio.io import to_int16
+from studio.background import Preparation, once, started
 from studio.synth import RenderSettings, default_theta, render
 
 # Fixed for every sound (Gradio would peak-normalize float audio): a quiet sound stays quiet next to a loud one.
@@ -41,59 +40,47 @@ def sound_views(sound) -> tuple[tuple[int, np.ndarray], np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------------------------
 # Warm-up: compile the renderer (~3 s on a CPU) before the first visitor asks for a sound.
 
-_warm = threading.Event()
-_warm_thread: threading.Thread | None = None
-_warm_seconds: float | None = None
-_requested: set = set()
-_lock = threading.Lock()
+WARM_UP = "synth-warm-up"  # the background preparation of the default settings; others are keyed after it
 
 
-def _warm_up(settings_list: tuple[RenderSettings, ...], first: bool) -> None:
-    global _warm_seconds
-    start = time.perf_counter()
-    if not first:
-        _warm.wait()  # extra settings compile after the default ones, never competing with them
-    try:
-        for settings in settings_list:
-            audio = np.asarray(render(default_theta(), settings))
-            if first and not _warm.is_set():
-                plots.spectrogram_image(audio, settings.sample_rate)  # also loads the colour table
-                plots.waveform_image(audio, settings.sample_rate)
-                _warm.set()  # the default settings are ready; other settings compile on in the background
-    except Exception:  # never let a warm-up failure block rendering: the first render will just be slow
-        log.exception("warm-up render failed")
-    finally:
-        if first:
-            _warm_seconds = time.perf_counter() - start
-            _warm.set()
+def _warm_default() -> None:
+    settings = RenderSettings()
+    audio = np.asarray(render(default_theta(), settings))
+    plots.spectrogram_image(audio, settings.sample_rate)  # also loads the colour table
+    plots.waveform_image(audio, settings.sample_rate)
 
 
-def start_warm_up(settings_list=(RenderSettings(),)) -> threading.Thread:
-    """Compile the renderer for each settings in a background thread (the first call's first settings first).
+def _warm_other(settings: RenderSettings):
+    def compile_settings() -> None:
+        wait_for_warm_up(None)  # extra settings compile after the default ones, never competing with them
+        np.asarray(render(default_theta(), settings))
 
-    Later calls only add settings not asked for before, compiled after the first batch.
-    """
-    global _warm_thread
-    with _lock:
-        new = tuple(s for s in dict.fromkeys(settings_list) if s not in _requested)
-        _requested.update(new)
-        first = _warm_thread is None
-        if not new and not first:
-            return _warm_thread
-        thread = threading.Thread(target=_warm_up, args=(new or (RenderSettings(),), first), name="synth-warm-up",
-                                  daemon=True)
-        thread.start()
-        if first:
-            _warm_thread = thread
-        return thread
+    return compile_settings
+
+
+def start_warm_up(settings_list=(RenderSettings(),)) -> Preparation:
+    """Compile the renderer in the background: the default settings first (with the pictures), then each other
+    settings in ``settings_list``, once per process each. Returns the default settings' preparation."""
+    first = once(WARM_UP, _warm_default)
+    for settings in dict.fromkeys(settings_list):
+        if settings != RenderSettings():
+            once(f"{WARM_UP} {settings!r}", _warm_other(settings))
+    return first
 
 
 def wait_for_warm_up(timeout: float | None = 120.0) -> None:
-    """Block until the default renderer is compiled (returns at once when no warm-up was started)."""
-    if _warm_thread is not None:
-        _warm.wait(timeout)
+    """Block until the default renderer is compiled (returns at once when no warm-up was started). A warm-up that
+    failed (logged where it ran) or is late does not block rendering: the first render compiles by itself."""
+    settled(started(WARM_UP), timeout)
 
 
-def warm_up_seconds() -> float | None:
-    """How long the first warm-up batch took, once it finished (``None`` before)."""
-    return _warm_seconds
+def settled(preparation, timeout: float | None) -> bool:
+    """Wait up to ``timeout`` s for a background preparation that only makes things faster (a warm-up); True when
+    it finished well. Its failure was logged where it ran and is not the caller's: the work just compiles itself."""
+    if preparation is None:
+        return False
+    try:
+        preparation.wait(timeout)
+    except Exception:  # already logged with its traceback by the preparation
+        return False
+    return True
