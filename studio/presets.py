@@ -22,6 +22,8 @@ import numpy as np
 import yaml
 
 from studio.audio.io import atomic_file
+from studio.checks import check_render_settings
+from studio.errors import SettingsError, StudioError
 from studio.synth import N_PARAMS, PARAM_KEYS, PARAMS, RenderSettings, render, to_human, to_normalized
 
 FORMAT_VERSION = 1
@@ -35,7 +37,7 @@ MAX_PRESET_CHARS = 1_000_000  # a preset is ~5 kB; anything this big is not one
 _SHORTEST_SIGNIFICANT = 6  # fewest significant digits tried for values on a tiny scale
 
 
-class PresetError(ValueError):
+class PresetError(StudioError):
     """A preset that cannot be read, found or used. ``str()`` reads ``SOURCE: FIELD: PROBLEM``.
 
     ``source`` is the file (or ``<text>``/``<dict>``), ``field`` the offending field as a dotted path
@@ -43,8 +45,8 @@ class PresetError(ValueError):
     """
 
     def __init__(self, source, field: str | None, problem: str):
-        self.source, self.field, self.problem = str(source), field, problem
-        super().__init__(f"{self.source}: {field}: {problem}" if field else f"{self.source}: {problem}")
+        self.source, self.problem = str(source), problem
+        super().__init__(f"{self.source}: {field}: {problem}" if field else f"{self.source}: {problem}", field)
 
 
 @dataclass(frozen=True)
@@ -247,10 +249,9 @@ def _settings(value, source) -> RenderSettings:
     settings = RenderSettings(sample_rate=int(value["sample_rate"]), duration=float(value["duration"]),
                               control_rate=float(value["control_rate"]), noise_seed=int(value["noise_seed"]))
     try:
-        return settings.validate()
-    except ValueError as err:
-        bad = next((k for k in _SETTINGS_TYPES if f"setting {k}=" in str(err)), None)
-        raise PresetError(source, f"settings.{bad}" if bad else "settings", str(err)) from None
+        return check_render_settings(settings)
+    except SettingsError as err:
+        raise PresetError(source, f"settings.{err.field}", str(err)) from None
 
 
 def _theta(params, source) -> np.ndarray:

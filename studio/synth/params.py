@@ -1,7 +1,7 @@
 """The Voice patch's 78 parameters, declared once as data.
 
 A sound is a normalized vector θ ∈ [0, 1]^78 in the canonical order below (torchsynth's
-registration order, see ``VOICE.md``). Human units exist only at the edges (sliders, preset
+registration order in torchsynth 1.0.2's ``torchsynth.synth.Voice``). Human units exist only at the edges (sliders, preset
 files); :func:`to_human` and :func:`to_normalized` convert between the two, vectorized over any
 leading batch shape, and are exact inverses of each other up to float rounding.
 """

@@ -1,6 +1,6 @@
 """The Voice patch: θ ``[B, 78]`` in [0, 1] → audio ``[B, T]``, jitted and batched.
 
-Signal flow (``VOICE.md``): six ADSRs and two LFOs at control rate → a 4×5 modulation matrix → five
+Signal flow (torchsynth 1.0.2's ``Voice``; README, "The synthesizer in Python"): six ADSRs and two LFOs at control rate → a 4×5 modulation matrix → five
 control signals upsampled to audio rate → a sine VCO, a square-saw VCO and noise, each through its
 amplifier → a three-channel mixer → per-sound normalization when a sound clips.
 """
