@@ -112,8 +112,8 @@ class Preset:
 
 def utc_timestamp(now: _dt.datetime | None = None) -> str:
     """ISO-8601 UTC time to the second, e.g. ``2025-01-31T12:00:00Z`` (now unless ``now`` is given)."""
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    return now.astimezone(_dt.timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    now = now or _dt.datetime.now(_dt.UTC)
+    return now.astimezone(_dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def preset_from_dict(d, source: str = "<dict>") -> Preset:
 def _created(value, source) -> str:
     # YAML turns an unquoted timestamp into a datetime; accept it and store it as text.
     if isinstance(value, _dt.datetime):
-        return utc_timestamp(value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc))
+        return utc_timestamp(value if value.tzinfo else value.replace(tzinfo=_dt.UTC))
     if isinstance(value, _dt.date):
         return value.isoformat()
     if not isinstance(value, str):

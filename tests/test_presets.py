@@ -164,12 +164,12 @@ BAD_FIELDS = [
     (_set("format_version", 2), r"format_version: version 2 is not supported"),
     (_set("format_version", "1"), r"format_version: expected an integer, got a string"),
     (_drop("settings"), r"settings: missing field"),
-    (_set("settings/sample_rate", 100), r"settings\.sample_rate: .*invalid"),
+    (_set("settings/sample_rate", 100), r"settings\.sample_rate: sample rate must be a whole number from 8000 to"),
     (_set("settings/sample_rate", 48000.5), r"settings\.sample_rate: expected an integer, got a number"),
     (_set("settings/duration", "2s"), r"settings\.duration: expected a number, got a string"),
     (_set("settings/gain", 1.0), r"settings\.gain: unknown field"),
     (_drop("settings/noise_seed"), r"settings\.noise_seed: missing field"),
-    (_set("settings/noise_seed", -1), r"settings\.noise_seed: .*invalid"),
+    (_set("settings/noise_seed", -1), r"settings\.noise_seed: the noise seed must be a whole number from 0 to 4294967295"),
 ]
 
 

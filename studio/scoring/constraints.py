@@ -84,7 +84,7 @@ class Constraints:
 
     @classmethod
     def from_user(cls, pitch=None, length=None, brightness=None, noisiness=None,
-                  duration: float = 2.0) -> "Constraints":
+                  duration: float = 2.0) -> Constraints:
         """Validated constraints from loose input (a note name, numbers or None); :class:`ConstraintError` names
         the bad one. ``duration`` is the render length in seconds (a sound cannot be longer)."""
         midi = parse_pitch(pitch) if pitch not in (None, "") else None

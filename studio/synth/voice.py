@@ -42,7 +42,7 @@ class RenderSettings:
     def num_control(self) -> int:
         return int(round(self.control_rate * self.duration))
 
-    def validate(self) -> "RenderSettings":
+    def validate(self) -> RenderSettings:
         """Raise ``ValueError`` naming the bad setting; return self when all are usable."""
         checks = [
             ("sample_rate", isinstance(self.sample_rate, (int, np.integer)) and 8_000 <= self.sample_rate <= MAX_SAMPLE_RATE,
