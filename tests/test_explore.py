@@ -5,9 +5,23 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from studio.explore import (LOCK_GROUPS, LOCK_LABELS, apply_locks, describe_locks, distances_to, doppelgangers,
-                            interpolate, lerp_thetas, lock_mask, locked_keys, map_coordinates,
-                            render_sounds, sound_map, umap_warm, warm_up_umap)
+from studio.explore import (
+    LOCK_GROUPS,
+    LOCK_LABELS,
+    apply_locks,
+    describe_locks,
+    distances_to,
+    doppelgangers,
+    interpolate,
+    lerp_thetas,
+    lock_mask,
+    locked_keys,
+    map_coordinates,
+    render_sounds,
+    sound_map,
+    umap_warm,
+    warm_up_umap,
+)
 from studio.explore.interpolate import even_positions, path_points
 from studio.explore.maps import pca_coordinates
 from studio.explore.sounds import batch_size_for
@@ -209,9 +223,9 @@ def test_pca_is_deterministic_in_sign():
 
 
 def test_umap_map_is_deterministic_for_a_seed():
-    thread = warm_up_umap()  # also the start-up path: compiles numba in the background
-    thread.join()
-    assert umap_warm() and warm_up_umap() is thread  # warming up once per process
+    warming = warm_up_umap()  # also the start-up path: compiles numba in the background
+    warming.wait(timeout=300)
+    assert umap_warm() and warm_up_umap() is warming  # warming up once per process
     thetas = thetas_in_clusters(12)
     first = sound_map(thetas, space="theta", seed=3)
     again = sound_map(thetas, space="theta", seed=3)

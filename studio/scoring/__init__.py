@@ -10,6 +10,7 @@ from .descriptors import DescriptorScorer, explain, known_words, read_prompt
 from .factory import SCORER_KINDS, make_scorer
 from .objective import Evaluation, Objective
 
-__all__ = ["BUDGET_FAMILIES", "PromptError", "Scorer", "ScorerUnavailable", "Terms", "check_prompt", "ConstraintError", "Constraints",
+__all__ = ["BUDGET_FAMILIES", "PromptError", "Scorer", "ScorerUnavailable", "Terms", "check_prompt",
+           "ConstraintError", "Constraints",
            "parse_pitch", "DescriptorScorer", "explain", "known_words", "read_prompt", "SCORER_KINDS", "make_scorer",
            "Evaluation", "Objective"]
