@@ -191,7 +191,7 @@ def test_interpolate_inputs_are_checked():
         interpolate(a, b, mode="cubic", settings=SMALL)
     with pytest.raises(ValueError, match="steps"):
         interpolate(a, b, steps=1, settings=SMALL)
-    with pytest.raises(ValueError, match="dense_points"):
+    with pytest.raises(ValueError, match="dense points"):
         interpolate(a, b, steps=5, dense_points=8, settings=SMALL)
     with pytest.raises(ValueError, match="sound B: parameter keyboard.midi_f0 is not finite"):
         interpolate(a, np.full(N_PARAMS, np.nan, np.float32), settings=SMALL)
