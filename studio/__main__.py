@@ -1,10 +1,7 @@
-"""``python -m studio``: see :mod:`studio.cli`."""
+"""``python -m studio``: see :mod:`studio.cli` (whose ``main`` tunes the CPU first, as the ``synth-studio``
+script calls it directly)."""
 import sys
 
-from studio.synth.cpu import tune_cpu
-
-tune_cpu()  # before any computation: XLA reads its flags once
-
-from studio.cli import main  # noqa: E402
+from studio.cli import main
 
 sys.exit(main())

@@ -33,33 +33,43 @@ def _whole(value, field: str, what: str) -> int:
     raise SettingsError(f"{what} must be a whole number, got {value!r}", field)
 
 
+def label(field: str) -> str:
+    """How a field is named in a message: ``noise_seed`` → ``noise seed``, ``settings.duration`` → ``duration``;
+    a command-line option (``--sample-rate``) stays as it is."""
+    if field.startswith("-"):
+        return field
+    return field.rsplit(".", 1)[-1].replace("_", " ")
+
+
 def check_seed(value, field: str = "seed") -> int:
     """A seed: a whole number from 0 to ``MAX_SEED`` (2**32 − 1), the same rule for every seed in the studio."""
-    seed = _whole(value, field, f"the {field.replace('_', ' ')}")
+    name = label(field) if field.startswith("-") else f"the {label(field)}"
+    seed = _whole(value, field, name)
     if not 0 <= seed <= MAX_SEED:
-        raise SettingsError(f"the {field.replace('_', ' ')} must be a whole number from 0 to {MAX_SEED}, got {seed}",
-                            field)
+        raise SettingsError(f"{name} must be a whole number from 0 to {MAX_SEED}, got {seed}", field)
     return seed
 
 
-def check_whole(value, lo: int, hi: int, field: str) -> int:
-    """A whole number from ``lo`` to ``hi`` (inclusive)."""
-    number = _whole(value, field, field.replace("_", " "))
-    if not lo <= number <= hi:
-        raise SettingsError(f"{field.replace('_', ' ')} must be a whole number from {lo} to {hi}, got {number}", field)
+def check_whole(value, lo: int, hi: int | None, field: str) -> int:
+    """A whole number from ``lo`` to ``hi`` (inclusive; ``hi`` None: no upper bound)."""
+    number = _whole(value, field, label(field))
+    if number < lo or (hi is not None and number > hi):
+        accepted = f"from {lo} to {hi}" if hi is not None else f"≥ {lo}"
+        raise SettingsError(f"{label(field)} must be a whole number {accepted}, got {number}", field)
     return number
 
 
 def check_number(value, lo: float, hi: float, field: str, unit: str = "") -> float:
-    """A finite number from ``lo`` to ``hi`` (inclusive); ``unit`` is named in the message."""
+    """A finite number from ``lo`` to ``hi`` (inclusive; ``hi`` may be ``math.inf``: no upper bound);
+    ``unit`` is named in the message."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = math.nan
     if isinstance(value, bool) or not (math.isfinite(number) and lo <= number <= hi):
         suffix = f" {unit}" if unit else ""
-        raise SettingsError(f"{field.replace('_', ' ')} must be a number from {lo:g} to {hi:g}{suffix}, got {value!r}",
-                            field)
+        accepted = f"from {lo:g} to {hi:g}{suffix}" if math.isfinite(hi) else f"≥ {lo:g}{suffix}"
+        raise SettingsError(f"{label(field)} must be a finite number {accepted}, got {value!r}", field)
     return number
 
 
@@ -67,8 +77,21 @@ def check_choice(value, choices: Iterable[str], field: str) -> str:
     """One of ``choices`` (exact name)."""
     options = tuple(choices)
     if value not in options:
-        raise SettingsError(f"unknown {field.replace('_', ' ')} {value!r}: choose one of {', '.join(options)}", field)
+        raise SettingsError(f"unknown {label(field)} {value!r}: choose one of {', '.join(options)}", field)
     return value
+
+
+def check_render_settings(settings):
+    """``settings`` (:class:`~studio.synth.RenderSettings`) when every setting is usable, else
+    :class:`~studio.errors.SettingsError` whose ``field`` is the setting at fault (``sample_rate``, ``duration``,
+    ``control_rate``, ``noise_seed``). The ranges are the synth's own (``studio.synth.voice``)."""
+    from studio.synth.voice import MAX_DURATION, MAX_SAMPLE_RATE
+
+    check_whole(settings.sample_rate, 8_000, MAX_SAMPLE_RATE, "sample_rate")
+    check_number(settings.duration, 0.05, MAX_DURATION, "duration", "s")
+    check_number(settings.control_rate, 10.0, settings.sample_rate / 4, "control_rate", "Hz")
+    check_seed(settings.noise_seed, "noise_seed")
+    return settings.validate()  # the synth's own check: agrees with the ones above
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,8 +135,8 @@ def parse_note(text, field: str = "pitch") -> float:
         hz = float(m.group(1))
         midi = hz_to_midi(hz) if hz > 0 else -math.inf
     else:
-        raise SettingsError(f"{field} {text!r} is not a note: write a note name and octave like C3, F#2 or Bb4 "
+        raise SettingsError(f"{label(field)} {text!r} is not a note: write a note name and octave like C3, F#2 or Bb4 "
                             "(C4 is middle C), or a frequency like 220 Hz", field)
     if not math.isfinite(midi):
-        raise SettingsError(f"{field} {text!r} is not a finite pitch", field)
+        raise SettingsError(f"{label(field)} {text!r} is not a finite pitch", field)
     return midi

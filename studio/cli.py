@@ -12,19 +12,34 @@
     python -m studio morph A B -o DIR [--steps 5] [--mode linear|even] [--lock GROUP ...]
 
 PRESET is a preset file (.yaml, .yml, .json) or the name of a factory preset (``bass``). Mistakes a user
-can make (a missing or invalid file, a bad option value) end with one line ``error: …`` on stderr and exit
-status 1 (2 for usage errors), never a traceback. Heavy modules (JAX, the synth) are imported inside the
-commands, so ``--help`` answers at once.
+can make (a missing or invalid file, a bad option value: a :class:`~studio.errors.StudioError`) end with one
+line ``error: …`` on stderr and exit status 1 (2 for usage errors), never a traceback. Anything else is a bug
+of the studio: its traceback is logged to stderr, then one line ``error: internal error: …`` and status 1.
+Heavy modules (JAX, the synth) are imported inside the commands, so ``--help`` answers at once.
+
+Option values are checked by :mod:`studio.checks` (the rules the UI uses too); names of strategies, budgets
+and scorers come from the modules that define them.
 """
 from __future__ import annotations
 
 import argparse
+import logging
+import math
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+from studio import checks
+from studio.errors import INTERNAL_ERROR_MESSAGE, SettingsError, StudioError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+MAX_RESTARTS = 16  # --restarts of prompt and match, --keep of match
+MAX_COUNT = 64  # vary --count, morph --steps
+MAX_CLAP_WEIGHT = 10.0
+
+log = logging.getLogger("studio.cli")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,62 +49,79 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see --help)\n")
 
 
-class UserError(Exception):
-    """A mistake on the command line or in a file, reported as one line."""
+def _checked(check, *args):
+    """An argparse ``type=`` from a :mod:`studio.checks` validator: ``check(text, *args)``, its
+    SettingsError becoming argparse's usage error (exit status 2)."""
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {text!r}")
-    return value
-
-
-def _delta(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return value
-
-
-def _count_in(lo: int, hi: int):
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"expected a whole number from {lo} to {hi}, got {value}")
-        return value
+            return check(text, *args)
+        except SettingsError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
+    parse.__name__ = getattr(check, "__name__", "value")  # argparse names the type in some messages
     return parse
 
 
-def _seed(text: str) -> int:
-    value = _positive_int(text)
-    if value >= 2**32:
-        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {2**32 - 1}, got {value}")
-    return value
+class _Names(Sequence):
+    """Names from the module that defines them (strategies, budgets, scorer kinds, strip modes), for
+    ``choices=``: imported when argparse first looks at them, so ``--help`` does not import JAX."""
+
+    def __init__(self, load):
+        self._load, self._names = load, None
+
+    def _get(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = tuple(self._load())
+        return self._names
+
+    def __getitem__(self, index):
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def _search_names() -> dict[str, tuple[str, ...]]:
+    """The search engine's strategy and budget names."""
+    from studio.search import BUDGETS, STRATEGIES
+
+    return {"strategies": tuple(STRATEGIES), "budgets": tuple(BUDGETS)}
+
+
+def _scorer_kinds():
+    from studio.scoring import SCORER_KINDS
+
+    return SCORER_KINDS
+
+
+def _strip_modes():
+    from studio.explore import MODES
+
+    return MODES
+
+
+def _duration(text: str) -> float:
+    from studio.synth.voice import MAX_DURATION
+
+    return checks.check_number(text, 0.05, MAX_DURATION, "duration", "s")
+
+
+def _sample_rate(text: str) -> int:
+    from studio.synth.voice import MAX_SAMPLE_RATE
+
+    return checks.check_whole(text, 8_000, MAX_SAMPLE_RATE, "sample_rate")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface: one sub-command per job."""
+    strategies = _Names(lambda: _search_names()["strategies"])
+    budgets = _Names(lambda: _search_names()["budgets"])
+    scorer_kinds = _Names(_scorer_kinds)
+    seed = _checked(checks.check_seed, "seed")
+    seconds = _checked(_duration)
+    sample_rate = _checked(_sample_rate)
+    restarts = _checked(checks.check_whole, 1, MAX_RESTARTS, "restarts")
     parser = _Parser(prog="python -m studio", description="The synth sketch studio from a shell.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -98,9 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("preset", metavar="PRESET", help="a preset file (.yaml, .yml, .json) or a factory preset name")
     render.add_argument("-o", "--output", metavar="OUT.wav", type=Path,
                         help="where to write the WAV (default: PRESET's name or file stem + .wav, here)")
-    render.add_argument("--sample-rate", metavar="HZ", type=_positive_int, help="override the preset's sample rate")
-    render.add_argument("--duration", metavar="S", type=_seconds, help="override the preset's duration in seconds")
-    render.add_argument("--seed", metavar="N", type=_positive_int, help="override the preset's noise seed")
+    render.add_argument("--sample-rate", metavar="HZ", type=sample_rate, help="override the preset's sample rate")
+    render.add_argument("--duration", metavar="S", type=seconds, help="override the preset's duration in seconds")
+    render.add_argument("--seed", metavar="N", type=seed, help="override the preset's noise seed")
     render.add_argument("--float", action="store_true", help="write 32-bit float samples instead of 16-bit PCM")
     render.set_defaults(run=cmd_render)
 
@@ -112,27 +144,29 @@ def build_parser() -> argparse.ArgumentParser:
     prompt.add_argument("-o", "--output", metavar="OUT.wav", type=Path,
                         help="where to write the WAV; the preset goes next to it as OUT.yaml (default: the prompt's "
                              "words + .wav, here)")
-    prompt.add_argument("--budget", choices=("quick", "standard", "paper"), default="quick",
+    prompt.add_argument("--budget", choices=budgets, default="quick",
                         help="how long to search: quick (about a second with descriptors), standard, or paper (CTAG: "
                              "population 50, 300 generations) (default: quick)")
-    prompt.add_argument("--scorer", choices=("auto", "clap", "descriptors"), default="auto",
+    prompt.add_argument("--scorer", choices=scorer_kinds, default="auto",
                         help="who judges: clap, descriptors (offline), or auto: CLAP when its weights load "
                              "(default: auto)")
     prompt.add_argument("--clap-model", metavar="ID_OR_DIR",
                         help="CLAP weights: a Hugging Face id or a local folder (default: $SYNTH_STUDIO_CLAP, else "
                              "laion/clap-htsat-unfused)")
-    prompt.add_argument("--strategy", choices=("learned_es", "cma_es", "snes", "random"),
+    prompt.add_argument("--strategy", choices=strategies,
                         help="evolution strategy (default: learned_es)")
-    prompt.add_argument("--seed", metavar="N", type=_positive_int, default=0,
+    prompt.add_argument("--seed", metavar="N", type=seed, default=0,
                         help="seed of every random choice of the search (default: 0)")
-    prompt.add_argument("--restarts", metavar="N", type=_positive_int, default=1,
-                        help="independent searches with seeds N, N+1, …; each result is written (default: 1)")
+    prompt.add_argument("--restarts", metavar="N", type=restarts, default=1,
+                        help=f"independent searches with seeds N, N+1, …; each result is written, 1 to {MAX_RESTARTS} "
+                             "(default: 1)")
     prompt.add_argument("--pitch", metavar="NOTE", help="hard target: pitch as a note name (C3, F#2, Bb4) or Hz")
-    prompt.add_argument("--length", metavar="S", type=_seconds, help="hard target: audible length in seconds")
+    prompt.add_argument("--length", metavar="S", type=_checked(checks.check_number, 0.0, math.inf, "length", "s"),
+                        help="hard target: audible length in seconds")
     prompt.add_argument("--brightness", metavar="HZ", type=float, help="hard target: spectral centroid in Hz")
     prompt.add_argument("--noisiness", metavar="X", type=float, help="hard target: spectral flatness, 0 to 0.6")
-    prompt.add_argument("--duration", metavar="S", type=_seconds, help="render length in seconds (default: 2)")
-    prompt.add_argument("--sample-rate", metavar="HZ", type=_positive_int, help="render rate (default: 48000)")
+    prompt.add_argument("--duration", metavar="S", type=seconds, help="render length in seconds (default: 2)")
+    prompt.add_argument("--sample-rate", metavar="HZ", type=sample_rate, help="render rate (default: 48000)")
     prompt.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
                         help="knobs the search leaves alone, keeping the --from preset's values (else the default "
                              "sound's): pitch, note_length, a module (adsr_1, mixer, …) or a module.parameter key; "
@@ -151,22 +185,23 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("-o", "--output", metavar="OUT.yaml", type=Path,
                        help="where to write the preset; the WAV goes next to it as OUT.wav (default: TARGET's stem + "
                             "-match.yaml, here)")
-    match.add_argument("--budget", choices=("quick", "standard", "paper"), default="quick",
+    match.add_argument("--budget", choices=budgets, default="quick",
                        help="how long to search: quick (3,712 renders: seconds), standard (14,464) or paper "
                             "(40,448) (default: quick)")
-    match.add_argument("--seed", metavar="N", type=_seed, default=0,
+    match.add_argument("--seed", metavar="N", type=seed, default=0,
                        help="seed of every random choice; restart r uses N + r (default: 0)")
-    match.add_argument("--restarts", metavar="N", type=_count_in(1, 16), help="restarts (default: the budget's)")
-    match.add_argument("--keep", metavar="N", type=_count_in(1, 16), default=1,
+    match.add_argument("--restarts", metavar="N", type=restarts, help="restarts (default: the budget's)")
+    match.add_argument("--keep", metavar="N", type=_checked(checks.check_whole, 1, MAX_RESTARTS, "keep"), default=1,
                        help="distinct matches to write: OUT.yaml, OUT-2.yaml, … (default: 1)")
-    match.add_argument("--strategy", choices=("learned_es", "cma_es", "snes", "random"),
+    match.add_argument("--strategy", choices=strategies,
                        help="evolution strategy (default: the budget's)")
     match.add_argument("--lock-pitch", action="store_true", help="hold the pitch at the target's measured pitch")
     match.add_argument("--lock-length", action="store_true",
                        help="hold the note length at the target's measured one")
-    match.add_argument("--duration", metavar="S", type=_seconds, default=2.0,
+    match.add_argument("--duration", metavar="S", type=seconds, default=2.0,
                        help="the synth's buffer in seconds; a longer target is cut (default: 2)")
-    match.add_argument("--clap-weight", metavar="W", type=float, default=0.0,
+    match.add_argument("--clap-weight", metavar="W", default=0.0,
+                       type=_checked(checks.check_number, 0.0, MAX_CLAP_WEIGHT, "clap_weight"),
                        help="add W × (1 − CLAP audio cosine) to the loss (needs CLAP weights; slow on a CPU)")
     match.add_argument("--clap-model", metavar="ID_OR_DIR",
                        help="CLAP weights for --clap-weight "
@@ -183,10 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     vary.add_argument("preset", metavar="PRESET", help="a preset file (.yaml, .yml, .json) or a factory preset name")
     vary.add_argument("-o", "--output", metavar="DIR", type=Path, required=True,
                       help="folder for the variations (created if missing)")
-    vary.add_argument("--delta", metavar="δ", type=_delta, default=0.25,
+    vary.add_argument("--delta", metavar="δ", type=_checked(checks.check_number, 0.0, 1.0, "delta"), default=0.25,
                       help="step size in normalized units, 0 to 1 (default 0.25)")
-    vary.add_argument("--count", metavar="N", type=_count_in(1, 64), default=8, help="variations, 1 to 64 (default 8)")
-    vary.add_argument("--seed", metavar="N", type=_seed, default=0, help="picks the variations (default 0)")
+    vary.add_argument("--count", metavar="N", type=_checked(checks.check_whole, 1, MAX_COUNT, "count"), default=8,
+                      help=f"variations, 1 to {MAX_COUNT} (default 8)")
+    vary.add_argument("--seed", metavar="N", type=seed, default=0, help="picks the variations (default 0)")
     vary.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
                       help="keep these unchanged: pitch, note_length, a module (adsr_1, mixer, …) or a "
                            "module.parameter key")
@@ -199,9 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     morph.add_argument("preset_b", metavar="B", help="the last preset (file or factory name)")
     morph.add_argument("-o", "--output", metavar="DIR", type=Path, required=True,
                        help="folder for the steps (created if missing)")
-    morph.add_argument("--steps", metavar="N", type=_count_in(2, 64), default=5,
-                       help="steps including A and B, 2 to 64 (default 5)")
-    morph.add_argument("--mode", choices=("linear", "even"), default="linear",
+    morph.add_argument("--steps", metavar="N", type=_checked(checks.check_whole, 2, MAX_COUNT, "steps"), default=5,
+                       help=f"steps including A and B, 2 to {MAX_COUNT} (default 5)")
+    morph.add_argument("--mode", choices=_Names(_strip_modes), default="linear",
                        help="linear: equal steps in the knobs; even: equal perceptual steps (default linear)")
     morph.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
                        help="hold these at A's values along the strip (as for vary)")
@@ -211,6 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Show the studio's version and its environment.")
     info.set_defaults(run=cmd_info)
     return parser
+
+
+def _check_settings(settings, options: dict[str, str]):
+    """``settings`` when usable (:func:`studio.checks.check_render_settings`), else a StudioError naming the
+    option the user typed (``options``: setting → option) rather than the field behind it."""
+    try:
+        return checks.check_render_settings(settings)
+    except SettingsError as err:
+        option = options.get(err.field)
+        raise SettingsError(f"{option}: {err}" if option else str(err), option or err.field) from None
+
+
+def _check_output_folder(output: Path) -> None:
+    if output.parent and not output.parent.is_dir():
+        raise StudioError(f"cannot write {output}: folder {output.parent} does not exist", "output")
 
 
 def _load(spec: str):
@@ -232,17 +283,10 @@ def cmd_render(args) -> int:
     preset, stem = _load(args.preset)
     overrides = {k: v for k, v in (("sample_rate", args.sample_rate), ("duration", args.duration),
                                    ("noise_seed", args.seed)) if v is not None}
-    settings = dataclasses.replace(preset.settings, **overrides)
-    try:
-        settings.validate()
-    except ValueError as err:  # name the option the user typed, not the field behind it
-        message = str(err)
-        for field, option in (("sample_rate", "--sample-rate"), ("duration", "--duration"), ("noise_seed", "--seed")):
-            message = message.replace(f"render setting {field}=", f"{option} ")
-        raise UserError(message) from None
+    settings = _check_settings(dataclasses.replace(preset.settings, **overrides),
+                               {"sample_rate": "--sample-rate", "duration": "--duration", "noise_seed": "--seed"})
     output = args.output or Path(f"{stem}.wav")
-    if output.parent and not output.parent.is_dir():
-        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+    _check_output_folder(output)
 
     from studio.audio.io import write_wav
     from studio.synth import render
@@ -273,39 +317,35 @@ def cmd_prompt(args) -> int:
     from studio.scoring.objective import Objective
     from studio.synth import RenderSettings
 
-    if args.restarts < 1:
-        raise UserError("--restarts must be at least 1")
     output = args.output or Path(f"{_prompt_stem(args.text)}.wav")
     if output.suffix.lower() != ".wav":
-        raise UserError(f"the output {output} must end in .wav (the preset is written next to it as .yaml)")
-    if output.parent and not output.parent.is_dir():
-        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
+        raise StudioError(f"the output {output} must end in .wav (the preset is written next to it as .yaml)",
+                          "output")
+    _check_output_folder(output)
     overrides = {k: v for k, v in (("sample_rate", args.sample_rate), ("duration", args.duration)) if v is not None}
     start = _load(args.from_preset)[0] if args.from_preset else None  # what the locked knobs keep
-    settings = dataclasses.replace(start.settings if start else RenderSettings(), **overrides)
-    try:
-        settings.validate()
-    except ValueError as err:
-        raise UserError(str(err).replace("render setting sample_rate=", "--sample-rate ")
-                        .replace("render setting duration=", "--duration ")) from None
+    settings = _check_settings(dataclasses.replace(start.settings if start else RenderSettings(), **overrides),
+                               {"sample_rate": "--sample-rate", "duration": "--duration"})
     constraints = Constraints.from_user(args.pitch, args.length, args.brightness, args.noisiness, settings.duration)
     mask = _lock_mask([name.strip() for arg in args.lock for name in arg.split(",") if name.strip()])
     if mask.all():
-        raise UserError("--lock: every knob is locked; leave at least one free to search")
+        raise StudioError("--lock: every knob is locked; leave at least one free to search", "lock")
 
     from studio.scoring import ScorerUnavailable
 
     try:
         scorer = make_scorer(args.scorer, clap_model=args.clap_model)
     except ScorerUnavailable as err:
-        raise UserError(f"--scorer clap: {err}") from None
+        raise ScorerUnavailable(f"--scorer clap: {err}", "--scorer") from None
     objective = Objective(scorer, args.text, settings, constraints)
     print(f"scorer: {scorer.label} — {scorer.reason}")
-    reading = explain(args.text, settings.duration)
-    print(f"understood: {reading}" if scorer.name == "descriptors" else
-          f"descriptor reading (for reference; CLAP judges the text itself): {reading}")
+    if scorer.explains_prompt:
+        print(f"understood: {scorer.explain(args.text, settings.duration)}")
+    else:  # the descriptor scorer's reading still tells the user which words carry measurable qualities
+        print(f"descriptor reading (for reference; {scorer.label} judges the text itself): "
+              f"{explain(args.text, settings.duration)}")
     if constraints.active:
-        overridden = "" if scorer.name != "descriptors" else " (they replace the prompt's targets on those descriptors)"
+        overridden = " (they replace the prompt's targets on those descriptors)" if scorer.explains_prompt else ""
         print(f"constraints: {constraints.describe()}{overridden}")
     if mask.any():
         from studio.explore import describe_locks
@@ -335,7 +375,7 @@ def cmd_prompt(args) -> int:
     except KeyboardInterrupt:  # Ctrl-C: keep what was found so far
         interrupted = True
     if final is None:
-        raise UserError("the search stopped before its first generation: nothing to write")
+        raise StudioError("the search stopped before its first generation: nothing to write")
     results = list(final.results)
     if interrupted and not final.done:  # the running restart's best so far joins the finished ones
         results.append(SearchResult(final.best_theta, final.best_score, final.best_fitness, final.best_penalty,
@@ -370,30 +410,27 @@ def _write_prompt_results(results, objective, strategy: str, budget: str, output
         print(f"wrote {wav} and {yaml_path}: score {result.score:.3f} (seed {result.seed}, "
               f"{result.evaluations} candidates, {elapsed_s:.1f} s)")
         if objective.constraints.active:
-            checks = objective.constraints.check(sound_profile(audio, settings.sample_rate))
-            print("  " + "; ".join(c.text for c in checks))
+            outcomes = objective.constraints.check(sound_profile(audio, settings.sample_rate))
+            print("  " + "; ".join(c.text for c in outcomes))
 
 
 def cmd_match(args) -> int:
     """Match TARGET: print what was read and estimated, stream progress, write the best matches (preset + WAV)."""
-    import math
-
-    from studio.audio.target import load_target
+    from studio.audio.target import TargetError, load_target
     from studio.synth import RenderSettings
 
     output = args.output or Path(f"{_slug(Path(args.target).stem)}-match.yaml")
     if output.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise UserError(f"the output {output} must end in .yaml, .yml or .json (the WAV is written next to it)")
-    if output.parent and not output.parent.is_dir():
-        raise UserError(f"cannot write {output}: folder {output.parent} does not exist")
-    if not (math.isfinite(args.clap_weight) and 0.0 <= args.clap_weight <= 10.0):
-        raise UserError(f"--clap-weight must be from 0 to 10, got {args.clap_weight}")
-    settings = RenderSettings(duration=args.duration)
+        raise StudioError(f"the output {output} must end in .yaml, .yml or .json (the WAV is written next to it)",
+                          "output")
+    _check_output_folder(output)
+    settings = _check_settings(RenderSettings(duration=args.duration), {"duration": "--duration"})
     try:
-        settings.validate()
-    except ValueError as err:
-        raise UserError(str(err).replace("render setting duration=", "--duration ")) from None
-    target = load_target(args.target, settings.sample_rate, settings.duration)
+        target = load_target(args.target, settings.sample_rate, settings.duration)
+    except TargetError as err:  # a StudioError once studio.audio.target says so itself
+        if isinstance(err, StudioError):
+            raise
+        raise StudioError(str(err), "target") from None
     print(f"target: {target.describe()}")
 
     from studio.match import LossWeights, MatchError, estimate_start, match_plan, match_sound
@@ -407,7 +444,7 @@ def cmd_match(args) -> int:
         try:
             clap = make_scorer("clap", clap_model=args.clap_model)
         except ScorerUnavailable as err:
-            raise UserError(f"--clap-weight: {err}") from None
+            raise ScorerUnavailable(f"--clap-weight: {err}", "--clap-weight") from None
         print(f"CLAP: {clap.reason}")
     tune_cpu()
     use_compilation_cache()
@@ -424,8 +461,10 @@ def cmd_match(args) -> int:
         progress = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=args.seed,
                                lock_pitch=args.lock_pitch, lock_length=args.lock_length,
                                keep=args.keep, weights=LossWeights(clap=args.clap_weight), clap=clap, guess=guess)
-    except MatchError as err:
-        raise UserError(str(err)) from None
+    except MatchError as err:  # the match engine's user errors (a silent target, …)
+        if isinstance(err, StudioError):
+            raise
+        raise StudioError(str(err)) from None
     final, last_report, interrupted = None, 0.0, False
     try:
         for final in progress:
@@ -440,7 +479,7 @@ def cmd_match(args) -> int:
     except KeyboardInterrupt:  # Ctrl-C: keep what was found so far
         interrupted = True
     if final is None:
-        raise UserError("the match stopped before its first generation: nothing to write")
+        raise StudioError("the match stopped before its first generation: nothing to write")
     _write_matches(final, target, settings, plan.budget.name, strategy, output, args.seed)
     if interrupted or final.cancelled:
         print("stopped early: wrote the best match found so far")
@@ -477,7 +516,7 @@ def _write_matches(final, target, settings, budget: str, strategy: str, output: 
 def _output_folder(path: Path) -> Path:
     """Create the output folder (and parents) unless it exists; a file in the way is a user error."""
     if path.exists() and not path.is_dir():
-        raise UserError(f"cannot write into {path}: it is a file, not a folder")
+        raise StudioError(f"cannot write into {path}: it is a file, not a folder", "output")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -494,8 +533,8 @@ def _lock_mask(names):
 
     try:
         return lock_mask(names or None)
-    except ValueError as err:
-        raise UserError(f"--lock: {err}") from None
+    except SettingsError as err:
+        raise SettingsError(f"--lock: {err}", "--lock") from None
 
 
 def _write_sound(folder: Path, stem: str, preset, audio) -> tuple[Path, Path]:
@@ -593,22 +632,29 @@ def cmd_info(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return the exit status."""
+    """Run one command; return the exit status (the ``synth-studio`` script and ``python -m studio``)."""
+    from studio.synth.cpu import tune_cpu
+
+    tune_cpu()  # first thing: XLA reads its flags once, before any computation
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except UserError as err:
-        return _fail(str(err))
-    except ValueError as err:  # PresetError and invalid settings are ValueErrors with readable messages
+    except StudioError as err:  # a mistake the user can fix: its message says what and how
         return _fail(str(err))
     except BrokenPipeError:  # the reader went away (`… | head`): stop quietly, like other Unix tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except OSError as err:
+    except OSError as err:  # the file system's answer (no permission, disk full): the user's to fix
         where = f" {err.filename}" if getattr(err, "filename", None) else ""
         return _fail(f"cannot access{where}: {err.strerror or err}")
     except KeyboardInterrupt:
         return _fail("interrupted")
+    except Exception as err:  # anything else is a bug of the studio: keep its traceback, say so in one line
+        if not logging.getLogger().handlers:
+            logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        log.exception("internal error in %r", args.command)
+        internal = INTERNAL_ERROR_MESSAGE[:1].lower() + INTERNAL_ERROR_MESSAGE[1:]
+        return _fail(f"{internal} ({type(err).__name__}: {err})")
 
 
 def _fail(message: str) -> int:

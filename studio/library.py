@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.errors import StudioError
+
 ENV_LIBRARY = "SYNTH_STUDIO_LIBRARY"  # library root folder
 ENV_PUBLIC = "SYNTH_STUDIO_PUBLIC"  # "1"/"true": per-session namespaces (default on when SPACE_ID is set)
 PRESET_SUFFIX = ".yaml"
@@ -50,8 +52,12 @@ _TEMP_PREFIX = ".tmp-"
 log = logging.getLogger(__name__)
 
 
-class LibraryError(ValueError):
-    """A problem the user can cause (bad name, missing sound, name taken, library full): its message is for them."""
+class LibraryError(StudioError):
+    """A problem the user can cause (bad name, missing sound, name taken, library full): its message is for them.
+
+    ``field``: ``"name"`` (a display name), ``"slug"`` (a sound's id), ``"tags"``, ``"file"`` (an imported file),
+    ``"session"`` (the browser's library token) or None (the library as a whole: full, bad audio).
+    """
 
 
 class SoundExistsError(LibraryError):
@@ -95,14 +101,14 @@ def default_library_root(env: dict | None = None) -> Path:
 def clean_name(name: str) -> str:
     """A display name, trimmed and checked: 1 to 80 printable characters, at least one letter or digit."""
     if not isinstance(name, str):
-        raise LibraryError("the sound's name must be text")
+        raise LibraryError("the sound's name must be text", "name")
     name = " ".join(name.split())  # collapse whitespace (and drop newlines/tabs)
     if not name:
-        raise LibraryError("give the sound a name")
+        raise LibraryError("give the sound a name", "name")
     if len(name) > MAX_NAME_CHARS:
-        raise LibraryError(f"the name is too long ({len(name)} characters, at most {MAX_NAME_CHARS})")
+        raise LibraryError(f"the name is too long ({len(name)} characters, at most {MAX_NAME_CHARS})", "name")
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in name):
-        raise LibraryError("the name contains control or unassigned characters")
+        raise LibraryError("the name contains control or unassigned characters", "name")
     return name
 
 
@@ -115,14 +121,14 @@ def slugify(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", clean_name(name)).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:MAX_SLUG_CHARS].strip("-")
     if not slug:
-        raise LibraryError(f"the name {name!r} needs at least one letter or digit (A–Z, 0–9)")
+        raise LibraryError(f"the name {name!r} needs at least one letter or digit (A–Z, 0–9)", "name")
     return slug
 
 
 def check_slug(slug: str) -> str:
     """Return ``slug`` if it is a well-formed sound id; raise :class:`LibraryError` otherwise (traversal etc.)."""
     if not isinstance(slug, str) or not _SLUG_RE.fullmatch(slug):
-        raise LibraryError(f"{slug!r} is not a valid sound id")
+        raise LibraryError(f"{slug!r} is not a valid sound id", "slug")
     return slug
 
 
@@ -137,7 +143,7 @@ def namespace_for(token: str) -> str:
     Hashing keeps the secret token out of file names and makes any token, however odd, a safe path component.
     """
     if not isinstance(token, str) or len(token) < 16:
-        raise LibraryError("the session token is missing or too short")
+        raise LibraryError("the session token is missing or too short", "session")
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
 
 
@@ -197,7 +203,7 @@ class Library:
         root = Path(root).expanduser()
         if namespace is not None:
             if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace):
-                raise LibraryError("invalid library namespace")
+                raise LibraryError("invalid library namespace", "session")
             self.folder = root / "sessions" / namespace
         else:
             self.folder = root
@@ -248,7 +254,7 @@ class Library:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise SoundNotFoundError(f"no saved sound called {slug!r}") from None
+            raise SoundNotFoundError(f"no saved sound called {slug!r}", "slug") from None
         return loads_preset(text, source=path.name, fmt="yaml")
 
     def entries(self) -> list[Entry]:
@@ -283,7 +289,7 @@ class Library:
             exists = self.exists(slug)
             if exists and not overwrite:
                 raise SoundExistsError(f"a sound called {preset.name!r} already exists; choose another name or "
-                                       "allow overwriting")
+                                       "allow overwriting", "name")
             if not exists and self.max_sounds is not None and len(self.slugs()) >= self.max_sounds:
                 raise LibraryError(f"the library is full ({self.max_sounds} sounds): delete some first")
             _write_wav_atomic(self.wav_path(slug), audio, sample_rate)
@@ -301,7 +307,7 @@ class Library:
             preset = dataclasses.replace(self.load(check_slug(slug)), name=new_name)
             if new_slug != slug and self.exists(new_slug) and not overwrite:
                 raise SoundExistsError(f"a sound called {new_name!r} already exists; choose another name or "
-                                       "allow overwriting")
+                                       "allow overwriting", "name")
             # New preset first, old one last: a crash in between shows the sound twice, never loses it.
             _write_bytes_atomic(self.preset_path(new_slug), dumps_preset(preset, fmt="yaml").encode("utf-8"))
             old_wav, new_wav = self.wav_path(slug), self.wav_path(new_slug)
@@ -317,7 +323,7 @@ class Library:
         with self._locked():
             path = self.preset_path(slug)
             if not path.exists():
-                raise SoundNotFoundError(f"no saved sound called {slug!r}")
+                raise SoundNotFoundError(f"no saved sound called {slug!r}", "slug")
             path.unlink()
             self.wav_path(slug).unlink(missing_ok=True)
             _fsync_dir(self.folder)
@@ -328,7 +334,7 @@ def open_library(root: str | os.PathLike, public: bool, token: str | None) -> Li
     if not public:
         return Library(root)
     if not token:
-        raise LibraryError("this session has no library yet: reload the page")
+        raise LibraryError("this session has no library yet: reload the page", "session")
     return Library(root, namespace=namespace_for(token), max_sounds=PUBLIC_MAX_SOUNDS)
 
 
@@ -384,11 +390,11 @@ def import_preset(path: str | os.PathLike, display_name: str | None = None):
     size = path.stat().st_size
     if size > MAX_IMPORT_BYTES:
         raise LibraryError(f"{shown} is {size // 1024} KB: too large to be a preset file "
-                           f"(at most {MAX_IMPORT_BYTES // 1024} KB)")
+                           f"(at most {MAX_IMPORT_BYTES // 1024} KB)", "file")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise LibraryError(f"{shown} is not a text file: expected a YAML or JSON preset") from None
+        raise LibraryError(f"{shown} is not a text file: expected a YAML or JSON preset", "file") from None
     suffix = path.suffix.lower()
     fmt = "json" if suffix == ".json" else "yaml" if suffix in (".yaml", ".yml") else None
     return loads_preset(text, source=shown, fmt=fmt)
@@ -403,10 +409,10 @@ def parse_tags(text: str | None) -> tuple[str, ...]:
     for too many or too long tags."""
     tags = tuple(dict.fromkeys(" ".join(t.split()) for t in (text or "").split(",") if t.strip()))
     if len(tags) > MAX_TAGS:
-        raise LibraryError(f"too many tags ({len(tags)}, at most {MAX_TAGS})")
+        raise LibraryError(f"too many tags ({len(tags)}, at most {MAX_TAGS})", "tags")
     for tag in tags:
         if len(tag) > MAX_TAG_CHARS:
-            raise LibraryError(f"the tag {tag[:20]!r}… is too long (at most {MAX_TAG_CHARS} characters)")
+            raise LibraryError(f"the tag {tag[:20]!r}… is too long (at most {MAX_TAG_CHARS} characters)", "tags")
     return tags
 
 

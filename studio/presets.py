@@ -22,6 +22,8 @@ import numpy as np
 import yaml
 
 from studio.audio.io import atomic_file
+from studio.checks import check_render_settings
+from studio.errors import SettingsError, StudioError
 from studio.synth import N_PARAMS, PARAM_KEYS, PARAMS, RenderSettings, render, to_human, to_normalized
 
 FORMAT_VERSION = 1
@@ -35,7 +37,7 @@ MAX_PRESET_CHARS = 1_000_000  # a preset is ~5 kB; anything this big is not one
 _SHORTEST_SIGNIFICANT = 6  # fewest significant digits tried for values on a tiny scale
 
 
-class PresetError(ValueError):
+class PresetError(StudioError):
     """A preset that cannot be read, found or used. ``str()`` reads ``SOURCE: FIELD: PROBLEM``.
 
     ``source`` is the file (or ``<text>``/``<dict>``), ``field`` the offending field as a dotted path
@@ -43,8 +45,8 @@ class PresetError(ValueError):
     """
 
     def __init__(self, source, field: str | None, problem: str):
-        self.source, self.field, self.problem = str(source), field, problem
-        super().__init__(f"{self.source}: {field}: {problem}" if field else f"{self.source}: {problem}")
+        self.source, self.problem = str(source), problem
+        super().__init__(f"{self.source}: {field}: {problem}" if field else f"{self.source}: {problem}", field)
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,8 @@ class Preset:
 
 def utc_timestamp(now: _dt.datetime | None = None) -> str:
     """ISO-8601 UTC time to the second, e.g. ``2025-01-31T12:00:00Z`` (now unless ``now`` is given)."""
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    return now.astimezone(_dt.timezone.utc).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    now = now or _dt.datetime.now(_dt.UTC)
+    return now.astimezone(_dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -220,7 +222,7 @@ def preset_from_dict(d, source: str = "<dict>") -> Preset:
 def _created(value, source) -> str:
     # YAML turns an unquoted timestamp into a datetime; accept it and store it as text.
     if isinstance(value, _dt.datetime):
-        return utc_timestamp(value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc))
+        return utc_timestamp(value if value.tzinfo else value.replace(tzinfo=_dt.UTC))
     if isinstance(value, _dt.date):
         return value.isoformat()
     if not isinstance(value, str):
@@ -247,10 +249,9 @@ def _settings(value, source) -> RenderSettings:
     settings = RenderSettings(sample_rate=int(value["sample_rate"]), duration=float(value["duration"]),
                               control_rate=float(value["control_rate"]), noise_seed=int(value["noise_seed"]))
     try:
-        return settings.validate()
-    except ValueError as err:
-        bad = next((k for k in _SETTINGS_TYPES if f"setting {k}=" in str(err)), None)
-        raise PresetError(source, f"settings.{bad}" if bad else "settings", str(err)) from None
+        return check_render_settings(settings)
+    except SettingsError as err:
+        raise PresetError(source, f"settings.{err.field}", str(err)) from None
 
 
 def _theta(params, source) -> np.ndarray:

@@ -84,8 +84,11 @@ def broken_preset(tmp_path) -> Path:
     (["render", "{tmp}/missing.yaml"], 1, "missing.yaml: cannot read the file"),
     (["render", "{broken}"], 1, "broken.yaml: params.keyboard.midi_f1: unknown field"),
     (["render", "nonsense"], 1, "no preset named 'nonsense'"),
-    (["render", "bass", "--sample-rate", "fast"], 2, "--sample-rate: expected a whole number"),
-    (["render", "bass", "--duration", "100", "-o", "{tmp}/x.wav"], 1, "--duration 100.0 is invalid"),
+    (["render", "bass", "--sample-rate", "fast"], 2, "--sample-rate: sample rate must be a whole number"),
+    (["render", "bass", "--sample-rate", "100"], 2, "--sample-rate: sample rate must be a whole number from 8000"),
+    (["render", "bass", "--duration", "100", "-o", "{tmp}/x.wav"], 2,
+     "--duration: duration must be a finite number from 0.05 to 30 s"),
+    (["render", "bass", "--seed", str(2**32)], 2, "--seed: the seed must be a whole number from 0 to 4294967295"),
     (["render", "bass", "-o", "{tmp}/no/such/folder/x.wav"], 1, "folder .* does not exist"),
     (["play", "bass"], 2, "invalid choice: 'play'"),
 ])
@@ -98,3 +101,41 @@ def test_errors_are_one_line_without_traceback(tmp_path, broken_preset, args, st
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert re.search(message, lines[0]), lines[0]
     assert done.stdout == "" and list(tmp_path.glob("*.wav")) == []
+
+
+def test_a_bug_is_an_internal_error_with_its_traceback_logged(monkeypatch, capsys, caplog):
+    """Only StudioErrors are the user's: anything else prints the internal-error line, logs the traceback, exits 1."""
+    from studio import cli
+    from studio.errors import StudioError
+
+    def broken(args):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_presets", broken)
+    with caplog.at_level("ERROR", logger="studio.cli"):
+        assert cli.main(["presets"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: internal error: the studio hit a bug") and "KeyError" in err[-1]
+    record = next(r for r in caplog.records if r.name == "studio.cli")
+    assert record.exc_info and record.exc_info[0] is KeyError
+
+    def user_mistake(args):
+        raise StudioError("the seed must be a whole number from 0 to 4294967295, got -1", "seed")
+
+    monkeypatch.setattr(cli, "cmd_presets", user_mistake)
+    assert cli.main(["presets"]) == cli.EXIT_ERROR
+    assert capsys.readouterr().err == "error: the seed must be a whole number from 0 to 4294967295, got -1\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["prompt", "bees", "--seed", str(2**63)], "--seed: the seed must be a whole number from 0 to 4294967295"),
+    (["prompt", "bees", "--restarts", "17"], "--restarts: restarts must be a whole number from 1 to 16, got 17"),
+    (["prompt", "bees", "--restarts", "0"], "--restarts: restarts must be a whole number from 1 to 16, got 0"),
+    (["match", "x.wav", "--restarts", "99"], "--restarts: restarts must be a whole number from 1 to 16"),
+])
+def test_seeds_and_restarts_are_bounded_before_anything_runs(capsys, args, message):
+    from studio import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(args)
+    assert done.value.code == cli.EXIT_USAGE and message in capsys.readouterr().err

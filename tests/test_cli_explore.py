@@ -79,13 +79,16 @@ def test_explore_errors_are_one_line(tmp_path):
     cases = [
         (("vary", "pluck", "--lock", "pitchh", "-o", str(tmp_path)), 1,
          "--lock: unknown lock 'pitchh': did you mean pitch"),
-        (("vary", "pluck", "--delta", "1.5", "-o", str(tmp_path)), 2, "--delta: expected a number from 0 to 1"),
-        (("vary", "pluck", "--count", "0", "-o", str(tmp_path)), 2, "--count: expected a whole number from 1 to 64"),
+        (("vary", "pluck", "--delta", "1.5", "-o", str(tmp_path)), 2,
+         "--delta: delta must be a finite number from 0 to 1"),
+        (("vary", "pluck", "--count", "0", "-o", str(tmp_path)), 2,
+         "--count: count must be a whole number from 1 to 64"),
         (("vary", "pluck"), 2, "required: -o/--output"),
         (("vary", "pluck", "-o", str(tmp_path / "taken")), 1, "it is a file, not a folder"),
         (("morph", "bass", "nosuch", "-o", str(tmp_path)), 1, "no preset named 'nosuch'"),
         (("morph", "bass", "pad", "--mode", "cubic", "-o", str(tmp_path)), 2, "invalid choice: 'cubic'"),
-        (("morph", "bass", "pad", "--steps", "1", "-o", str(tmp_path)), 2, "--steps: expected a whole number from 2"),
+        (("morph", "bass", "pad", "--steps", "1", "-o", str(tmp_path)), 2,
+         "--steps: steps must be a whole number from 2"),
     ]
     for args, status, message in cases:
         done = studio(*args)

@@ -5,9 +5,23 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from studio.explore import (LOCK_GROUPS, LOCK_LABELS, apply_locks, describe_locks, distances_to, doppelgangers,
-                            interpolate, lerp_thetas, lock_mask, locked_keys, map_coordinates,
-                            render_sounds, sound_map, umap_warm, warm_up_umap)
+from studio.explore import (
+    LOCK_GROUPS,
+    LOCK_LABELS,
+    apply_locks,
+    describe_locks,
+    distances_to,
+    doppelgangers,
+    interpolate,
+    lerp_thetas,
+    lock_mask,
+    locked_keys,
+    map_coordinates,
+    render_sounds,
+    sound_map,
+    umap_warm,
+    warm_up_umap,
+)
 from studio.explore.interpolate import even_positions, path_points
 from studio.explore.maps import pca_coordinates
 from studio.explore.sounds import batch_size_for
@@ -177,7 +191,7 @@ def test_interpolate_inputs_are_checked():
         interpolate(a, b, mode="cubic", settings=SMALL)
     with pytest.raises(ValueError, match="steps"):
         interpolate(a, b, steps=1, settings=SMALL)
-    with pytest.raises(ValueError, match="dense_points"):
+    with pytest.raises(ValueError, match="dense points"):
         interpolate(a, b, steps=5, dense_points=8, settings=SMALL)
     with pytest.raises(ValueError, match="sound B: parameter keyboard.midi_f0 is not finite"):
         interpolate(a, np.full(N_PARAMS, np.nan, np.float32), settings=SMALL)
@@ -209,9 +223,9 @@ def test_pca_is_deterministic_in_sign():
 
 
 def test_umap_map_is_deterministic_for_a_seed():
-    thread = warm_up_umap()  # also the start-up path: compiles numba in the background
-    thread.join()
-    assert umap_warm() and warm_up_umap() is thread  # warming up once per process
+    warming = warm_up_umap()  # also the start-up path: compiles numba in the background
+    warming.wait(timeout=300)
+    assert umap_warm() and warm_up_umap() is warming  # warming up once per process
     thetas = thetas_in_clusters(12)
     first = sound_map(thetas, space="theta", seed=3)
     again = sound_map(thetas, space="theta", seed=3)

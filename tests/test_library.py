@@ -17,8 +17,20 @@ import pytest
 
 from studio import library as lib
 from studio.audio.io import read_wav
-from studio.library import (Library, LibraryError, SoundExistsError, SoundNotFoundError, check_slug, clean_name,
-                            export_files, import_preset, namespace_for, open_library, parse_tags, slugify)
+from studio.library import (
+    Library,
+    LibraryError,
+    SoundExistsError,
+    SoundNotFoundError,
+    check_slug,
+    clean_name,
+    export_files,
+    import_preset,
+    namespace_for,
+    open_library,
+    parse_tags,
+    slugify,
+)
 from studio.presets import Preset, PresetError, dumps_preset, loads_preset
 from studio.synth import RenderSettings, default_theta
 
@@ -206,21 +218,27 @@ def test_concurrent_saves_of_one_name_let_exactly_one_win(tmp_path):
 def test_an_overwrite_cannot_slip_between_another_writers_two_files(tmp_path, monkeypatch):
     """Writer A pauses between its WAV and its preset while writer B overwrites the same sound. With the lock,
     B waits and the files end up as B's pair; without it, A's preset would end up beside B's WAV."""
-    a_between_files, b_done = threading.Event(), threading.Event()
-    write_wav = lib._write_wav_atomic
+    a_between_files, b_at_lock = threading.Event(), threading.Event()
+    write_wav, flock = lib._write_wav_atomic, lib.fcntl.flock
 
     def pausing_write_wav(path, audio, sample_rate):
         write_wav(path, audio, sample_rate)
         if threading.current_thread().name == "A":
             a_between_files.set()
-            b_done.wait(timeout=0.5)  # with the lock B cannot finish: give up waiting and complete A's save
+            # A holds the lock: B asks for it, and blocks until A's save is complete.
+            assert b_at_lock.wait(timeout=30), "writer B never asked for the lock"
+
+    def announcing_flock(fd, operation):
+        if threading.current_thread().name == "B" and operation == lib.fcntl.LOCK_EX:
+            b_at_lock.set()
+        return flock(fd, operation)
 
     monkeypatch.setattr(lib, "_write_wav_atomic", pausing_write_wav)
+    monkeypatch.setattr(lib.fcntl, "flock", announcing_flock)
 
     def save_b():
-        a_between_files.wait(timeout=10)
+        assert a_between_files.wait(timeout=30), "writer A never wrote its WAV"
         Library(tmp_path).save(*sound("contested", 0.75), SR, overwrite=True)
-        b_done.set()
 
     a = threading.Thread(target=lambda: Library(tmp_path).save(*sound("contested", 0.25), SR, overwrite=True),
                          name="A")

@@ -10,10 +10,22 @@ import numpy as np
 import pytest
 
 from studio.audio.sound_profile import DESCRIPTOR_INDEX, DESCRIPTORS, profile_as_dict, sound_profile
-from studio.scoring import (ConstraintError, Constraints, DescriptorScorer, Objective, PromptError, Scorer,
-                            ScorerUnavailable, explain, known_words, make_scorer, parse_pitch, read_prompt)
+from studio.scoring import (
+    ConstraintError,
+    Constraints,
+    DescriptorScorer,
+    Objective,
+    PromptError,
+    Scorer,
+    ScorerUnavailable,
+    explain,
+    known_words,
+    make_scorer,
+    parse_pitch,
+    read_prompt,
+)
 from studio.scoring.base import MISSING_PENALTY, make_terms, term_violations
-from studio.scoring.descriptors import apply_modifier, above, below, between, lexicon, note_name
+from studio.scoring.descriptors import above, apply_modifier, below, between, lexicon, note_name
 from studio.synth import render
 
 SR = 48_000

@@ -9,8 +9,10 @@ import math
 
 import numpy as np
 
+from studio.checks import check_number, check_seed, check_whole
+
 from .locks import apply_locks, lock_mask
-from .sounds import check_seed, check_unit_theta
+from .sounds import check_unit_theta
 
 DEFAULT_DELTA = 0.25
 
@@ -36,12 +38,9 @@ def doppelgangers(theta, delta: float = DEFAULT_DELTA, count: int = 8, seed: int
     mask ``[78]`` bool (see ``locks.lock_mask``); locked parameters equal θ's in every variant.
     """
     base = check_unit_theta(theta)
-    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(delta) or delta < 0:
-        raise ValueError(f"delta must be a finite number ≥ 0, got {delta!r}")
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise ValueError(f"count must be a whole number ≥ 1, got {count!r}")
+    delta = check_number(delta, 0.0, math.inf, "delta")
+    count = check_whole(count, 1, None, "count")
     mask = lock_mask(locks)
-    steps = doppelganger_noise(seed, int(count), base.size)
+    steps = doppelganger_noise(seed, count, base.size)
     variants = np.clip(base + np.float32(delta) * steps, 0.0, 1.0).astype(np.float32)
     return apply_locks(variants, base, mask)

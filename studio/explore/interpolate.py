@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from studio.checks import check_choice, check_render_settings, check_whole
 from studio.synth import RenderSettings
 
 from .locks import apply_locks, lock_mask
@@ -147,14 +148,10 @@ def interpolate(theta_a, theta_b, steps: int = 5, mode: str = "linear", locks=No
     """
     a = check_unit_theta(theta_a, "sound A")
     b = apply_locks(check_unit_theta(theta_b, "sound B"), a, lock_mask(locks))
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 2 <= steps <= MAX_STEPS:
-        raise ValueError(f"steps must be a whole number from 2 to {MAX_STEPS}, got {steps!r}")
-    if isinstance(dense_points, bool) or not isinstance(dense_points, (int, np.integer)) \
-            or dense_points < 2 * steps:
-        raise ValueError(f"dense_points must be a whole number ≥ 2·steps = {2 * steps}, got {dense_points!r}")
-    settings.validate()
+    check_choice(mode, MODES, "mode")
+    steps = check_whole(steps, 2, MAX_STEPS, "steps")
+    dense_points = check_whole(dense_points, 2 * steps, None, "dense_points")
+    check_render_settings(settings)
 
     dense_t = np.linspace(0.0, 1.0, int(dense_points))
     dense = embed_sounds(lerp_thetas(a, b, dense_t), settings).astype(np.float64)

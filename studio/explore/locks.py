@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from studio.errors import SettingsError
 from studio.synth import MODULES, N_PARAMS, PARAM_INDEX, PARAM_KEYS, module_slices
 
 _MODULE_LABELS = {
@@ -41,7 +42,8 @@ LOCK_LABELS: dict[str, str] = {"pitch": "pitch (keyboard.midi_f0)", "note_length
 def lock_mask(locks: Iterable[str] | np.ndarray | None) -> np.ndarray:
     """Lock names (groups or ``module.parameter`` keys), a mask, or None → a mask ``[78]`` bool (True = locked).
 
-    A mask passes through after a shape check. Unknown names raise ``ValueError`` naming them and the choices.
+    A mask passes through after a shape check. Unknown names raise :class:`~studio.errors.SettingsError`
+    (field ``"lock"``) naming them and the choices.
     """
     if locks is None:
         return np.zeros(N_PARAMS, bool)
@@ -60,8 +62,8 @@ def lock_mask(locks: Iterable[str] | np.ndarray | None) -> np.ndarray:
         else:
             close = difflib.get_close_matches(str(name), list(LOCK_GROUPS) + list(PARAM_KEYS), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
-            raise ValueError(f"unknown lock {name!r}: {hint}choose from {', '.join(LOCK_GROUPS)} "
-                             f"or a parameter key such as vco_2.shape")
+            raise SettingsError(f"unknown lock {name!r}: {hint}choose from {', '.join(LOCK_GROUPS)} "
+                                f"or a parameter key such as vco_2.shape", "lock")
     return mask
 
 

@@ -10,15 +10,14 @@ Coordinates are centred and scaled into [−1, 1] (the larger axis spans it), an
 """
 from __future__ import annotations
 
-import threading
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from studio.background import Preparation, once, started
+from studio.checks import check_choice, check_seed
 from studio.synth import RenderSettings, check_theta
-
-from .sounds import check_seed
 
 SPACES = ("theta", "perceptual")
 METHODS = ("auto", "umap", "pca")
@@ -44,14 +43,13 @@ class SoundMap:
 def map_features(thetas, space: str = "theta", settings: RenderSettings = RenderSettings()) -> np.ndarray:
     """The points to map: θ ``[N, 78]`` → ``[N, 78]`` (θ itself) or ``[N, 259]`` (perceptual embeddings of the
     sounds rendered with ``settings``, one noise seed for all so seeds do not separate equal patches)."""
+    check_choice(space, SPACES, "space")
     arr = check_theta(thetas)
     if space == "theta":
         return np.clip(arr, 0.0, 1.0)
-    if space == "perceptual":
-        from .sounds import embed_sounds
+    from .sounds import embed_sounds
 
-        return embed_sounds(arr, settings)
-    raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
+    return embed_sounds(arr, settings)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -121,8 +119,7 @@ def map_coordinates(features, seed: int = 0, method: str = "auto", min_umap_soun
         raise ValueError(f"features must have shape [N ≥ 1, D], got {list(x.shape)}")
     if not np.isfinite(x).all():
         raise ValueError("features contain NaN or infinite values")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_choice(method, METHODS, "method")
     seed = check_seed(seed)
     n = x.shape[0]
     if n == 1:
@@ -156,48 +153,41 @@ def sound_map(thetas, space: str = "theta", seed: int = 0, method: str = "auto",
 # ----------------------------------------------------------------------------------------------
 # Warm-up
 # ----------------------------------------------------------------------------------------------
-_warm_up_lock = threading.Lock()
-_warm_up_thread: threading.Thread | None = None
-_warm_up_done = threading.Event()
+WARM_UP_KEY = "umap-warm-up"  # the studio.background key of the warm-up
 
 
 def _warm_up() -> None:
-    try:
-        if not umap_available():
-            return
-        # The same dtype, metric and code path (< 4096 points: exact neighbours, spectral init, layout
-        # optimization) as a real map, so numba compiles every function a real fit calls.
-        points = np.random.default_rng(0).random((48, 12), dtype=np.float32)
-        umap_coordinates(points, seed=0)
-    finally:
-        _warm_up_done.set()
+    if not umap_available():
+        return
+    # The same dtype, metric and code path (< 4096 points: exact neighbours, spectral init, layout
+    # optimization) as a real map, so numba compiles every function a real fit calls.
+    points = np.random.default_rng(0).random((48, 12), dtype=np.float32)
+    umap_coordinates(points, seed=0)
 
 
-def warm_up_umap(background: bool = True) -> threading.Thread:
+def warm_up_umap(background: bool = True) -> Preparation:
     """Import umap-learn and compile its numba code once per process (~13 s on 2 cores), so later maps are fast.
 
-    Starts a daemon thread the first time and returns it (later calls return the same thread);
-    ``background=False`` waits for it to finish. A missing umap-learn only ends the thread (maps then use PCA).
+    Starts the warm-up in the background the first time (:func:`studio.background.once`) and returns its
+    :class:`~studio.background.Preparation` (later calls return the same one); ``background=False`` waits for
+    it to finish. A missing umap-learn only ends the warm-up (maps then use PCA); a failed one is logged.
     """
-    global _warm_up_thread
-    with _warm_up_lock:
-        if _warm_up_thread is None:
-            _warm_up_thread = threading.Thread(target=_warm_up, name="umap-warm-up", daemon=True)
-            _warm_up_thread.start()
-        thread = _warm_up_thread
+    preparation = once(WARM_UP_KEY, _warm_up)
     if not background:
-        thread.join()
-    return thread
+        preparation.wait()
+    return preparation
 
 
 def umap_warm() -> bool:
     """True once :func:`warm_up_umap` has finished (the next UMAP map will not compile)."""
-    return _warm_up_done.is_set()
+    preparation = started(WARM_UP_KEY)
+    return preparation is not None and preparation.ready()
 
 
 def umap_warming() -> bool:
     """True while a warm-up started by :func:`warm_up_umap` is still running."""
-    return _warm_up_thread is not None and not _warm_up_done.is_set()
+    preparation = started(WARM_UP_KEY)
+    return preparation is not None and not preparation.ready()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -209,10 +199,9 @@ COLOUR_BY = ("tag", "prompt", "source")
 def colour_groups(tags, prompts, sources, by: str = "tag") -> list[str]:
     """The group each sound is coloured by: per sound its first tag ("untagged" without one), its prompt ("no
     prompt" without one) or its source ("factory", "library"). Inputs are sequences of equal length N."""
+    check_choice(by, COLOUR_BY, "colour_by")
     if by == "tag":
         return [t[0] if t else "untagged" for t in tags]
     if by == "prompt":
         return [p.strip() if p and p.strip() else "no prompt" for p in prompts]
-    if by == "source":
-        return [str(s) for s in sources]
-    raise ValueError(f"colour by must be one of {', '.join(COLOUR_BY)}, got {by!r}")
+    return [str(s) for s in sources]

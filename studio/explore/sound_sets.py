@@ -21,7 +21,8 @@ from .sounds import embed_audio, render_sounds
 @dataclass(frozen=True)
 class Variations:
     """Doppelgängers of one sound: ``presets`` (N), their ``audio [N, T]`` float32, their perceptual
-    ``distances [N]`` to the original (1.0 = the median pair of random sounds) and the original's ``original_audio [T]``."""
+    ``distances [N]`` to the original (1.0 = the median pair of random sounds) and the original's
+    ``original_audio [T]``."""
 
     presets: tuple[Preset, ...]
     audio: np.ndarray

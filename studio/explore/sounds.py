@@ -10,15 +10,7 @@ import numpy as np
 
 from studio.synth import PARAM_KEYS, RenderSettings, check_theta, renderer
 
-MAX_SEED = 2**32 - 1
 CHUNK = 64  # most sounds per render call: bounds memory (64 × 2 s × 48 kHz × 4 B = 25 MB)
-
-
-def check_seed(seed, what: str = "seed") -> int:
-    """A seed must be a whole number from 0 to 2**32 − 1; returns it as int, else ``ValueError``."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) <= MAX_SEED:
-        raise ValueError(f"{what} must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
-    return int(seed)
 
 
 def check_unit_theta(theta, what: str = "theta") -> np.ndarray:

@@ -1,9 +1,11 @@
 """What every scorer shares: the interface, and targets on a sound's profile ("terms") with their violations.
 
 A scorer judges a batch of sounds against a text prompt: audio ``[B, T]`` + prompt → scores ``[B]``, higher is
-better. It carries a ``name`` (``"clap"`` or ``"descriptors"``), a ``label`` for the UI badge and a ``reason``
-in plain words (why this scorer is the one in use). Scores of different scorers are not comparable: CLAP's
-is a cosine similarity in [−1, 1], the descriptor scorer's a fit in (0, 1].
+better. It carries a ``name`` (``"clap"`` or ``"descriptors"``: for files and messages only), a ``label`` for the
+UI badge, a ``reason`` in plain words (why this scorer is the one in use) and its *capabilities*, which is what
+code outside ``studio.scoring`` asks instead of comparing names: ``jittable``, ``score_range``,
+``explains_prompt``, ``budget_family`` (see :class:`Scorer`). Scores of different scorers are not comparable:
+CLAP's is a cosine similarity in [−1, 1], the descriptor scorer's a fit in (0, 1].
 
 Targets on descriptors (``studio.audio.sound_profile``) are :class:`Terms`: for term k, descriptor
 ``index[k]`` should lie in ``[lo[k], hi[k]]`` (natural units: MIDI, Hz, s, dB…; ±inf for one-sided targets),
@@ -21,14 +23,26 @@ import jax.numpy as jnp
 import numpy as np
 
 from studio.audio.sound_profile import DESCRIPTOR_INDEX, DESCRIPTORS, N_DESCRIPTORS
+from studio.errors import StudioError
 
 
-class ScorerUnavailable(RuntimeError):
-    """A scorer that cannot be used here (no weights, no torch, …); the message says why and what to do."""
+class ScorerUnavailable(StudioError):
+    """A scorer that cannot be used here (no weights, no torch, …); the message says why and what to do.
+
+    Fixing it is the user's to do (install, download or point at weights), so it is a :class:`StudioError`;
+    its ``field`` is ``"scorer"``.
+    """
+
+    def __init__(self, message: str, field: str | None = "scorer"):
+        super().__init__(message, field)
 
 
-class PromptError(ValueError):
-    """A prompt a scorer cannot work with (empty, too long, nothing understood); the message says what to do."""
+class PromptError(StudioError):
+    """A prompt a scorer cannot work with (empty, too long, nothing understood); the message says what to do.
+    Its ``field`` is ``"prompt"``."""
+
+    def __init__(self, message: str, field: str | None = "prompt"):
+        super().__init__(message, field)
 
 
 MAX_PROMPT_CHARS = 500
@@ -53,6 +67,17 @@ class Scorer(Protocol):
     ``score_floor``: scores below it count as the floor in a search's fitness (CTAG: cosine below 0 counts as
     0), or None. ``semantic``: False when the scores do not mean anything about the prompt (CLAP with random
     weights, as in tests and benchmarks).
+
+    Capabilities (ask these, never ``name`` or the class, outside ``studio.scoring``):
+
+    - ``jittable``: its judgement is a pure JAX function of a sound's profile and the prompt's :class:`Terms`,
+      compiled into the search program; such a scorer also provides ``terms(prompt, settings) -> Terms``
+      (descriptors: True; CLAP, a torch model judged on the host: False).
+    - ``score_range``: ``(lo, hi)``, the scores it can give (descriptors (0.0, 1.0), CLAP (−1.0, 1.0)).
+    - ``explains_prompt``: it can say what it understood of a prompt, ``explain(prompt, duration) -> str``, and
+      hard constraints replace its own targets on the same quality (descriptors: True, CLAP: False).
+    - ``budget_family``: ``"fast"`` for scorers that take milliseconds per sound, ``"slow"`` for model
+      inference; search budgets are sized per family.
     """
 
     name: str
@@ -60,8 +85,15 @@ class Scorer(Protocol):
     reason: str
     semantic: bool
     score_floor: float | None
+    jittable: bool
+    score_range: tuple[float, float]
+    explains_prompt: bool
+    budget_family: str
 
     def score(self, audio, sample_rate: int, prompt: str) -> np.ndarray: ...
+
+
+BUDGET_FAMILIES = ("fast", "slow")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,7 +128,10 @@ SCALES: dict[str, DescriptorScale] = {
     "tremolo_depth": DescriptorScale(False, 4.0),
     "loudness": DescriptorScale(False, 6.0),
 }
-assert set(SCALES) == set(DESCRIPTOR_INDEX) and len(SCALES) == N_DESCRIPTORS, "every descriptor needs a scale"
+if set(SCALES) != set(DESCRIPTOR_INDEX) or len(SCALES) != N_DESCRIPTORS:
+    raise RuntimeError("every descriptor of studio.audio.sound_profile needs a scale in studio.scoring.base.SCALES; "
+                       f"missing: {sorted(set(DESCRIPTOR_INDEX) - set(SCALES))}, "
+                       f"unknown: {sorted(set(SCALES) - set(DESCRIPTOR_INDEX))}")
 _LOG = np.array([SCALES[d.name].log for d in DESCRIPTORS])
 _UNIT = np.array([SCALES[d.name].unit for d in DESCRIPTORS], np.float32)
 _FLOOR = np.array([SCALES[d.name].floor for d in DESCRIPTORS], np.float32)
@@ -186,8 +221,4 @@ def total_violation(profile, terms: Terms):
     """Weighted sum of violations ``[B]`` (constraints: each adds its own penalty, none dilutes another)."""
     return jnp.sum(term_violations(profile, terms) * jnp.asarray(terms.weight), axis=-1)
 
-
-def empty_terms(capacity: int) -> Terms:
-    """Terms with every slot unused (weight 0): no targets."""
-    return make_terms([], capacity)
 

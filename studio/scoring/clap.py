@@ -1,8 +1,9 @@
 """The CLAP scorer: cosine similarity between LAION-CLAP's embeddings of the audio and of the prompt (CTAG).
 
-LAION-CLAP runs through ``transformers`` (``ClapModel``; the ``laion-clap`` package pins numpy < 2, see
-DESIGN.md). The weights come from ``--clap-model`` / ``$SYNTH_STUDIO_CLAP`` (a Hub id or a local folder),
-default ``laion/clap-htsat-unfused`` (also ``laion/larger_clap_general``); they are loaded once per process, on
+LAION-CLAP runs through ``transformers`` (``ClapModel``; the ``laion-clap`` package pins numpy < 2, so the
+studio does not use it; README, "Type a prompt"). The weights come from ``--clap-model`` /
+``$SYNTH_STUDIO_CLAP`` (a Hub id or a local folder), default ``laion/clap-htsat-unfused`` (also
+``laion/larger_clap_general``); they are loaded once per process, on
 CUDA when torch sees a GPU. Audio is judged the way CLAP was trained on short clips: 48 kHz mono (resampled
 if the synth renders at another rate), repeated to fill 10 s (a 2 s sound five times, ``padding="repeatpad"``),
 a 64-band log-mel spectrogram, then the audio tower; clips longer than 10 s are cut to their first 10 s (so
@@ -136,12 +137,18 @@ class ClapScorer:
     model: a ``transformers.ClapModel``; tokenizer: its RoBERTa tokenizer; feature_extractor: a
     ``ClapFeatureExtractor`` (its mel filters and settings are used; truncation and padding are set to
     ``rand_trunc``/``repeatpad``). ``semantic``: False for random weights. ``batch_size``: clips per forward
-    pass (default 8 on a CPU, 64 on a GPU). ``precision``: "fp32", "bf16" or "auto" (see the module docstring). Not thread-safe for concurrent calls on one GPU; share it behind a
+    pass (default 8 on a CPU, 64 on a GPU). ``precision``: "fp32", "bf16" or "auto" (see the module
+    docstring). Not thread-safe for concurrent calls on one GPU; share it behind a
     queue (the UI's concurrency limit).
     """
 
     name = "clap"
     score_floor = 0.0  # CTAG: similarities below 0 count as 0
+    # Capabilities (see studio.scoring.base.Scorer)
+    jittable = False  # a torch model: a search renders on the device and judges on the host
+    score_range = (-1.0, 1.0)  # a cosine similarity
+    explains_prompt = False  # CLAP reads the text itself; constraints add to its judgement, replace nothing
+    budget_family = "slow"  # model inference per sound
 
     def __init__(self, model, tokenizer, feature_extractor, *, source: str, semantic: bool, reason: str = "",
                  device: str | None = None, batch_size: int | None = None, features: str = "torch",

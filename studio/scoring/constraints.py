@@ -8,15 +8,16 @@ length, …) that a candidate outside them never outranks one inside for long, w
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from studio.audio.sound_profile import DESCRIPTOR_INDEX, PITCH_MIN_HZ
+from studio.checks import check_number, hz_to_midi, note_name, parse_note
+from studio.errors import SettingsError, StudioError
 
 from .base import Terms, make_terms
-from .descriptors import format_value, note_name
+from .descriptors import format_value
 
 # Tolerances: a constraint is met when the measured value is inside them.
 PITCH_TOLERANCE_ST = 0.5  # the nearest semitone
@@ -35,35 +36,28 @@ LENGTH_WEIGHT = 4.0 / math.log2(1.25)  # 4 per 25 % of length
 BRIGHTNESS_WEIGHT = 4.0 / math.log2(1.5)  # 4 per 50 % of brightness
 NOISINESS_WEIGHT = 4.0 * 3.0  # 4 per 0.05 of flatness
 
-MIN_PITCH_MIDI = int(math.ceil(69.0 + 12.0 * math.log2(PITCH_MIN_HZ / 440.0)))  # lowest measurable note: G#1
+MIN_PITCH_MIDI = int(math.ceil(hz_to_midi(PITCH_MIN_HZ)))  # lowest measurable note: G#1
 MAX_PITCH_MIDI = 96  # C7 (2093 Hz): above it the pitch tracker's resolution is coarser than the tolerance
-NOTE_PATTERN = re.compile(r"^\s*([A-Ga-g])\s*([#♯b♭]?)\s*(-?\d+)\s*$")
-HZ_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*hz\s*$", re.IGNORECASE)
-NOTE_OFFSETS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 
 
-class ConstraintError(ValueError):
-    """A constraint that cannot be used; the message names it and says what is allowed."""
+class ConstraintError(StudioError):
+    """A constraint that cannot be used; the message names it and says what is allowed. ``field``: the
+    constraint (``"pitch"``, ``"length"``, ``"brightness"``, ``"noisiness"``)."""
 
 
 def parse_pitch(text) -> float:
     """A pitch as a MIDI note number: ``"C3"`` → 48 (C4 = 60 is middle C), ``"F#2"``, ``"Bb4"``, ``"440 Hz"``,
-    or a number (already MIDI). :class:`ConstraintError` for anything else or outside the measurable range."""
-    if isinstance(text, (int, float, np.integer, np.floating)) and not isinstance(text, bool):
-        midi = float(text)
-    elif isinstance(text, str) and (m := NOTE_PATTERN.match(text)):
-        letter, accidental, octave = m.groups()
-        shift = {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(accidental, 0)
-        midi = 12.0 * (int(octave) + 1) + NOTE_OFFSETS[letter.lower()] + shift
-    elif isinstance(text, str) and (m := HZ_PATTERN.match(text)):
-        hz = float(m.group(1))
-        midi = 69.0 + 12.0 * math.log2(hz / 440.0) if hz > 0 else -math.inf
-    else:
-        raise ConstraintError(f"pitch {text!r} is not a note: write a note name and octave like C3, F#2 or Bb4 "
-                              "(C4 is middle C), or a frequency like 220 Hz")
-    if not math.isfinite(midi) or not MIN_PITCH_MIDI <= midi <= MAX_PITCH_MIDI:
+    or a number (already MIDI), read by :func:`studio.checks.parse_note`. :class:`ConstraintError` for anything
+    else or outside the measurable range."""
+    try:
+        midi = parse_note(text, "pitch")
+    except SettingsError as err:
+        if not (isinstance(text, str) and text.strip().lower().endswith("hz")):
+            raise ConstraintError(str(err), "pitch") from None
+        midi = -math.inf  # "0 Hz": a frequency, just not a measurable one
+    if not MIN_PITCH_MIDI <= midi <= MAX_PITCH_MIDI:
         raise ConstraintError(f"pitch {text} is outside what the studio can measure: from {note_name(MIN_PITCH_MIDI)} "
-                              f"to {note_name(MAX_PITCH_MIDI)} (52 Hz to 2.1 kHz)")
+                              f"to {note_name(MAX_PITCH_MIDI)} (52 Hz to 2.1 kHz)", "pitch")
     return midi
 
 
@@ -90,7 +84,7 @@ class Constraints:
 
     @classmethod
     def from_user(cls, pitch=None, length=None, brightness=None, noisiness=None,
-                  duration: float = 2.0) -> "Constraints":
+                  duration: float = 2.0) -> Constraints:
         """Validated constraints from loose input (a note name, numbers or None); :class:`ConstraintError` names
         the bad one. ``duration`` is the render length in seconds (a sound cannot be longer)."""
         midi = parse_pitch(pitch) if pitch not in (None, "") else None
@@ -170,7 +164,9 @@ def _number(name: str, value, lo: float, hi: float, unit: str) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConstraintError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number) or not lo <= number <= hi:
-        raise ConstraintError(f"{name} {value} is out of range: {lo:g} to {hi:g}{' ' + unit if unit else ''}")
-    return number
+        raise ConstraintError(f"{name} must be a number, got {value!r}", name) from None
+    try:
+        return check_number(number, lo, hi, name, unit)
+    except SettingsError:  # the constraint's own wording, which the UI and the CLI have always shown
+        raise ConstraintError(f"{name} {value} is out of range: {lo:g} to {hi:g}{' ' + unit if unit else ''}",
+                              name) from None

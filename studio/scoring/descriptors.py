@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from studio.audio.sound_profile import DESCRIPTORS, profiler
+from studio.checks import midi_to_hz, note_name
 from studio.synth import RenderSettings
 
 from .base import PromptError, Terms, check_prompt, inaudibility, make_terms, weighted_mean_violation
@@ -471,20 +472,11 @@ def read_prompt(prompt: str, duration: float = 2.0) -> Reading:
 # ----------------------------------------------------------------------------------------------
 # Explaining
 # ----------------------------------------------------------------------------------------------
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
-
-def note_name(midi: float) -> str:
-    """MIDI note number → name with octave (60 → C4, 69 → A4), rounded to the nearest semitone."""
-    n = int(round(midi))
-    return f"{NOTE_NAMES[n % 12]}{n // 12 - 1}"
-
-
 def format_value(descriptor: str, value: float) -> str:
     """A threshold in the words people read: C3 (131 Hz), 3 kHz, 10 ms, 0.3 s, +7 st, 6 dB, 0.25."""
     unit = next(d.unit for d in DESCRIPTORS if d.name == descriptor)
     if unit == "MIDI":
-        return f"{note_name(value)} ({440.0 * 2 ** ((value - 69.0) / 12.0):.0f} Hz)"
+        return f"{note_name(value)} ({midi_to_hz(value):.0f} Hz)"
     if unit == "Hz":
         return f"{value / 1000:.3g} kHz" if value >= 1000 else f"{value:.3g} Hz"
     if unit == "s":
@@ -573,6 +565,11 @@ class DescriptorScorer:
     name = "descriptors"
     semantic = True
     score_floor = None
+    # Capabilities (see studio.scoring.base.Scorer)
+    jittable = True  # descriptor_scores is pure JAX: a search compiles it into its program
+    score_range = (0.0, 1.0)
+    explains_prompt = True  # explain(); a hard constraint replaces the prompt's targets on its descriptor
+    budget_family = "fast"  # milliseconds per sound
 
     def __init__(self, reason: str = "descriptor scorer chosen"):
         self.reason = reason
@@ -582,8 +579,9 @@ class DescriptorScorer:
         """Jittable targets for a prompt (see :func:`prompt_terms`)."""
         return prompt_terms(prompt, settings.duration)[0]
 
-    def explain(self, prompt: str, settings: RenderSettings = RenderSettings()) -> str:
-        return explain(prompt, settings.duration)
+    def explain(self, prompt: str, duration: float = 2.0) -> str:
+        """What this scorer understands of ``prompt`` for sounds ``duration`` seconds long (:func:`explain`)."""
+        return explain(prompt, duration)
 
     def score(self, audio, sample_rate: int, prompt: str) -> np.ndarray:
         """Fit in (0, 1] ``[B]`` of audio ``[B, T]`` (or ``[T]`` → ``[1]``) at ``sample_rate`` to the prompt."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 
+from studio.checks import check_choice
+
 from .base import Scorer, ScorerUnavailable
 from .descriptors import DescriptorScorer
 
@@ -18,10 +20,10 @@ def make_scorer(kind: str = "auto", clap_model: str | None = None, device: str |
     kind: "clap" (raise :class:`ScorerUnavailable` with the reason when CLAP cannot load), "descriptors", or
     "auto" (CLAP if it loads, else the descriptor scorer with CLAP's failure as the reason). clap_model: a Hub
     id or folder (default ``$SYNTH_STUDIO_CLAP``, else ``laion/clap-htsat-unfused``). device: torch device for
-    CLAP (default: CUDA when available). ``ValueError`` for an unknown kind.
+    CLAP (default: CUDA when available). :class:`~studio.errors.SettingsError` (field ``"scorer"``) for an
+    unknown kind.
     """
-    if kind not in SCORER_KINDS:
-        raise ValueError(f"unknown scorer {kind!r}: choose one of {', '.join(SCORER_KINDS)}")
+    check_choice(kind, SCORER_KINDS, "scorer")
     if kind == "descriptors":
         return DescriptorScorer(reason="the descriptor scorer was chosen: it judges measured pitch, brightness, "
                                        "noisiness, envelope and modulation, offline")

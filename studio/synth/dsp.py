@@ -2,7 +2,8 @@
 
 Conventions: ``B`` sounds, ``C`` control samples, audio handled as ``[B, NB, K]`` blocks of ``K`` samples
 (``NB·K ≥ T``), phases in *cycles* (not radians) so that wrapping modulo 1 is exact and float32 does not
-drift over long buffers. Formulas follow ``VOICE.md`` (torchsynth 1.0.2's Voice), checked against it.
+drift over long buffers. Formulas follow torchsynth 1.0.2's Voice (``torchsynth.module``), checked against it
+by ``tests/test_fidelity.py`` (README, "Fidelity to torchsynth").
 """
 from __future__ import annotations
 

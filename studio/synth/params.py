@@ -1,8 +1,8 @@
 """The Voice patch's 78 parameters, declared once as data.
 
 A sound is a normalized vector θ ∈ [0, 1]^78 in the canonical order below (torchsynth's
-registration order, see ``VOICE.md``). Human units exist only at the edges (sliders, preset
-files); :func:`to_human` and :func:`to_normalized` convert between the two, vectorized over any
+registration order in torchsynth 1.0.2's ``torchsynth.synth.Voice``). Human units exist only at the
+edges (sliders, preset files); :func:`to_human` and :func:`to_normalized` convert between the two, vectorized over any
 leading batch shape, and are exact inverses of each other up to float rounding.
 """
 from __future__ import annotations
@@ -103,7 +103,8 @@ def _vco(module: str, label: str, square_saw: bool, tuning: float) -> list[Param
 
 PARAMS: tuple[ParamSpec, ...] = tuple(
     [
-        ParamSpec("keyboard", "midi_f0", 0.0, 127.0, 1.0, False, "MIDI note", "pitch of the note (60 = middle C)", 60.0),
+        ParamSpec("keyboard", "midi_f0", 0.0, 127.0, 1.0, False, "MIDI note", "pitch of the note (60 = middle C)",
+                  60.0),
         ParamSpec("keyboard", "duration", 0.01, 4.0, 0.5, False, "s", "note-on time before the release starts", 1.0),
     ]
     + _adsr("adsr_1", "envelope 1", (0.01, 0.3, 0.6, 0.5, 1.0))

@@ -1,6 +1,7 @@
 """The Voice patch: θ ``[B, 78]`` in [0, 1] → audio ``[B, T]``, jitted and batched.
 
-Signal flow (``VOICE.md``): six ADSRs and two LFOs at control rate → a 4×5 modulation matrix → five
+Signal flow (torchsynth 1.0.2's ``Voice``; README, "The synthesizer in Python"): six ADSRs and two LFOs
+at control rate → a 4×5 modulation matrix → five
 control signals upsampled to audio rate → a sine VCO, a square-saw VCO and noise, each through its
 amplifier → a three-channel mixer → per-sound normalization when a sound clips.
 """
@@ -42,10 +43,11 @@ class RenderSettings:
     def num_control(self) -> int:
         return int(round(self.control_rate * self.duration))
 
-    def validate(self) -> "RenderSettings":
+    def validate(self) -> RenderSettings:
         """Raise ``ValueError`` naming the bad setting; return self when all are usable."""
         checks = [
-            ("sample_rate", isinstance(self.sample_rate, (int, np.integer)) and 8_000 <= self.sample_rate <= MAX_SAMPLE_RATE,
+            ("sample_rate",
+             isinstance(self.sample_rate, (int, np.integer)) and 8_000 <= self.sample_rate <= MAX_SAMPLE_RATE,
              f"an integer from 8000 to {MAX_SAMPLE_RATE} Hz"),
             ("duration", _finite(self.duration) and 0.05 <= self.duration <= MAX_DURATION, f"0.05 to {MAX_DURATION} s"),
             ("control_rate", _finite(self.control_rate) and 10.0 <= self.control_rate <= self.sample_rate / 4,
