@@ -1,4 +1,4 @@
-"""studio.audio: WAV round trips and atomic writes, the int16 hand-off, log-mel spectrograms, descriptors."""
+"""studio.audio: WAV round trips and atomic writes, the int16 hand-off, log-mel spectrograms, sound features."""
 from __future__ import annotations
 
 import os
@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 import soundfile
 
-from studio.audio import (SpectrogramConfig, descriptors, level_envelope_db, log_mel_distance, log_mel_spectrogram,
-                          read_wav, to_int16, write_wav)
+from studio.audio import (
+    SpectrogramConfig,
+    level_envelope_db,
+    log_mel_distance,
+    log_mel_spectrogram,
+    read_wav,
+    sound_features,
+    to_int16,
+    write_wav,
+)
 from studio.audio.features import hz_to_mel, mel_filterbank
 
 SR = 48_000
@@ -124,7 +132,7 @@ def test_log_mel_distance_counts_only_what_is_audible():
     assert pairwise.shape == (2, 2) and pairwise[0, 1] == pytest.approx(pairwise[1, 0])
 
 
-# --- descriptors ----------------------------------------------------------------------------------
+# --- sound features ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def measured():
     """One batch (one compile): three sines, white noise, silence, and a 0.2 s linear ramp into a 0.5 s tone."""
@@ -134,7 +142,7 @@ def measured():
     burst[:SR // 2] = tone(330.0, 0.5) * ramp
     sounds = np.stack([tone(110.0), tone(440.0), tone(2000.0), rng.uniform(-0.5, 0.5, SR).astype(np.float32),
                        np.zeros(SR, np.float32), burst])
-    return descriptors(sounds, SR)
+    return sound_features(sounds, SR)
 
 
 def test_sine_centroid_and_f0_sit_at_its_frequency(measured):

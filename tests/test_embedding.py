@@ -1,15 +1,35 @@
-"""studio.audio.embedding: the perceptual embedding, its distance, and the ranking test's scoring code."""
+"""studio.audio.embedding: the perceptual embedding and its distance; bench/embedding_ranking.py's scoring code."""
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
 
-from studio.audio.embedding import (CANDIDATES, EMBEDDING_DIM, WINNER, analysis_config, average_ranks,
-                                    cumulative_mel_spectrum, energy_arrival_times, perceptual_distance,
-                                    perceptual_embedding, perceptual_similarity, ranking_scores,
-                                    spectral_descriptors, spearman_rho, sweep_ranking_rho)
+from studio.audio.embedding import (
+    EMBEDDING_DIM,
+    WINNER,
+    analysis_config,
+    cumulative_mel_spectrum,
+    perceptual_distance,
+    perceptual_embedding,
+    perceptual_similarity,
+    timbre_summary,
+)
+from studio.errors import StudioError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from embedding_ranking import (  # noqa: E402
+    CANDIDATES,
+    average_ranks,
+    energy_arrival_times,
+    ranking_scores,
+    spearman_rho,
+    sweep_ranking_rho,
+)
 
 SR = 16_000  # small renders keep the tests fast; the embedding adapts its FFT sizes to the rate
 T = np.arange(SR // 2) / SR  # 0.5 s
@@ -105,8 +125,9 @@ def test_distance_rejects_embeddings_of_different_sizes():
 def test_analysis_settings_follow_the_sample_rate():
     assert (analysis_config(48_000).n_fft, analysis_config(48_000).hop) == (2048, 512)
     assert analysis_config(44_100).n_fft == 2048 and analysis_config(16_000).n_fft == 512
-    with pytest.raises(ValueError, match="sample_rate"):
+    with pytest.raises(StudioError, match="sample_rate") as caught:
         analysis_config(1000)
+    assert caught.value.field == "sample_rate"
 
 
 # --- the blocks ---------------------------------------------------------------------------------
@@ -117,9 +138,9 @@ def test_cumulative_mel_spectrum_is_a_distribution_that_moves_with_pitch():
     assert np.all(cdf[0] >= cdf[1] - 1e-6) and cdf[0, 40] > cdf[1, 40] + 0.5  # the low tone's energy arrives first
 
 
-def test_spectral_descriptors_read_level_brightness_and_noisiness():
+def test_timbre_summary_reads_level_brightness_and_noisiness():
     noise = np.random.default_rng(0).uniform(-0.5, 0.5, T.size).astype(np.float32)
-    d = np.asarray(spectral_descriptors(jnp.asarray(np.stack([sine(1000.0), noise])), analysis_config(SR)))
+    d = np.asarray(timbre_summary(jnp.asarray(np.stack([sine(1000.0), noise])), analysis_config(SR)))
     level, octaves_re_1k, decades = d.T
     assert level[0] == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.1)  # RMS of a 0.5 sine in dBFS
     assert abs(octaves_re_1k[0]) < 0.1 and octaves_re_1k[1] > 1.5  # white noise: centroid near 4 kHz at 16 kHz

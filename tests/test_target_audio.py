@@ -9,6 +9,7 @@ import soundfile
 
 from studio.audio import target as tg
 from studio.audio.target import TargetError, decode_audio, load_target, prepare_audio
+from studio.errors import StudioError
 
 RATE = 48_000
 
@@ -185,4 +186,5 @@ def test_non_finite_samples(tmp_path):
 
 
 def test_target_errors_are_value_errors_for_the_ui():
-    assert issubclass(TargetError, ValueError)  # the UI's user_errors shows ValueErrors as messages
+    assert issubclass(TargetError, StudioError)  # the UI and the CLI show StudioErrors as messages
+    assert issubclass(TargetError, ValueError)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.errors import SettingsError, StudioError
+
 WAV_SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 INT16_FULL_SCALE = 32767
 
@@ -75,9 +77,10 @@ def write_wav(path, audio, sample_rate: int, subtype: str = "PCM_16") -> Path:
 
     arr = _mono_float32(audio)
     if subtype not in WAV_SUBTYPES:
-        raise ValueError(f"WAV subtype {subtype!r} is not supported: choose one of {', '.join(WAV_SUBTYPES)}")
+        raise SettingsError(f"WAV subtype {subtype!r} is not supported: choose one of {', '.join(WAV_SUBTYPES)}",
+                            "subtype")
     if not isinstance(sample_rate, (int, np.integer)) or isinstance(sample_rate, bool) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}")
+        raise SettingsError(f"sample_rate must be a positive integer (Hz), got {sample_rate!r}", "sample_rate")
     if subtype != "FLOAT":
         arr = np.clip(arr, -1.0, 1.0)
     path = Path(path)
@@ -90,17 +93,17 @@ def read_wav(path) -> tuple[np.ndarray, int]:
     """Read an audio file (WAV, FLAC, OGG: whatever libsndfile reads) as mono float32.
 
     Returns ``(audio [T] float32, sample_rate Hz)``; several channels are averaged to one. Integer PCM is
-    scaled to [−1, 1). An unreadable or empty file raises ``ValueError`` naming the file.
+    scaled to [−1, 1). An unreadable or empty file raises :class:`~studio.errors.StudioError` naming the file.
     """
     import soundfile
 
     path = Path(path)
     try:
         data, sample_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except soundfile.LibsndfileError as err:  # a RuntimeError: make it a ValueError a UI can show as is
-        raise ValueError(f"cannot read audio file {path}: {err}") from None
+    except soundfile.LibsndfileError as err:  # a RuntimeError: make it an error a UI can show as is
+        raise StudioError(f"cannot read audio file {path}: {err}") from None
     if data.shape[0] == 0:
-        raise ValueError(f"audio file {path} contains no samples")
+        raise StudioError(f"audio file {path} contains no samples")
     return data.mean(axis=1, dtype=np.float32), int(sample_rate)
 
 

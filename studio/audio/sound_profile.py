@@ -1,6 +1,6 @@
-"""A sound's profile: fourteen perceptual descriptors per sound, cheap enough to judge every search candidate.
+"""A sound's profile: fourteen measured qualities per sound, cheap enough to judge every search candidate.
 
-``studio.audio.features.descriptors`` measures carefully (YIN on every frame at full rate, ~6 ms per 2 s sound
+``studio.audio.features.sound_features`` measures carefully (YIN on every frame at full rate, ~6 ms per 2 s sound
 on a CPU); a prompt search judges thousands of candidates per second, so this module measures the same
 qualities, plus the modulations a prompt can ask for, from a few well-placed frames:
 
@@ -10,7 +10,7 @@ qualities, plus the modulations a prompt can ask for, from a few well-placed fra
   glide, pitch range and vibrato.
 
 Frames follow the audible span rather than fixed positions, so a 20 ms click is measured as well as a 2 s
-drone. Everything is batched JAX: audio ``[B, T]`` → profile ``[B, D]`` float32, columns in :data:`DESCRIPTORS`
+drone. Everything is batched JAX: audio ``[B, T]`` → profile ``[B, D]`` float32, columns in :data:`QUALITIES`
 order; NaN marks what a sound does not have (the pitch of noise, the tremolo of a 50 ms click, anything of
 silence but its loudness).
 """
@@ -24,11 +24,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-POWER_EPS = 1e-12  # power floor (−120 dB) so logs of exact zeros stay finite
+from studio.errors import SettingsError
+
+from .frontend import (
+    POWER_EPS,
+    as_batch,
+    difference_function,
+    envelope_hop,
+    envelope_power,
+    hann_window,
+    parabolic_minimum,
+    power_to_db,
+    rising_after,
+    spectral_shape,
+)
 
 
 @dataclass(frozen=True)
-class DescriptorInfo:
+class QualityInfo:
     """One column of a profile: its name, unit and meaning (for explanations and tables)."""
 
     name: str
@@ -36,24 +49,24 @@ class DescriptorInfo:
     meaning: str
 
 
-DESCRIPTORS: tuple[DescriptorInfo, ...] = (
-    DescriptorInfo("pitch", "MIDI", "median fundamental of the pitched frames, as a MIDI note number"),
-    DescriptorInfo("pitch_range", "st", "spread of the pitch over the sound (10th to 90th percentile)"),
-    DescriptorInfo("glide", "st", "pitch of the last third minus pitch of the first third"),
-    DescriptorInfo("vibrato_rate", "Hz", "rate of the strongest periodic pitch wobble"),
-    DescriptorInfo("vibrato_depth", "st", "peak-to-peak size of the periodic pitch wobble"),
-    DescriptorInfo("brightness", "Hz", "spectral centroid, energy-weighted over the sound"),
-    DescriptorInfo("noisiness", "", "spectral flatness: 0 for a pure tone, about 0.55 for white noise"),
-    DescriptorInfo("roughness", "dB", "size of fast level fluctuations (20–120 Hz): beating, buzz, grit"),
-    DescriptorInfo("attack", "s", "time for the level to rise from 10 % to 90 % of its maximum"),
-    DescriptorInfo("decay", "s", "time from the loudest moment until the level stays 20 dB below it"),
-    DescriptorInfo("length", "s", "time from the first to the last moment within 40 dB of the loudest"),
-    DescriptorInfo("tremolo_rate", "Hz", "rate of the strongest periodic level wobble (1.5–20 Hz)"),
-    DescriptorInfo("tremolo_depth", "dB", "peak-to-peak size of the periodic level wobble"),
-    DescriptorInfo("loudness", "dB", "loudest short-time RMS level, dB re full scale"),
+QUALITIES: tuple[QualityInfo, ...] = (
+    QualityInfo("pitch", "MIDI", "median fundamental of the pitched frames, as a MIDI note number"),
+    QualityInfo("pitch_range", "st", "spread of the pitch over the sound (10th to 90th percentile)"),
+    QualityInfo("glide", "st", "pitch of the last third minus pitch of the first third"),
+    QualityInfo("vibrato_rate", "Hz", "rate of the strongest periodic pitch wobble"),
+    QualityInfo("vibrato_depth", "st", "peak-to-peak size of the periodic pitch wobble"),
+    QualityInfo("brightness", "Hz", "spectral centroid, energy-weighted over the sound"),
+    QualityInfo("noisiness", "", "spectral flatness: 0 for a pure tone, about 0.55 for white noise"),
+    QualityInfo("roughness", "dB", "size of fast level fluctuations (20–120 Hz): beating, buzz, grit"),
+    QualityInfo("attack", "s", "time for the level to rise from 10 % to 90 % of its maximum"),
+    QualityInfo("decay", "s", "time from the loudest moment until the level stays 20 dB below it"),
+    QualityInfo("length", "s", "time from the first to the last moment within 40 dB of the loudest"),
+    QualityInfo("tremolo_rate", "Hz", "rate of the strongest periodic level wobble (1.5–20 Hz)"),
+    QualityInfo("tremolo_depth", "dB", "peak-to-peak size of the periodic level wobble"),
+    QualityInfo("loudness", "dB", "loudest short-time RMS level, dB re full scale"),
 )
-DESCRIPTOR_INDEX = {d.name: i for i, d in enumerate(DESCRIPTORS)}
-N_DESCRIPTORS = len(DESCRIPTORS)
+QUALITY_INDEX = {q.name: i for i, q in enumerate(QUALITIES)}
+N_QUALITIES = len(QUALITIES)
 
 N_SPECTRUM_FRAMES = 16
 N_PITCH_FRAMES = 40  # over a 2 s sound: a frame every 50 ms, enough to see vibrato up to 10 Hz
@@ -82,7 +95,7 @@ class ProfileGeometry:
 
     @property
     def envelope_hop(self) -> int:
-        return max(1, int(round(self.sample_rate * ENVELOPE_STEP_S)))
+        return envelope_hop(self.sample_rate, ENVELOPE_STEP_S)
 
     @property
     def envelope_step_s(self) -> float:
@@ -118,18 +131,6 @@ class ProfileGeometry:
 # ----------------------------------------------------------------------------------------------
 # Level envelope: times, loudness, tremolo, roughness
 # ----------------------------------------------------------------------------------------------
-def envelope_power(audio, hop: int):
-    """Mean-square power ``[B, N]`` per ``hop``-sample step, smoothed over 3 steps (``N = ceil(T / hop)``)."""
-    t = audio.shape[-1]
-    n = -(-t // hop)
-    padded_audio = jnp.pad(audio, ((0, 0), (0, n * hop - t))) if n * hop > t else audio
-    # reduce_window is ~3x faster on a CPU than a reshape-and-sum over the short minor axis.
-    energy = jax.lax.reduce_window(padded_audio * padded_audio, 0.0, jax.lax.add, (1, hop), (1, hop), "VALID")
-    padded = jnp.pad(energy, ((0, 0), (1, 1)))
-    counts = jnp.pad(jnp.full((n,), float(hop)), (1, 1))  # the edge windows hold fewer samples
-    return (padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]) / (counts[:-2] + counts[1:-1] + counts[2:])
-
-
 def audible_span(level_db):
     """First and last audible step ``[B]`` (int): within ``AUDIBLE_RANGE_DB`` of the loudest of ``level_db [B, N]``."""
     n = level_db.shape[-1]
@@ -146,7 +147,7 @@ def envelope_times(power, step_s: float):
     amplitude = jnp.sqrt(power)
     top = jnp.max(amplitude, axis=-1, keepdims=True)
     attack = (jnp.argmax(amplitude >= 0.9 * top, axis=-1) - jnp.argmax(amplitude >= 0.1 * top, axis=-1)) * step_s
-    level_db = 10.0 * jnp.log10(jnp.maximum(power, POWER_EPS))
+    level_db = power_to_db(power)
     first, last = audible_span(level_db)
     strong = level_db >= jnp.max(level_db, axis=-1, keepdims=True) - DECAY_DROP_DB
     last_strong = power.shape[-1] - 1 - jnp.argmax(strong[:, ::-1], axis=-1)
@@ -225,23 +226,16 @@ def slice_frames(signal, starts, length: int):
     return jax.vmap(lambda row, row_starts: jax.vmap(lambda s: one_frame(row, s))(row_starts))(signal, starts)
 
 
-def spectral_shape(frames, sample_rate: int):
+def frame_brightness_noisiness(frames, sample_rate: int):
     """Brightness (magnitude-weighted centroid, Hz) and noisiness (flatness) ``[B]`` from frames ``[B, F, L]``.
 
-    Frames are averaged by their energy (NaN for silence). Hann window; flatness is the geometric over the
-    arithmetic mean of the power bins.
+    Hann window, unscaled power spectra; frames are averaged by their energy (NaN for silence). The flatness floor
+    is ``POWER_EPS · L``, the floor's size in these unscaled spectra.
     """
     length = frames.shape[-1]
-    window = jnp.asarray(np.hanning(length + 1)[:-1], frames.dtype)
+    window = jnp.asarray(hann_window(length), frames.dtype)
     power = jnp.abs(jnp.fft.rfft(frames * window, axis=-1)) ** 2
-    freqs = jnp.arange(power.shape[-1]) * (sample_rate / length)
-    magnitude = jnp.sqrt(power)
-    centroid = jnp.sum(magnitude * freqs, axis=-1) / jnp.maximum(jnp.sum(magnitude, axis=-1), POWER_EPS)
-    floor = POWER_EPS * length
-    flatness = jnp.exp(jnp.mean(jnp.log(power + floor), axis=-1)) / (jnp.mean(power, axis=-1) + floor)
-    energy = jnp.sum(power, axis=-1)
-    weights = energy / jnp.sum(energy, axis=-1, keepdims=True)
-    return jnp.sum(weights * centroid, axis=-1), jnp.sum(weights * flatness, axis=-1)
+    return spectral_shape(power, sample_rate, length, flatness_floor=POWER_EPS * length)
 
 
 def decimate(audio, factor: int):
@@ -261,22 +255,12 @@ def decimate(audio, factor: int):
 def normalized_difference(frames, max_lag: int):
     """Pitch-tracker kernel: ``frames [B, F, W + max_lag]`` → ``[B, F, max_lag + 1]`` in [0, 2].
 
-    ``d(τ) = Σ_{j<W} (x_j − x_{j+τ})²`` divided by ``Σ_{j<W} (x_j² + x_{j+τ}²)``: 0 where the frame repeats
-    after τ samples, about 1 for unrelated samples. The correlation is an FFT product (no wrap-around: the FFT is
-    at least as long as the frame); the energies are differences of a running sum of squares (three FFTs per
-    frame instead of five: the pitch tracker is the costliest part of a profile).
+    YIN's difference ``d(τ)`` (:func:`~studio.audio.frontend.difference_function`) divided by the energy of both
+    windows ``Σ_{j<W} (x_j² + x_{j+τ}²)``: 0 where the frame repeats after τ samples, about 1 for unrelated
+    samples (a cheaper normalization than YIN's cumulative mean, which needs every lag before τ).
     """
-    length = frames.shape[-1]
-    window = length - max_lag
-    n_fft = 1 << (length - 1).bit_length()
-    spectrum = jnp.fft.rfft(frames, n_fft)
-    head = jnp.fft.rfft(frames[..., :window], n_fft)
-    correlation = jnp.fft.irfft(spectrum * jnp.conj(head), n_fft)[..., :max_lag + 1]  # Σ_{j<W} x_j x_{j+τ}
-    running = jnp.cumsum(frames * frames, axis=-1)
-    running = jnp.concatenate([jnp.zeros_like(running[..., :1]), running], axis=-1)  # running[i] = Σ_{j<i} x_j²
-    shifted_energy = running[..., window:window + max_lag + 1] - running[..., :max_lag + 1]  # Σ_{j<W} x_{j+τ}²
-    total = shifted_energy[..., :1] + shifted_energy
-    return jnp.maximum(total - 2.0 * correlation, 0.0) / jnp.maximum(total, POWER_EPS)
+    difference, energy = difference_function(frames, max_lag)
+    return difference / jnp.maximum(energy, POWER_EPS)
 
 
 def first_index(mask):
@@ -304,19 +288,11 @@ def pick_period(norm, min_lag: int, threshold: float):
     below = valid & (norm < threshold)
     first = first_index(below)
     periodic = first < n
-    rising_next = jnp.concatenate([norm[..., 1:] >= norm[..., :-1], jnp.ones_like(norm[..., :1], bool)], axis=-1)
     after_dip = valid & (lags >= first[..., None])
-    local_min = first_index(after_dip & rising_next)
+    local_min = first_index(after_dip & rising_after(norm))
     # A period just past the longest lag dips until the end: then the lowest point of the dip is the best guess.
     lag = jnp.where(local_min < n, local_min, jnp.argmin(jnp.where(after_dip, norm, jnp.inf), axis=-1))
-
-    def take(offset):
-        return jnp.take_along_axis(norm, jnp.clip(lag + offset, 0, n - 1)[..., None], -1)[..., 0]
-
-    left, centre, right = take(-1), take(0), take(1)
-    curvature = left - 2.0 * centre + right
-    shift = jnp.where(curvature > 0, 0.5 * (left - right) / jnp.where(curvature > 0, curvature, 1.0), 0.0)
-    return lag + jnp.clip(shift, -1.0, 1.0), periodic
+    return parabolic_minimum(norm, lag)[0], periodic
 
 
 def masked_quantiles(values, mask, qs: tuple[float, ...]):
@@ -363,7 +339,7 @@ def detrend_quadratic(values, mask):
     return safe - (c0[:, None] + c1[:, None] * t + c2[:, None] * t * t)
 
 
-def pitch_descriptors(midi, periodic, level, span_s):
+def pitch_qualities(midi, periodic, level, span_s):
     """Pitch, pitch range, glide, vibrato rate and depth ``[B]`` from a pitch track ``[B, F]`` over ``span_s [B]``.
 
     Frames quieter than 30 dB below the loudest frame do not count. All five are NaN unless at least
@@ -398,12 +374,12 @@ def pitch_descriptors(midi, periodic, level, span_s):
 # The whole profile
 # ----------------------------------------------------------------------------------------------
 def measure_profile(audio, geometry: ProfileGeometry):
-    """Audio ``[B, T]`` float32 → profile ``[B, D]`` float32 (columns in :data:`DESCRIPTORS` order). Traceable."""
+    """Audio ``[B, T]`` float32 → profile ``[B, D]`` float32 (columns in :data:`QUALITIES` order). Traceable."""
     sr = geometry.sample_rate
     duration_s = audio.shape[-1] / sr
     step_s = geometry.envelope_step_s
     power = envelope_power(audio, geometry.envelope_hop)
-    level_db = 10.0 * jnp.log10(jnp.maximum(power, POWER_EPS))
+    level_db = power_to_db(power)
     attack, decay, length = envelope_times(power, step_s)
     tremolo_rate, tremolo_depth, roughness = level_modulations(level_db, step_s)
     loudness = jnp.max(level_db, axis=-1)
@@ -413,7 +389,7 @@ def measure_profile(audio, geometry: ProfileGeometry):
     n_spec = geometry.spectrum_frame
     spec_starts = span_frame_starts(first_s, last_s, N_SPECTRUM_FRAMES, n_spec / sr, duration_s)
     spectrum_frames = slice_frames(audio, jnp.round(spec_starts * sr).astype(jnp.int32), n_spec)
-    brightness, noisiness = spectral_shape(spectrum_frames, sr)
+    brightness, noisiness = frame_brightness_noisiness(spectrum_frames, sr)
 
     low = decimate(audio, geometry.decimation)
     rate = geometry.pitch_rate
@@ -424,25 +400,27 @@ def measure_profile(audio, geometry: ProfileGeometry):
     midi = 69.0 + 12.0 * jnp.log2(rate / jnp.maximum(lag, 1.0) / 440.0)
     frame_level = jnp.mean(frames ** 2, axis=-1)
     span_s = pitch_starts[:, -1] - pitch_starts[:, 0]
-    pitch, pitch_range, glide, vibrato_rate, vibrato_depth = pitch_descriptors(midi, periodic, frame_level, span_s)
+    pitch, pitch_range, glide, vibrato_rate, vibrato_depth = pitch_qualities(midi, periodic, frame_level, span_s)
 
     columns = dict(pitch=pitch, pitch_range=pitch_range, glide=glide, vibrato_rate=vibrato_rate,
                    vibrato_depth=vibrato_depth, brightness=brightness, noisiness=noisiness, roughness=roughness,
                    attack=attack, decay=decay, length=length, tremolo_rate=tremolo_rate, tremolo_depth=tremolo_depth,
                    loudness=loudness)
-    profile = jnp.stack([columns[d.name].astype(jnp.float32) for d in DESCRIPTORS], axis=-1)
+    profile = jnp.stack([columns[q.name].astype(jnp.float32) for q in QUALITIES], axis=-1)
     # Silence has no pitch, brightness or timing; only its loudness (the floor) is a fact.
     silent = loudness <= 10.0 * math.log10(POWER_EPS) + 1.0
-    not_loudness = np.array([d.name != "loudness" for d in DESCRIPTORS])
+    not_loudness = np.array([q.name != "loudness" for q in QUALITIES])
     return jnp.where(silent[:, None] & not_loudness, jnp.nan, profile)
 
 
 def check_profile_length(sample_rate: int, num_samples: int) -> ProfileGeometry:
-    """The geometry for these sizes; ``ValueError`` when sounds are too short to profile."""
+    """The geometry for these sizes; :class:`~studio.errors.SettingsError` (field ``duration``) when sounds are
+    too short to profile."""
     geometry = ProfileGeometry(int(sample_rate), int(num_samples))
     if num_samples < geometry.min_samples:
-        raise ValueError(f"sounds of {num_samples} samples at {sample_rate} Hz are too short to profile: "
-                         f"need at least {geometry.min_samples} samples ({geometry.min_samples / sample_rate:.3f} s)")
+        raise SettingsError(f"sounds of {num_samples} samples at {sample_rate} Hz are too short to profile: "
+                         f"need at least {geometry.min_samples} samples ({geometry.min_samples / sample_rate:.3f} s)",
+                            "duration")
     return geometry
 
 
@@ -456,16 +434,13 @@ def profiler(sample_rate: int, num_samples: int):
 def sound_profile(audio, sample_rate: int) -> np.ndarray:
     """Measure sounds: audio ``[B, T]`` (or ``[T]``) at ``sample_rate`` Hz → profile ``[B, D]`` (or ``[D]``), numpy.
 
-    Columns follow :data:`DESCRIPTORS` (units there); NaN where a descriptor does not apply.
+    Columns follow :data:`QUALITIES` (units there); NaN where a quality does not apply.
     """
-    arr = jnp.asarray(audio, jnp.float32)
-    if arr.ndim not in (1, 2) or arr.shape[-1] == 0:
-        raise ValueError(f"audio must have shape [T] or [batch, T] with T > 0, got {list(arr.shape)}")
-    batch = arr[None] if arr.ndim == 1 else arr
+    batch, single = as_batch(audio)
     out = np.asarray(profiler(int(sample_rate), int(batch.shape[-1]))(batch))
-    return out[0] if arr.ndim == 1 else out
+    return out[0] if single else out
 
 
 def profile_as_dict(row) -> dict[str, float]:
-    """One profile row ``[D]`` → ``{descriptor name: value}`` (floats, NaN kept)."""
-    return {d.name: float(v) for d, v in zip(DESCRIPTORS, np.asarray(row))}
+    """One profile row ``[D]`` → ``{quality name: value}`` (floats, NaN kept)."""
+    return {q.name: float(v) for q, v in zip(QUALITIES, np.asarray(row))}

@@ -12,8 +12,9 @@ The pipeline (:func:`prepare_target`), each step a small pure function:
 6. :func:`normalize_loudness`: scaled to ``TARGET_RMS_DB`` dBFS RMS, at most to a peak of ``PEAK_LIMIT``. The match
    loss is gain-invariant, so this only sets how loud the target plays beside its match.
 
-Every problem a user can cause raises :class:`TargetError` (a ``ValueError``) with a message that says what is
-wrong and what is accepted: an empty, silent, unreadable, too large or too long file, an absurd sample rate.
+Every problem a user can cause raises :class:`TargetError` (a :class:`~studio.errors.StudioError`) with a message
+that says what is wrong and what is accepted: an empty, silent, unreadable, too large or too long file, an absurd
+sample rate.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from studio.errors import StudioError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # 20 MB: two minutes of 48 kHz stereo 16-bit audio is 23 MB; a target is seconds
 MAX_INPUT_SECONDS = 60.0  # longer uploads are refused before decoding; only the first buffer-length is used anyway
@@ -36,8 +39,9 @@ TARGET_RMS_DB = -20.0  # where targets are normalized to (RMS over the audible p
 PEAK_LIMIT = 0.98  # normalization never pushes a peak beyond this (no clipping)
 
 
-class TargetError(ValueError):
-    """A target sound that cannot be used; ``str()`` says why and what is accepted."""
+class TargetError(StudioError):
+    """A target sound that cannot be used; ``str()`` says why and what is accepted (a ``StudioError``, so the UI
+    and the CLI show it as a message)."""
 
 
 @dataclass(frozen=True)
