@@ -35,7 +35,7 @@ from benchlib import cpu_name  # noqa: E402
 from voice_sweeps import random_audible_thetas  # noqa: E402
 
 TARGET_GAIN = 0.126
-DESCRIPTORS = ("level", "brightness", "noisiness", "attack", "temporal centroid", "audible length", "pitch")
+QUALITIES = ("level", "brightness", "noisiness", "attack", "temporal centroid", "audible length", "pitch")
 
 
 def energy_times(envelope_power: np.ndarray, hop_s: float, fractions=(0.1, 0.9)) -> np.ndarray:
@@ -59,9 +59,9 @@ def strip_descriptors(audio: np.ndarray, sample_rate: int, kind: str = "threshol
     continuous: the same with onset (s until 10 % of the energy arrived) and end (90 %) for attack and audible
     length; those move continuously, while threshold times jump when a wobbling envelope's peak moves.
     """
-    from studio.audio import descriptors
+    from studio.audio import sound_features
 
-    d = descriptors(audio, sample_rate)
+    d = sound_features(audio, sample_rate)
     power = 10.0 ** (np.asarray(d.envelope_db, np.float64) / 10.0)
     times = (np.arange(power.shape[-1]) + 0.5) * d.envelope_hop_s
     temporal_centroid = np.sum(power * times, -1) / np.maximum(np.sum(power, -1), 1e-30)

@@ -23,8 +23,14 @@ import numpy as np
 
 # bench/ helpers and the studio package, whether or not PYTHONPATH is set
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from peer_oracle import CONFIGS, ROOT, parameter_table_mismatches, pearson_rows, render_studio, \
-    render_with_torchsynth  # noqa: E402
+from peer_oracle import (  # noqa: E402 (after the sys.path line above)
+    CONFIGS,
+    ROOT,
+    parameter_table_mismatches,
+    pearson_rows,
+    render_studio,
+    render_with_torchsynth,  # noqa: E402
+)
 
 from studio.synth import N_PARAMS, PARAM_INDEX, PARAM_KEYS, default_theta  # noqa: E402
 

@@ -126,7 +126,8 @@ def summary_table(title: str, rows: list[dict]) -> str:
              "| measure | matcher | random search | ratio |", "|---|---:|---:|---:|",
              f"| loss after the budget, mean | **{ours.mean():.3f}** | {rand.mean():.3f} | "
              f"**{ours.mean() / rand.mean():.2f}** |",
-             f"| loss, median | {np.median(ours):.3f} | {np.median(rand):.3f} | {np.median(ours) / np.median(rand):.2f} |",
+             f"| loss, median | {np.median(ours):.3f} | {np.median(rand):.3f} "
+             f"| {np.median(ours) / np.median(rand):.2f} |",
              f"| per-target ratio ours / random: median (worst) | | | {np.median(ratio):.2f} ({ratio.max():.2f}) |",
              f"| matcher better than random search | {int(np.sum(ours < rand))} of {len(rows)} | | |",
              f"| spectral convergence, median | {np.median([r['sc_ours'] for r in rows]):.3f} | "

@@ -40,9 +40,9 @@ COMPARISON_PROMPTS = ("high bright hiss", "low dark hum", "short click", "siren"
 
 
 def header() -> str:
-    import jax
-
     import os
+
+    import jax
 
     devices = ", ".join(f"{d.platform}:{d.id} ({d.device_kind})" for d in jax.devices())
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -70,9 +70,11 @@ def descriptor_throughput(batches: list[int], repeats: int, threads: int) -> lis
     for batch in batches:
         theta = jnp.asarray(np.random.default_rng(batch).random((batch, 78), dtype=np.float32))
         seeds = np.zeros((batch,), np.uint32)
-        runs = {"render": lambda: render(theta, seeds).block_until_ready(),
-                "one call": lambda: judged(theta, seeds, objective.params).block_until_ready(),
-                "threads": lambda: map_shards(judged, (theta, seeds), (objective.params,), threads)}  # host arrays
+        # default arguments bind this batch's arrays (the lambdas run inside this iteration only)
+        runs = {"render": lambda theta=theta, seeds=seeds: render(theta, seeds).block_until_ready(),
+                "one call": lambda theta=theta, seeds=seeds: judged(theta, seeds, objective.params).block_until_ready(),
+                "threads": lambda theta=theta, seeds=seeds: map_shards(judged, (theta, seeds), (objective.params,),
+                                                                       threads)}  # host arrays
         times = {name: [] for name in runs}
         for run in runs.values():  # warm-up: compile and settle the allocator
             run(), run()
@@ -180,7 +182,7 @@ def first_result_times(repeats: int) -> dict:
     """Seconds to the first audible result: fresh process (cold), after warm_up(), and warm."""
     import subprocess
 
-    from studio.audio.sound_profile import DESCRIPTOR_INDEX, sound_profile
+    from studio.audio.sound_profile import QUALITY_INDEX, sound_profile
     from studio.scoring import DescriptorScorer
     from studio.search import prompt_search, warm_up
     from studio.synth import render
@@ -201,7 +203,7 @@ def first_result_times(repeats: int) -> dict:
         started = time.perf_counter()
         first = next(iter(prompt_search("short bright pluck", scorer, budget="quick", seed=seed)))
         firsts.append(time.perf_counter() - started)
-        loudness = sound_profile(np.asarray(render(first.best_theta)), 48_000)[DESCRIPTOR_INDEX["loudness"]]
+        loudness = sound_profile(np.asarray(render(first.best_theta)), 48_000)[QUALITY_INDEX["loudness"]]
         audible.append(loudness > -40.0)
     return {"cold_s": cold_s, "warm_up_s": warm_up_s, "warm_s": float(np.median(firsts)), "audible": all(audible)}
 

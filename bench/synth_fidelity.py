@@ -25,8 +25,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from peer_oracle import CONFIGS, parameter_table_mismatches, pearson_rows, render_studio, \
-    render_with_torchsynth  # noqa: E402
+from peer_oracle import (  # noqa: E402 (after the sys.path line above)
+    CONFIGS,
+    parameter_table_mismatches,
+    pearson_rows,
+    render_studio,
+    render_with_torchsynth,  # noqa: E402
+)
 
 from studio.synth import MOD_INPUTS, N_PARAMS, PARAM_INDEX, to_human  # noqa: E402
 
@@ -109,7 +114,8 @@ def diagnose(theta: np.ndarray, ref: np.ndarray, ours: np.ndarray, sample_rate: 
         lfo.append(f"lfo_{k}: {v(f'lfo_{k}.frequency'):.2f} Hz + {v(f'lfo_{k}.mod_depth'):+.1f} Hz·env, "
                    f"mostly {main_shape}, routes " + " ".join(f"{o}={a:.2f}" for o, a in routes.items()))
     lines.append("; ".join(lfo))
-    lines.append(f"mixer vco_1 {v('mixer.vco_1'):.2f} vco_2 {v('mixer.vco_2'):.2f}, vco_2 shape {v('vco_2.shape'):.2f}; "
+    lines.append(f"mixer vco_1 {v('mixer.vco_1'):.2f} vco_2 {v('mixer.vco_2'):.2f}, "
+                 f"vco_2 shape {v('vco_2.shape'):.2f}; "
                  f"adsr_1 A {v('adsr_1.attack'):.2f} D {v('adsr_1.decay'):.2f} S {v('adsr_1.sustain'):.2f} "
                  f"R {v('adsr_1.release'):.2f} alpha {v('adsr_1.alpha'):.2f}")
     return "\n      ".join(lines)
@@ -127,7 +133,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     rows, details = [], []
     ok = True
-    for label, sample_rate, duration, control_rate in CONFIGS:
+    for _label, sample_rate, duration, control_rate in CONFIGS:
         theta = rng.random((args.count, N_PARAMS)).astype(np.float32)
         theta[:, PARAM_INDEX["mixer.noise"]] = 0.0
         t0 = time.perf_counter()

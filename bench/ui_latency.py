@@ -163,9 +163,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement (~15 s)")
     args = parser.parse_args(argv)
 
-    import jax
-
     import gradio
+    import jax
 
     from studio.synth.cpu import tune_cpu
 

@@ -9,8 +9,8 @@ the steps are even in the units a musician would use (seconds, semitones, Hz, dB
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -84,9 +84,9 @@ class _Names(Sequence):
 
 def _search_names() -> dict[str, tuple[str, ...]]:
     """The search engine's strategy and budget names."""
-    from studio.search import BUDGETS, STRATEGIES
+    from studio.search import BUDGET_NAMES, STRATEGIES
 
-    return {"strategies": tuple(STRATEGIES), "budgets": tuple(BUDGETS)}
+    return {"strategies": tuple(STRATEGIES), "budgets": BUDGET_NAMES}
 
 
 def _scorer_kinds():
@@ -314,7 +314,7 @@ def cmd_prompt(args) -> int:
 
     from studio.scoring import Constraints, make_scorer
     from studio.scoring.descriptors import explain
-    from studio.scoring.objective import Objective
+    from studio.search import PromptObjective
     from studio.synth import RenderSettings
 
     output = args.output or Path(f"{_prompt_stem(args.text)}.wav")
@@ -337,7 +337,7 @@ def cmd_prompt(args) -> int:
         scorer = make_scorer(args.scorer, clap_model=args.clap_model)
     except ScorerUnavailable as err:
         raise ScorerUnavailable(f"--scorer clap: {err}", "--scorer") from None
-    objective = Objective(scorer, args.text, settings, constraints)
+    objective = PromptObjective(scorer, args.text, settings, constraints)
     print(f"scorer: {scorer.label} — {scorer.reason}")
     if scorer.explains_prompt:
         print(f"understood: {scorer.explain(args.text, settings.duration)}")
@@ -416,7 +416,7 @@ def _write_prompt_results(results, objective, strategy: str, budget: str, output
 
 def cmd_match(args) -> int:
     """Match TARGET: print what was read and estimated, stream progress, write the best matches (preset + WAV)."""
-    from studio.audio.target import TargetError, load_target
+    from studio.audio.target import load_target
     from studio.synth import RenderSettings
 
     output = args.output or Path(f"{_slug(Path(args.target).stem)}-match.yaml")
@@ -425,16 +425,11 @@ def cmd_match(args) -> int:
                           "output")
     _check_output_folder(output)
     settings = _check_settings(RenderSettings(duration=args.duration), {"duration": "--duration"})
-    try:
-        target = load_target(args.target, settings.sample_rate, settings.duration)
-    except TargetError as err:  # a StudioError once studio.audio.target says so itself
-        if isinstance(err, StudioError):
-            raise
-        raise StudioError(str(err), "target") from None
+    target = load_target(args.target, settings.sample_rate, settings.duration)
     print(f"target: {target.describe()}")
 
-    from studio.match import LossWeights, MatchError, estimate_start, match_plan, match_sound
     from studio.search import STRATEGY_LABELS, use_compilation_cache
+    from studio.search.match import LossWeights, estimate_start, match_plan, match_sound
     from studio.synth.cpu import tune_cpu
 
     clap = None
@@ -457,14 +452,9 @@ def cmd_match(args) -> int:
     print(f"searching: {plan.screen} random candidates, then {STRATEGY_LABELS[strategy]} from the best "
           f"{plan.restarts} ({plan.budget.population} × {plan.budget.generations} each){polish}; "
           f"{plan.budget.name} budget, {plan.evaluations} renders, seed {args.seed}", flush=True)
-    try:
-        progress = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=args.seed,
-                               lock_pitch=args.lock_pitch, lock_length=args.lock_length,
-                               keep=args.keep, weights=LossWeights(clap=args.clap_weight), clap=clap, guess=guess)
-    except MatchError as err:  # the match engine's user errors (a silent target, …)
-        if isinstance(err, StudioError):
-            raise
-        raise StudioError(str(err)) from None
+    progress = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=args.seed,
+                           lock_pitch=args.lock_pitch, lock_length=args.lock_length,
+                           keep=args.keep, weights=LossWeights(clap=args.clap_weight), clap=clap, guess=guess)
     final, last_report, interrupted = None, 0.0, False
     try:
         for final in progress:
@@ -490,7 +480,7 @@ def _write_matches(final, target, settings, budget: str, strategy: str, output: 
     """Write each match (best first: OUT.yaml + OUT.wav, OUT-2.yaml + OUT-2.wav, …); print a line each."""
     import numpy as np
 
-    from studio.match import MatchResult, spectral_convergence, to_preset
+    from studio.search.match import MatchResult, spectral_convergence, to_preset
     from studio.synth import render
 
     # Stopped early, the best so far (over every restart) is the one match to write.

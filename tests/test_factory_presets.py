@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.audio import descriptors, log_mel_distance, log_mel_spectrogram
+from studio.audio import log_mel_distance, log_mel_spectrogram, sound_features
 from studio.presets import FACTORY_DIR, factory_presets
 from studio.synth import PARAM_INDEX, render
 
@@ -34,7 +34,7 @@ def factory():
     n = len(presets)
     mel = log_mel_spectrogram(audio)
     return dict(presets=presets, names=[p.name for p in presets], audio=audio[:n],
-                measures=descriptors(audio[:n], settings.sample_rate), mel=mel[:n], mel_reseeded=mel[n:])
+                measures=sound_features(audio[:n], settings.sample_rate), mel=mel[:n], mel_reseeded=mel[n:])
 
 
 def test_there_are_at_least_16_presets_with_unique_names_matching_their_files():

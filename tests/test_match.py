@@ -1,6 +1,6 @@
-"""Matching a sound (studio/search/match.py): the loss is 0 for the sound itself, ignores gain and grows with the change;
-the smart start hears pitch and note length; a target rendered from a known preset is matched much closer than
-the initial population; locks hold; cancel stops within a generation; results reproduce from the seed."""
+"""Matching a sound (studio/search/match.py): the loss is 0 for the sound itself, ignores gain and grows with the
+change; the smart start hears pitch and note length; a target rendered from a known preset is matched much closer
+than the initial population; locks hold; cancel stops within a generation; results reproduce from the seed."""
 from __future__ import annotations
 
 import threading
@@ -11,14 +11,28 @@ import pytest
 from studio.audio.embedding import perceptual_embedding
 from studio.audio.target import prepare_audio
 from studio.errors import SettingsError
+from studio.explore.locks import lock_mask
 from studio.presets import preset_render
 from studio.search import Budget, judge, run_to_end
 from studio.search.engine import ScreenStrategy, SparsePolish, generations
-from studio.search.match import (DISTINCT, MIDI_F0, NOTE_LENGTH, MatchError, MatchObjective, MatchPlan, MatchResult,
-                                 distinct_matches, estimate_start, match_losses, match_sound, normalized,
-                                 spectral_convergence, target_features, to_preset)
+from studio.search.match import (
+    DISTINCT,
+    MIDI_F0,
+    NOTE_LENGTH,
+    MatchError,
+    MatchObjective,
+    MatchPlan,
+    MatchResult,
+    distinct_matches,
+    estimate_start,
+    match_losses,
+    match_sound,
+    normalized,
+    spectral_convergence,
+    target_features,
+    to_preset,
+)
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, default_theta, render, to_human
-from studio.explore.locks import lock_mask
 
 SETTINGS = RenderSettings(duration=0.5)  # short sounds keep the tests fast; the loss is length-agnostic
 RATE = SETTINGS.sample_rate
@@ -90,11 +104,12 @@ def test_loss_grows_as_the_sound_moves_away(known):
 
 
 def test_the_loss_embedding_is_the_perceptual_embedding():
-    from studio.search.match import _features
+    from studio.audio.embedding import loss_features
+    from studio.search.match import N_SEGMENTS
 
     thetas = np.random.default_rng(3).uniform(0, 1, (16, N_PARAMS)).astype(np.float32)
     audio = render(thetas, SETTINGS)
-    ours = np.asarray(_features(audio, RATE)[0])
+    ours = np.asarray(loss_features(audio, RATE, N_SEGMENTS)[0])
     reference = np.asarray(perceptual_embedding(audio, RATE))
     # half the frames for speed: the same features up to a small fraction of the median random distance (1.0)
     assert np.median(np.linalg.norm(ours - reference, axis=-1)) < 0.05

@@ -9,12 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from studio.audio.sound_profile import DESCRIPTOR_INDEX, DESCRIPTORS, profile_as_dict, sound_profile
+from studio.audio.sound_profile import QUALITIES, QUALITY_INDEX, profile_as_dict, sound_profile
 from studio.scoring import (
     ConstraintError,
     Constraints,
     DescriptorScorer,
-    Objective,
     PromptError,
     Scorer,
     ScorerUnavailable,
@@ -93,7 +92,7 @@ def test_profile_of_a_batch_equals_profiles_of_its_sounds():
     together = sound_profile(batch, SR)
     for i in range(3):
         np.testing.assert_allclose(together[i], sound_profile(batch[i], SR), rtol=1e-4, atol=1e-4)
-    assert together.shape == (3, len(DESCRIPTORS))
+    assert together.shape == (3, len(QUALITIES))
 
 
 def test_profile_at_other_sample_rates():
@@ -114,9 +113,9 @@ def test_profile_rejects_bad_audio():
 # Targets and violations
 # ----------------------------------------------------------------------------------------------
 def test_violations_are_distances_on_each_descriptors_scale():
-    row = np.full((1, len(DESCRIPTORS)), np.nan, np.float32)
-    row[0, DESCRIPTOR_INDEX["brightness"]] = 1000.0
-    row[0, DESCRIPTOR_INDEX["pitch"]] = 60.0
+    row = np.full((1, len(QUALITIES)), np.nan, np.float32)
+    row[0, QUALITY_INDEX["brightness"]] = 1000.0
+    row[0, QUALITY_INDEX["pitch"]] = 60.0
     terms = make_terms([("brightness", 2000.0, np.inf, 1.0),  # one octave too dark → 1 unit
                         ("brightness", -np.inf, 4000.0, 1.0),  # met → 0
                         ("pitch", 48.0, 54.0, 1.0),  # 6 st too high → 0.5 unit (12 st per unit)
@@ -141,7 +140,7 @@ def test_lexicon_is_large_and_covers_the_issue_words():
         assert word in lexicon(), word
     for entry, targets in lexicon().items():
         assert targets, entry
-        assert all(t.descriptor in DESCRIPTOR_INDEX and t.lo <= t.hi for t in targets), entry
+        assert all(t.descriptor in QUALITY_INDEX and t.lo <= t.hi for t in targets), entry
 
 
 def test_explain_says_what_it_understood():
@@ -217,12 +216,12 @@ def test_constraints_from_user_and_checks():
     assert (c.pitch, c.length, c.brightness, c.noisiness) == (48.0, 0.5, None, None)
     assert c.describe() == "pitch C3 (131 Hz) ± 0.5 st; length 0.5 s ± 15%"
     assert c.descriptors == ("pitch", "length") and c.active and not Constraints().active
-    row = np.full(len(DESCRIPTORS), np.nan)
-    row[DESCRIPTOR_INDEX["pitch"]], row[DESCRIPTOR_INDEX["length"]] = 48.3, 0.7
+    row = np.full(len(QUALITIES), np.nan)
+    row[QUALITY_INDEX["pitch"]], row[QUALITY_INDEX["length"]] = 48.3, 0.7
     checks = c.check(row)
     assert [ch.met for ch in checks] == [True, False]
     assert checks[1].text == "length 0.5 s: measured 0.7 s ✗"
-    row[DESCRIPTOR_INDEX["pitch"]] = np.nan
+    row[QUALITY_INDEX["pitch"]] = np.nan
     assert not c.check(row)[0].met and "no pitch" in c.check(row)[0].text
     with pytest.raises(ConstraintError, match="length 3 is out of range"):
         Constraints.from_user(length=3, duration=2.0)
@@ -233,8 +232,8 @@ def test_constraints_from_user_and_checks():
 def test_constraint_penalty_grows_outside_the_tolerance():
     c = Constraints(pitch=60.0)
     terms = c.terms()
-    row = np.full((3, len(DESCRIPTORS)), np.nan, np.float32)
-    row[:, DESCRIPTOR_INDEX["pitch"]] = [60.1, 61.25, 63.25]
+    row = np.full((3, len(QUALITIES)), np.nan, np.float32)
+    row[:, QUALITY_INDEX["pitch"]] = [60.1, 61.25, 63.25]
     penalty = np.asarray((term_violations(row, terms) * terms.weight).sum(-1))
     assert penalty[0] == 0.0 and 0.9 < penalty[1] < 1.1 and 2.9 < penalty[2] < 3.1  # 1 per semitone outside
 
@@ -428,9 +427,9 @@ def test_random_weights_are_labelled_as_meaningless(tiny_clap_dir):
 
 
 def test_clap_search_runs_end_to_end_with_constraints(clap):
-    from studio.search import Budget, run_to_end, search
+    from studio.search import Budget, PromptObjective, run_to_end, search
 
-    objective = Objective(clap, "bees buzzing", constraints=Constraints(pitch=48.0))
+    objective = PromptObjective(clap, "bees buzzing", constraints=Constraints(pitch=48.0))
     assert not objective.jittable
     reports = list(search(objective, budget=Budget("tiny", 4, 2), seed=0))
     final = reports[-1]

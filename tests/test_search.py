@@ -1,4 +1,4 @@
-"""Prompt search (studio/search/prompt.py on studio/search/engine.py) with the offline descriptor scorer: it moves sounds the right way, meets
+"""Prompt search (studio/search/prompt.py) with the offline descriptor scorer: it moves sounds the right way, meets
 constraints, keeps locks, stops when cancelled, restarts into distinct results and reproduces from its seed."""
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ import threading
 import numpy as np
 import pytest
 
-from studio.audio.sound_profile import DESCRIPTOR_INDEX, sound_profile
+from studio.audio.sound_profile import QUALITY_INDEX, sound_profile
 from studio.errors import SettingsError
 from studio.scoring import Constraints, DescriptorScorer, PromptError
-from studio.search import (BUDGETS, STRATEGIES, Budget, PromptObjective, budget_for, prompt_search, run_to_end, search,
-                           to_preset)
+from studio.search import (
+    BUDGETS,
+    STRATEGIES,
+    Budget,
+    PromptObjective,
+    budget_for,
+    prompt_search,
+    run_to_end,
+    search,
+    to_preset,
+)
 from studio.synth import N_PARAMS, RenderSettings, default_theta, render
 
 SCORER = DescriptorScorer()
@@ -21,7 +30,7 @@ SETTINGS = RenderSettings()
 def measured(theta) -> dict[str, float]:
     """Descriptors of the sound a θ renders to (the full 48 kHz render, as a user hears it)."""
     row = sound_profile(np.asarray(render(theta, SETTINGS)), SETTINGS.sample_rate)
-    return {name: float(row[i]) for name, i in DESCRIPTOR_INDEX.items()}
+    return {name: float(row[i]) for name, i in QUALITY_INDEX.items()}
 
 
 # (prompt A, prompt B, descriptor, expected sign of A − B): 24 relations over 18 prompts, every descriptor family.
@@ -113,7 +122,7 @@ def test_constraints_are_met_within_tolerance():
 def test_a_constraint_replaces_the_prompts_own_target_on_its_descriptor():
     free = PromptObjective(SCORER, "long drone")
     pinned = PromptObjective(SCORER, "long drone", constraints=Constraints(length=0.4))
-    length = DESCRIPTOR_INDEX["length"]
+    length = QUALITY_INDEX["length"]
     assert np.any((free.params[0].index == length) & (free.params[0].weight > 0))
     assert not np.any((pinned.params[0].index == length) & (pinned.params[0].weight > 0))
 

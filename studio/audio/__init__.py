@@ -2,7 +2,7 @@
 perceptual embedding and distance (``embedding``). Every analysis is built on one front end (``frontend``).
 
 Audio inside the studio is float32 mono in [−1, 1]; batches are ``[B, T]``. This package imports nothing from
-the studio except the synth's types.
+the studio except the synth's types and ``studio.errors``.
 """
 from .embedding import perceptual_distance, perceptual_embedding, perceptual_similarity
 from .features import (

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from studio.audio.sound_profile import DESCRIPTOR_INDEX, DESCRIPTORS, N_DESCRIPTORS
+from studio.audio.sound_profile import N_QUALITIES, QUALITIES, QUALITY_INDEX
 from studio.errors import StudioError
 
 
@@ -128,13 +128,13 @@ SCALES: dict[str, DescriptorScale] = {
     "tremolo_depth": DescriptorScale(False, 4.0),
     "loudness": DescriptorScale(False, 6.0),
 }
-if set(SCALES) != set(DESCRIPTOR_INDEX) or len(SCALES) != N_DESCRIPTORS:
+if set(SCALES) != set(QUALITY_INDEX) or len(SCALES) != N_QUALITIES:
     raise RuntimeError("every descriptor of studio.audio.sound_profile needs a scale in studio.scoring.base.SCALES; "
-                       f"missing: {sorted(set(DESCRIPTOR_INDEX) - set(SCALES))}, "
-                       f"unknown: {sorted(set(SCALES) - set(DESCRIPTOR_INDEX))}")
-_LOG = np.array([SCALES[d.name].log for d in DESCRIPTORS])
-_UNIT = np.array([SCALES[d.name].unit for d in DESCRIPTORS], np.float32)
-_FLOOR = np.array([SCALES[d.name].floor for d in DESCRIPTORS], np.float32)
+                       f"missing: {sorted(set(QUALITY_INDEX) - set(SCALES))}, "
+                       f"unknown: {sorted(set(SCALES) - set(QUALITY_INDEX))}")
+_LOG = np.array([SCALES[d.name].log for d in QUALITIES])
+_UNIT = np.array([SCALES[d.name].unit for d in QUALITIES], np.float32)
+_FLOOR = np.array([SCALES[d.name].floor for d in QUALITIES], np.float32)
 MISSING_PENALTY = 1.5  # violation (units) of a target on a descriptor the sound lacks (pitch of noise, …)
 
 
@@ -166,11 +166,11 @@ def make_terms(targets: list[tuple[str, float, float, float]], capacity: int) ->
     hi = np.full(capacity, np.inf, np.float32)
     weight = np.zeros(capacity, np.float32)
     for k, (name, low, high, w) in enumerate(targets):
-        if name not in DESCRIPTOR_INDEX:
-            raise ValueError(f"unknown descriptor {name!r}; known: {', '.join(DESCRIPTOR_INDEX)}")
+        if name not in QUALITY_INDEX:
+            raise ValueError(f"unknown descriptor {name!r}; known: {', '.join(QUALITY_INDEX)}")
         if not low <= high or not w >= 0:
             raise ValueError(f"bad target on {name}: [{low}, {high}] with weight {w}")
-        index[k], lo[k], hi[k], weight[k] = DESCRIPTOR_INDEX[name], low, high, w
+        index[k], lo[k], hi[k], weight[k] = QUALITY_INDEX[name], low, high, w
     return Terms(index, lo, hi, weight)
 
 
@@ -213,7 +213,7 @@ def inaudibility(profile):
     Without it silence would be an attractor: every target on a silent sound misses by only MISSING_PENALTY,
     less than a 2 s drone misses "click" by.
     """
-    loudness = profile[:, DESCRIPTOR_INDEX["loudness"]]
+    loudness = profile[:, QUALITY_INDEX["loudness"]]
     return jnp.maximum(AUDIBLE_FLOOR_DB - loudness, 0.0) / SCALES["loudness"].unit
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio.audio.sound_profile import DESCRIPTOR_INDEX, PITCH_MIN_HZ
+from studio.audio.sound_profile import PITCH_MIN_HZ, QUALITY_INDEX
 from studio.checks import check_number, hz_to_midi, note_name, parse_note
 from studio.errors import SettingsError, StudioError
 
@@ -148,7 +148,7 @@ class Constraints:
         checks = []
         for name, lo, hi, _ in self.targets():
             target = getattr(self, name)
-            measured = float(row[DESCRIPTOR_INDEX[name]])
+            measured = float(row[QUALITY_INDEX[name]])
             met = bool(np.isfinite(measured) and lo <= measured <= hi)
             shown = format_value(name, measured) if np.isfinite(measured) else f"no {name}"
             checks.append(ConstraintCheck(name, float(target), measured, met,

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from studio.audio.sound_profile import DESCRIPTORS, profiler
+from studio.audio.sound_profile import QUALITIES, profiler
 from studio.checks import midi_to_hz, note_name
 from studio.synth import RenderSettings
 
@@ -474,7 +474,7 @@ def read_prompt(prompt: str, duration: float = 2.0) -> Reading:
 # ----------------------------------------------------------------------------------------------
 def format_value(descriptor: str, value: float) -> str:
     """A threshold in the words people read: C3 (131 Hz), 3 kHz, 10 ms, 0.3 s, +7 st, 6 dB, 0.25."""
-    unit = next(d.unit for d in DESCRIPTORS if d.name == descriptor)
+    unit = next(d.unit for d in QUALITIES if d.name == descriptor)
     if unit == "MIDI":
         return f"{note_name(value)} ({midi_to_hz(value):.0f} Hz)"
     if unit == "Hz":

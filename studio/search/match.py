@@ -43,8 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from studio.audio.embedding import _combined, _db, analysis_config, descriptors_from_power, level_envelope_frames
-from studio.audio.features import mel_filterbank
+from studio.audio.embedding import loss_features
+from studio.audio.features import power_spectrogram
 from studio.audio.target import Target
 from studio.checks import check_choice, check_whole, note_name
 from studio.errors import StudioError
@@ -125,47 +125,6 @@ def _rms(audio):
     return jnp.sqrt(jnp.mean(audio ** 2, axis=-1))
 
 
-def frames_by_reshape(audio, frame: int, hop: int):
-    """Centred, zero-padded frames ``[B, 1 + T // hop, frame]`` like :func:`studio.audio.features.frame_signal`,
-    built from strided reshapes instead of a gather (a third of the cost on a CPU); ``frame`` a multiple of ``hop``."""
-    b, t = audio.shape
-    n_frames, per = 1 + t // hop, frame // hop
-    blocks = n_frames + per
-    padded = jnp.pad(audio, ((0, 0), (frame // 2, blocks * hop - t - frame // 2)))
-    rows = padded.reshape(b, blocks, hop)
-    return jnp.concatenate([rows[:, k:k + n_frames] for k in range(per)], axis=-1)
-
-
-def match_spectrogram(audio, sample_rate: int):
-    """Power spectrogram for the loss: ``[B, T]`` → ``[B, F, n_fft // 2 + 1]``, the embedding's ``n_fft`` (2048 at
-    48 kHz) with half-overlapping frames (hop ``n_fft / 2``, F = 1 + T // hop): every feature the loss takes from it
-    is a time average or a segment average, which half the frames measure as well, at half the cost."""
-    config = analysis_config(sample_rate)
-    hop = config.n_fft // 2
-    window = np.hanning(config.n_fft + 1)[:-1].astype(np.float32)
-    spectrum = jnp.fft.rfft(frames_by_reshape(audio, config.n_fft, hop) * window, axis=-1)
-    return (spectrum.real ** 2 + spectrum.imag ** 2) * (2.0 / window.sum()) ** 2
-
-
-def _features(audio, sample_rate: int, segments: int = N_SEGMENTS):
-    """(perceptual embedding [B, 259], segment log-mel [B, S, 128] dBFS, level envelope [B, N] dBFS) of audio
-    ``[B, T]`` already scaled to the target, all from one spectrogram. The embedding is
-    :func:`~studio.audio.embedding.perceptual_embedding`'s (mel128 + cdf + descriptors, each block scaled) measured
-    on :func:`match_spectrogram`'s frames."""
-    config = analysis_config(sample_rate)
-    power = match_spectrogram(audio, sample_rate)
-    mel_power = power @ mel_filterbank(sample_rate, config.n_fft, config.n_mels, 0.0, sample_rate / 2.0)
-    mel_db = _db(mel_power, config.floor_db)  # [B, F, 128]
-    average = jnp.mean(mel_power, axis=1) + 10.0 ** (config.floor_db / 10.0)
-    blocks = {"mel128": jnp.mean(mel_db, axis=1),
-              "cdf": jnp.cumsum(average / jnp.sum(average, axis=-1, keepdims=True), axis=-1),
-              # every other frame: these are energy-weighted averages over time, and the logs cost most
-              "descriptors": descriptors_from_power(power[:, ::2], audio, config) / jnp.array([10.0, 1.0, 1.0])}
-    per = mel_db.shape[1] // segments
-    segment_db = jnp.mean(mel_db[:, :per * segments].reshape(mel_db.shape[0], segments, per, -1), axis=2)
-    return _combined(blocks), segment_db, level_envelope_frames(audio, sample_rate)
-
-
 def scaled_to(audio, rms):
     """Audio ``[B, T]`` scaled so each sound's RMS is ``rms`` (sounds under ``MIN_RMS`` are raised only as far as
     ``MIN_RMS`` would be)."""
@@ -173,9 +132,10 @@ def scaled_to(audio, rms):
 
 
 def term_distances(target: TargetFeatures, embedding, frames, envelope):
-    """Candidates' features (as :func:`_features` gives them, ``[B, …]``) → the three raw distances ``[B, 3]``:
-    embedding (Euclidean), frames and envelope (RMS dB difference). Levels under the target's floors count as the
-    floor in both sounds: what is inaudible beside the target's loudest moment makes no difference."""
+    """Candidates' features (as :func:`~studio.audio.embedding.loss_features` gives them, ``[B, …]``) → the three
+    raw distances ``[B, 3]``: embedding (Euclidean), frames and envelope (RMS dB difference). Levels under the
+    target's floors count as the floor in both sounds: what is inaudible beside the target's loudest moment makes
+    no difference."""
     floored = lambda x, floor: jnp.maximum(x, floor)  # noqa: E731
     d_embedding = jnp.sqrt(jnp.sum((embedding - target.embedding) ** 2, axis=-1))
     d_frames = jnp.sqrt(jnp.mean((floored(frames, target.frames_floor)
@@ -188,7 +148,7 @@ def term_distances(target: TargetFeatures, embedding, frames, envelope):
 def loss_terms(target: TargetFeatures, audio, sample_rate: int):
     """The three loss terms of each candidate: ``[B, T]`` → ``[B, 3]`` (embedding, frames, envelope), each in units
     of its median between random sounds. Traceable."""
-    distances = term_distances(target, *_features(scaled_to(audio, target.rms), sample_rate))
+    distances = term_distances(target, *loss_features(scaled_to(audio, target.rms), sample_rate, N_SEGMENTS))
     return distances / jnp.array([1.0, FRAMES_SCALE, ENVELOPE_SCALE])
 
 
@@ -202,7 +162,7 @@ def match_evaluation(target: TargetFeatures, audio, sample_rate: int):
 
 @partial(jax.jit, static_argnums=1)
 def _target_features(audio, sample_rate: int):
-    embedding, frames, envelope = _features(audio, sample_rate)
+    embedding, frames, envelope = loss_features(audio, sample_rate, N_SEGMENTS)
     return _rms(audio), embedding, frames, envelope
 
 
@@ -231,7 +191,6 @@ def spectral_convergence(target, match, n_fft: int = 2048, hop: int = 512) -> fl
     """Flow Synthesizer's measure: ``‖S_t − S_m‖_F / ‖S_t‖_F`` on linear STFT magnitudes (Hann, ``n_fft``,
     ``hop``) of two sounds ``[T]``; the match is first scaled to the target's RMS (the loss is gain-invariant).
     0 is a perfect match; Esling et al.'s best on a 16-parameter synth was 0.752."""
-    from studio.audio.features import power_spectrogram
 
     t = np.asarray(target, np.float32)
     m = np.asarray(match, np.float32)
@@ -305,11 +264,11 @@ def estimate_start(audio, sample_rate: int) -> StartGuess:
     note length: from the start to the end of the last 10 ms frame within 10 dB of the loudest one, clipped to the
     knob's range (0.01–4 s). A sustained sound's level holds until its release, so this lands near note-off; a
     pluck that decays while the key is held reads shorter, which sounds the same."""
-    from studio.audio.features import descriptors
+    from studio.audio.features import sound_features
     from studio.audio.target import frame_levels_db
 
     arr = np.asarray(audio, np.float32)
-    f0 = float(descriptors(arr[None], int(sample_rate)).f0_hz[0])
+    f0 = float(sound_features(arr[None], int(sample_rate)).f0_hz[0])
     midi = 69.0 + 12.0 * math.log2(f0 / 440.0) if math.isfinite(f0) and f0 > 0 else None
     levels = frame_levels_db(arr, int(sample_rate))
     last = int(np.flatnonzero(levels >= levels.max() - NOTE_OFF_BELOW_PEAK_DB)[-1])

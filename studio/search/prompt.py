@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from studio.audio.sound_profile import DESCRIPTOR_INDEX, profiler
+from studio.audio.sound_profile import QUALITY_INDEX, profiler
 from studio.checks import check_choice
 from studio.scoring.base import Scorer, Terms, check_prompt, total_violation
 from studio.scoring.constraints import Constraints
@@ -108,7 +108,7 @@ class PromptObjective:
         """The prompt's terms, minus those on constrained descriptors: "long drone" with a 0.5 s length
         constraint keeps "drone"'s pitch and steadiness, and the constraint alone decides the length."""
         terms = self.scorer.terms(self.prompt, self.settings)
-        constrained = [DESCRIPTOR_INDEX[name] for name in self.constraints.descriptors]
+        constrained = [QUALITY_INDEX[name] for name in self.constraints.descriptors]
         weight = np.where(np.isin(terms.index, constrained), 0.0, terms.weight).astype(np.float32)
         return Terms(terms.index, terms.lo, terms.hi, weight)
 

@@ -8,7 +8,7 @@ XLA:CPU splits every matrix product across the cores (Eigen's thread pool) and e
 a CPU with 512-bit vectors. The synth's phase sums are thousands of tiny products per batch, for which the split
 costs more than it saves, and its audio loops are arithmetic-bound, so one-thread products and AVX-512 code render
 a batch of 32 in ~11 ms instead of ~15 (``bench/prompt_search.py``; the sounds are the same to the bit). The
-cores are used by judging shards of a batch in parallel instead (``studio.parallel``).
+cores are used by judging shards of a batch in parallel instead (``studio.search.parallel``).
 
 Both are process-wide choices, so entry points (app, CLI, benchmarks, the test suite) call :func:`tune_cpu`
 explicitly; importing the synth changes nothing.

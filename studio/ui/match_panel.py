@@ -1,6 +1,6 @@
 """The match panel: upload or record a sound, get a preset that reproduces it (issue 6).
 
-Wiring only: decoding and checks live in ``studio.audio.target``, the loss and search in ``studio.match``. The
+Wiring only: decoding and checks live in ``studio.audio.target``, the loss and search in ``studio.search.match``. The
 target is read as soon as it arrives (player, spectrogram, measured pitch and note length, or a readable error);
 *Match* streams the best sound so far a few times a second beside the target; *Cancel* stops within one
 generation and keeps what was found. The A/B player switches between target and match. Each session keeps its
@@ -24,8 +24,8 @@ from studio.background import once, started
 from studio.checks import check_choice, check_seed, check_whole
 from studio.errors import StudioError
 from studio.explore import lock_mask
-from studio.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.search import STRATEGIES, STRATEGY_LABELS
+from studio.search.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, streamed_user_errors, user_errors
 from studio.ui.jobs import (
@@ -235,8 +235,8 @@ def prepare_match(settings):
 
 def _warm_up(settings) -> None:
     from studio.audio.target import prepare_audio
-    from studio.match import MatchPlan
     from studio.search import Budget, use_compilation_cache
+    from studio.search.match import MatchPlan
     from studio.ui.views import wait_for_warm_up as wait_for_synth
 
     use_compilation_cache()

@@ -23,9 +23,9 @@ from studio.background import Preparation, once, started
 from studio.checks import check_choice, check_seed, check_whole
 from studio.errors import StudioError
 from studio.explore import lock_mask
-from studio.scoring import Constraints, Objective, ScorerUnavailable, check_prompt
+from studio.scoring import Constraints, ScorerUnavailable, check_prompt
 from studio.scoring.shared import shared_scorer
-from studio.search import STRATEGIES, STRATEGY_LABELS, budget_for, search, to_preset
+from studio.search import STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, search, to_preset
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, streamed_user_errors, user_errors
 from studio.ui.jobs import (
@@ -211,7 +211,7 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
         scorer = current_scorer()
         warm = started(SEARCH_WARM_UP)
     badge = scorer_badge(scorer)
-    objective = Objective(scorer, text, settings, constraints)  # reads the prompt: nothing understood → PromptError
+    objective = PromptObjective(scorer, text, settings, constraints)  # reads the prompt: nothing understood → error
     understood = understood_text(scorer, objective)
     plan = budget_for(budget, scorer, constraints.active)
     if warm is not None and not warm.ready():

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 from conftest import ROOT, read_wav_bytes
+from test_studio_browser import audio_url, name_box, open_studio, status, wait_for_new_audio
 
 from studio.audio.io import to_int16
 from studio.audio.target import load_target
 from studio.presets import load_preset
 from studio.synth import render
 from studio.ui.views import AUDIO_GAIN
-from test_studio_browser import audio_url, name_box, open_studio, status, wait_for_new_audio
 
 TIMEOUT = 180_000  # ms: the first match of a fresh server may still be compiling on a busy 2-core CPU
 VIEWPORT = (1400, 1100)

@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 from conftest import read_wav_bytes
+from test_studio_browser import audio_url, name_box, open_studio, status, wait_for_new_audio
 
 from studio.audio.io import to_int16
 from studio.presets import load_preset
 from studio.synth import render
 from studio.ui.views import AUDIO_GAIN
-from test_studio_browser import audio_url, name_box, open_studio, status, wait_for_new_audio
 
 TIMEOUT = 60_000  # ms: the first search of a fresh server may still wait for the scorer and its compilation
 
