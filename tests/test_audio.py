@@ -7,16 +7,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from studio.audio import (
-    SpectrogramConfig,
-    level_envelope_db,
-    log_mel_distance,
-    log_mel_spectrogram,
-    read_wav,
-    sound_features,
-    to_int16,
-    write_wav,
-)
+from studio.audio import (SpectrogramConfig, level_envelope_db, log_mel_distance, log_mel_spectrogram, read_wav,
+                          sound_features, to_int16, write_wav)
 from studio.audio.features import hz_to_mel, mel_filterbank
 
 SR = 48_000

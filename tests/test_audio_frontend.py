@@ -4,19 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.audio.frontend import (
-    POWER_EPS,
-    as_batch,
-    difference_function,
-    envelope_power,
-    frame_signal,
-    parabolic_minimum,
-    power_spectrogram,
-    power_to_db,
-    spectral_shape,
-    yin_cmndf,
-    yin_pick,
-)
+from studio.audio.frontend import (POWER_EPS, as_batch, difference_function, envelope_power, frame_signal,
+                                   parabolic_minimum, power_spectrogram, power_to_db, spectral_shape, yin_cmndf,
+                                   yin_pick)
 
 SR = 16_000
 

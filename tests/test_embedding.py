@@ -9,16 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from studio.audio.embedding import (
-    EMBEDDING_DIM,
-    WINNER,
-    analysis_config,
-    cumulative_mel_spectrum,
-    perceptual_distance,
-    perceptual_embedding,
-    perceptual_similarity,
-    timbre_summary,
-)
+from studio.audio.embedding import (EMBEDDING_DIM, WINNER, analysis_config, cumulative_mel_spectrum,
+                                    perceptual_distance, perceptual_embedding, perceptual_similarity, timbre_summary)
 from studio.errors import StudioError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))

@@ -5,23 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from studio.explore import (
-    LOCK_GROUPS,
-    LOCK_LABELS,
-    apply_locks,
-    describe_locks,
-    distances_to,
-    doppelgangers,
-    interpolate,
-    lerp_thetas,
-    lock_mask,
-    locked_keys,
-    map_coordinates,
-    render_sounds,
-    sound_map,
-    umap_warm,
-    warm_up_umap,
-)
+from studio.explore import (LOCK_GROUPS, LOCK_LABELS, apply_locks, describe_locks, distances_to, doppelgangers,
+                            interpolate, lerp_thetas, lock_mask, locked_keys, map_coordinates, render_sounds, sound_map,
+                            umap_warm, warm_up_umap)
 from studio.explore.interpolate import even_positions, path_points
 from studio.explore.maps import pca_coordinates
 from studio.explore.sounds import batch_size_for

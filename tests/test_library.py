@@ -17,20 +17,8 @@ import pytest
 
 from studio import library as lib
 from studio.audio.io import read_wav
-from studio.library import (
-    Library,
-    LibraryError,
-    SoundExistsError,
-    SoundNotFoundError,
-    check_slug,
-    clean_name,
-    export_files,
-    import_preset,
-    namespace_for,
-    open_library,
-    parse_tags,
-    slugify,
-)
+from studio.library import (Library, LibraryError, SoundExistsError, SoundNotFoundError, check_slug, clean_name,
+                            export_files, import_preset, namespace_for, open_library, parse_tags, slugify)
 from studio.presets import Preset, PresetError, dumps_preset, loads_preset
 from studio.synth import RenderSettings, default_theta
 

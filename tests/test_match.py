@@ -15,23 +15,9 @@ from studio.explore.locks import lock_mask
 from studio.presets import preset_render
 from studio.search import Budget, judge, run_to_end
 from studio.search.engine import ScreenStrategy, SparsePolish, generations
-from studio.search.match import (
-    DISTINCT,
-    MIDI_F0,
-    NOTE_LENGTH,
-    MatchError,
-    MatchObjective,
-    MatchPlan,
-    MatchResult,
-    distinct_matches,
-    estimate_start,
-    match_losses,
-    match_sound,
-    normalized,
-    spectral_convergence,
-    target_features,
-    to_preset,
-)
+from studio.search.match import (DISTINCT, MIDI_F0, NOTE_LENGTH, MatchError, MatchObjective, MatchPlan, MatchResult,
+                                 distinct_matches, estimate_start, match_losses, match_sound, normalized,
+                                 spectral_convergence, target_features, to_preset)
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, default_theta, render, to_human
 
 SETTINGS = RenderSettings(duration=0.5)  # short sounds keep the tests fast; the loss is length-agnostic

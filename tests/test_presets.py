@@ -11,21 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from studio.presets import (
-    FORMAT_VERSION,
-    Preset,
-    PresetError,
-    dumps_preset,
-    factory_preset,
-    file_representable,
-    load_preset,
-    loads_preset,
-    preset_from_dict,
-    preset_render,
-    preset_to_dict,
-    save_preset,
-    utc_timestamp,
-)
+from studio.presets import (FORMAT_VERSION, Preset, PresetError, dumps_preset, factory_preset, file_representable,
+                            load_preset, loads_preset, preset_from_dict, preset_render, preset_to_dict, save_preset,
+                            utc_timestamp)
 from studio.synth import N_PARAMS, PARAM_INDEX, PARAM_KEYS, PARAMS, RenderSettings, default_theta, render, to_normalized
 
 SHORT = RenderSettings(duration=0.25, noise_seed=7)

@@ -10,19 +10,8 @@ import numpy as np
 import pytest
 
 from studio.audio.sound_profile import QUALITIES, QUALITY_INDEX, profile_as_dict, sound_profile
-from studio.scoring import (
-    ConstraintError,
-    Constraints,
-    DescriptorScorer,
-    PromptError,
-    Scorer,
-    ScorerUnavailable,
-    explain,
-    known_words,
-    make_scorer,
-    parse_pitch,
-    read_prompt,
-)
+from studio.scoring import (ConstraintError, Constraints, DescriptorScorer, PromptError, Scorer, ScorerUnavailable,
+                            explain, known_words, make_scorer, parse_pitch, read_prompt)
 from studio.scoring.base import MISSING_PENALTY, make_terms, term_violations
 from studio.scoring.descriptors import above, apply_modifier, below, between, lexicon, note_name
 from studio.synth import render

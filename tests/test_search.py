@@ -10,17 +10,8 @@ import pytest
 from studio.audio.sound_profile import QUALITY_INDEX, sound_profile
 from studio.errors import SettingsError
 from studio.scoring import Constraints, DescriptorScorer, PromptError
-from studio.search import (
-    BUDGETS,
-    STRATEGIES,
-    Budget,
-    PromptObjective,
-    budget_for,
-    prompt_search,
-    run_to_end,
-    search,
-    to_preset,
-)
+from studio.search import (BUDGETS, STRATEGIES, Budget, PromptObjective, budget_for, prompt_search, run_to_end, search,
+                           to_preset)
 from studio.synth import N_PARAMS, RenderSettings, default_theta, render
 
 SCORER = DescriptorScorer()

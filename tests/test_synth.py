@@ -7,23 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from studio.synth import (
-    LFO_SHAPES,
-    MODULES,
-    N_PARAMS,
-    PARAM_INDEX,
-    PARAM_KEYS,
-    PARAMS,
-    RenderSettings,
-    default_theta,
-    dsp,
-    module_slices,
-    noise_seeds,
-    render,
-    renderer,
-    to_human,
-    to_normalized,
-)
+from studio.synth import (LFO_SHAPES, MODULES, N_PARAMS, PARAM_INDEX, PARAM_KEYS, PARAMS, RenderSettings, default_theta,
+                          dsp, module_slices, noise_seeds, render, renderer, to_human, to_normalized)
 
 SHORT = RenderSettings(duration=0.5)
 

@@ -5,15 +5,8 @@ Audio inside the studio is float32 mono in [−1, 1]; batches are ``[B, T]``. Th
 the studio except the synth's types and ``studio.errors``.
 """
 from .embedding import perceptual_distance, perceptual_embedding, perceptual_similarity
-from .features import (
-                       SoundFeatures,
-                       SpectrogramConfig,
-                       level_envelope_db,
-                       log_mel_distance,
-                       log_mel_spectrogram,
-                       mel_filterbank,
-                       sound_features,
-)
+from .features import (SoundFeatures, SpectrogramConfig, level_envelope_db, log_mel_distance, log_mel_spectrogram,
+                       mel_filterbank, sound_features)
 from .io import read_wav, to_int16, write_wav
 
 __all__ = ["SoundFeatures", "SpectrogramConfig", "level_envelope_db", "log_mel_distance", "log_mel_spectrogram",

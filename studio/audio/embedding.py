@@ -33,18 +33,8 @@ import numpy as np
 
 from studio.errors import SettingsError
 
-from .frontend import (
-    as_batch,
-    bin_frequencies,
-    energy_weighted_mean,
-    envelope_hop,
-    envelope_power,
-    mel_filterbank,
-    power_spectrogram,
-    power_to_db,
-    spectral_centroid,
-    spectral_flatness,
-)
+from .frontend import (as_batch, bin_frequencies, energy_weighted_mean, envelope_hop, envelope_power, mel_filterbank,
+                       power_spectrogram, power_to_db, spectral_centroid, spectral_flatness)
 
 FLOOR_DB = -80.0  # levels below −80 dBFS count as silence: quieter detail would only add noise to distances
 REFERENCE_RATE = 48_000  # the rate the block scales were calibrated at (the studio's default)

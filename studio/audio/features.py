@@ -18,21 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .frontend import (
-    POWER_EPS,
-    as_batch,
-    envelope_hop,
-    envelope_power,
-    frame_signal,
-    hz_to_mel,
-    mel_filterbank,
-    mel_to_hz,
-    power_spectrogram,
-    power_to_db,
-    spectral_shape,
-    yin_cmndf,
-    yin_pick,
-)
+from .frontend import (POWER_EPS, as_batch, envelope_hop, envelope_power, frame_signal, hz_to_mel, mel_filterbank,
+                       mel_to_hz, power_spectrogram, power_to_db, spectral_shape, yin_cmndf, yin_pick)
 
 
 @dataclass(frozen=True)

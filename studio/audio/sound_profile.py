@@ -26,18 +26,8 @@ import numpy as np
 
 from studio.errors import SettingsError
 
-from .frontend import (
-    POWER_EPS,
-    as_batch,
-    difference_function,
-    envelope_hop,
-    envelope_power,
-    hann_window,
-    parabolic_minimum,
-    power_to_db,
-    rising_after,
-    spectral_shape,
-)
+from .frontend import (POWER_EPS, as_batch, difference_function, envelope_hop, envelope_power, hann_window,
+                       parabolic_minimum, power_to_db, rising_after, spectral_shape)
 
 
 @dataclass(frozen=True)

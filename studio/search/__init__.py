@@ -3,21 +3,8 @@ CTAG) and sound matching (:mod:`.match`).
 
 The names most callers need are re-exported here: ``from studio.search import prompt_search, run_to_end``.
 """
-from .engine import (
-                     BUDGET_NAMES,
-                     MAX_RESTARTS,
-                     STRATEGIES,
-                     STRATEGY_LABELS,
-                     Budget,
-                     Evaluation,
-                     Objective,
-                     Progress,
-                     SearchResult,
-                     judge,
-                     run_to_end,
-                     search,
-                     use_compilation_cache,
-)
+from .engine import (BUDGET_NAMES, MAX_RESTARTS, STRATEGIES, STRATEGY_LABELS, Budget, Evaluation, Objective, Progress,
+                     SearchResult, judge, run_to_end, search, use_compilation_cache)
 from .prompt import BUDGETS, PromptObjective, budget_for, prompt_search, to_preset, warm_up
 
 __all__ = ["BUDGET_NAMES", "BUDGETS", "Budget", "Evaluation", "MAX_RESTARTS", "Objective", "Progress",

@@ -50,21 +50,8 @@ from studio.checks import check_choice, check_whole, note_name
 from studio.errors import StudioError
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, render, to_human, to_normalized
 
-from .engine import (
-    BUDGET_NAMES,
-    MAX_RESTARTS,
-    STRATEGY_LABELS,
-    Budget,
-    Evaluation,
-    ScreenStrategy,
-    SparsePolish,
-    cancel_check,
-    check_search_request,
-    free_and_base,
-    generations,
-    run_seed,
-    search,
-)
+from .engine import (BUDGET_NAMES, MAX_RESTARTS, STRATEGY_LABELS, Budget, Evaluation, ScreenStrategy, SparsePolish,
+                     cancel_check, check_search_request, free_and_base, generations, run_seed, search)
 
 N_SEGMENTS = 8  # time stretches of the ``frames`` term: 250 ms each for a 2 s sound
 FRAMES_RANGE_DB = 60.0  # spectral detail more than 60 dB under the target's loudest band is not compared

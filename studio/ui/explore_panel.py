@@ -19,14 +19,8 @@ from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, sound_values, user_errors
-from studio.ui.library_panel import (
-    FACTORY,
-    library_for,
-    picker_choices,
-    save_to_library,
-    saved_outputs,
-    sound_for_choice,
-)
+from studio.ui.library_panel import (FACTORY, library_for, picker_choices, save_to_library, saved_outputs,
+                                     sound_for_choice)
 from studio.ui.views import to_player, wait_for_warm_up
 
 MAX_VARIATIONS = 16

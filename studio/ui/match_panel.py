@@ -28,17 +28,8 @@ from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.search.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, streamed_user_errors, user_errors
-from studio.ui.jobs import (
-    JobRunner,
-    chosen_entry,
-    listed_results,
-    open_in_synth,
-    preview,
-    preview_entry,
-    result_controls,
-    save_named,
-    session_id,
-)
+from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
+                            result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio, settled, to_player
 

@@ -13,21 +13,8 @@ import numpy as np
 from studio.checks import check_seed
 from studio.synth import MODULES, PARAMS
 from studio.ui import state as st
-from studio.ui.common import (
-    DURATIONS,
-    RENDER_GROUP,
-    Studio,
-    on_player,
-    shown_value,
-    slider_step,
-    slider_values,
-    sound_outputs,
-    sound_values,
-    status_text,
-    user_errors,
-    view_outputs,
-    view_values,
-)
+from studio.ui.common import (DURATIONS, RENDER_GROUP, Studio, on_player, shown_value, slider_step, slider_values,
+                              sound_outputs, sound_values, status_text, user_errors, view_outputs, view_values)
 from studio.ui.views import render_audio, to_player
 
 # Knob sections in the order a sound designer reaches for them; the musical ones start open.
