@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 
+from studio.errors import SettingsError
 from studio.explore import lock_mask, strip_between, variations_of
 from studio.explore.maps import colour_groups
 from studio.plots import map_svg
@@ -73,7 +74,7 @@ def test_colour_groups_by_tag_prompt_and_source():
     assert colour_groups(tags, prompts, sources, "tag") == ["bass", "untagged", "fx"]
     assert colour_groups(tags, prompts, sources, "prompt") == ["no prompt", "no prompt", "a laser zap"]
     assert colour_groups(tags, prompts, sources, "source") == sources
-    with pytest.raises(ValueError, match="colour by must be one of tag, prompt, source"):
+    with pytest.raises(SettingsError, match="unknown colour by .mood.: choose one of tag, prompt, source"):
         colour_groups(tags, prompts, sources, "mood")
 
 

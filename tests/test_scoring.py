@@ -419,7 +419,7 @@ def test_clap_search_runs_end_to_end_with_constraints(clap):
     from studio.search import Budget, PromptObjective, run_to_end, search
 
     objective = PromptObjective(clap, "bees buzzing", constraints=Constraints(pitch=48.0))
-    assert not objective.jittable
+    assert objective.evaluation is None  # CLAP judges on the host, between the compiled steps
     reports = list(search(objective, budget=Budget("tiny", 4, 2), seed=0))
     final = reports[-1]
     assert final.done and [r.generation for r in reports[:-1]] == [1, 2] and final.evaluations == 8
