@@ -353,6 +353,7 @@ def cmd_prompt(args) -> int:
         print(f"locked: {describe_locks(mask)} (kept from {start.name if start else 'the default sound'})")
 
     from studio.search import STRATEGY_LABELS, SearchResult, budget_for, search, use_compilation_cache
+    from studio.search.engine import run_seed
     from studio.synth import default_theta
     from studio.synth.cpu import tune_cpu
 
@@ -379,7 +380,7 @@ def cmd_prompt(args) -> int:
     results = list(final.results)
     if interrupted and not final.done:  # the running restart's best so far joins the finished ones
         results.append(SearchResult(final.best_theta, final.best_score, final.best_fitness, final.best_penalty,
-                                    args.seed + final.restart, final.restart, final.generation,
+                                    run_seed(args.seed, final.restart), final.restart, final.generation,
                                     final.generation * budget.population))
         results.sort(key=lambda r: r.fitness)
     _write_prompt_results(results, objective, strategy, budget.name, output, final.elapsed_s)
@@ -480,12 +481,13 @@ def _write_matches(final, target, settings, budget: str, strategy: str, output: 
     """Write each match (best first: OUT.yaml + OUT.wav, OUT-2.yaml + OUT-2.wav, …); print a line each."""
     import numpy as np
 
+    from studio.search.engine import run_seed
     from studio.search.match import MatchResult, spectral_convergence, to_preset
     from studio.synth import render
 
     # Stopped early, the best so far (over every restart) is the one match to write.
     results = list(final.results) if final.done else [
-        MatchResult(final.best_theta, final.best_loss, seed + final.best_restart, final.best_restart,
+        MatchResult(final.best_theta, final.best_loss, run_seed(seed, final.best_restart), final.best_restart,
                     final.evaluations)]
     for rank, result in enumerate(results, start=1):
         stem = output.stem if rank == 1 else f"{output.stem}-{rank}"

@@ -1,24 +1,17 @@
 """The one search engine: strategies propose θ, one compiled program renders and judges them, one loop drives it.
 
-The shape is evosax's (``algorithms/base.py``): a strategy is ``init(seed) → state``, ``ask(state, generation) →
-(state, θ [P, 78])``, ``tell(state, θ, fitness) → state``, with immutable state; :func:`generations` is the only
-loop. It judges each generation through :func:`judge` (render and judge compiled into one program per render
-settings and evaluation, run in one shard per CPU core by :mod:`studio.search.parallel`, or rendered and judged
-on the host for objectives such as CLAP), keeps the best sound, checks for cancellation before every generation
-and stops early when nothing can beat the best. Three strategies cover the studio's searches:
+Strategies have evosax's shape (``algorithms/base.py``): ``init(seed) → state``, ``ask(state, generation) → (state,
+θ [P, 78])``, ``tell(state, θ, fitness) → state``, state immutable. :func:`generations` is the only loop: it judges
+each generation (:func:`judge`: render and evaluation compiled into one program, run in one shard per CPU core;
+or rendered, then judged on the host, for CLAP), keeps the best, stops on cancel or when nothing can beat the best.
 
-- :class:`EvosaxStrategy`: an evosax algorithm (Learned ES, CMA-ES, SNES, random search) over the free knobs,
-  clipped to [0, 1] before rendering and before ``tell``, mean clipped too (CTAG).
-- :class:`ScreenStrategy`: seeded random candidates, candidate i drawn by a caller's function of ``seed + i`` (the
-  match's screen: uniform θ with the target's pitch and note length). evosax's ``RandomSearch`` has the same shape
-  but draws from one key per generation; the screen needs candidate i to be the same whatever the batch size.
-- :class:`SparsePolish`: a sparse (1+λ) evolution strategy that moves 1 to k free knobs per candidate, with a
-  spread that grows after a generation that improved and shrinks after one that did not. evosax's
-  ``HillClimbing`` is its dense cousin (every knob moves), which polished matches worse (``studio.search.match``).
+- :class:`EvosaxStrategy`: evosax's Learned ES, CMA-ES, SNES or random search over the free knobs (CTAG's clipping).
+- :class:`ScreenStrategy`: candidate i is a caller's draw from seed + i, whatever the batch size (evosax's
+  ``RandomSearch`` draws one key per generation instead).
+- :class:`SparsePolish`: a (1+λ) strategy moving 1 to k knobs per candidate (evosax's ``HillClimbing`` moves every
+  knob, which polished matches worse: ``studio.search.match``).
 
-An objective (:class:`Objective`) says how sounds are rendered and judged; prompt search
-(:mod:`studio.search.prompt`) and sound matching (:mod:`studio.search.match`) are objectives, budgets and start
-guesses on top of this module. Every random choice comes from an explicit seed.
+Prompt search (:mod:`.prompt`) and matching (:mod:`.match`) are objectives, budgets and start guesses on top.
 """
 from __future__ import annotations
 
@@ -27,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -46,8 +39,7 @@ BAD_FITNESS = 1e6  # stands in for a NaN fitness, so one broken candidate cannot
 MAX_RESTARTS = 16
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """A batch judged: fitness (lower better), the objective's score and its penalty, each ``[B]``."""
 
     fitness: Any
@@ -112,8 +104,7 @@ def judge(objective: Objective, thetas, threads: int | None = None) -> tuple[np.
         judged = map_shards(judge_program(objective.settings, objective.evaluation), (thetas, seeds),
                             (objective.params,), evaluation_threads(len(thetas), threads))
     else:
-        result = objective.evaluate(renderer(objective.settings)(jnp.asarray(thetas), jnp.asarray(seeds)))
-        judged = (result.fitness, result.score, result.penalty)
+        judged = objective.evaluate(renderer(objective.settings)(jnp.asarray(thetas), jnp.asarray(seeds)))
     return tuple(np.asarray(x) for x in judged)
 
 
@@ -266,9 +257,7 @@ class SparsePolish:
         self.theta = np.asarray(theta, np.float32).copy()
         self.fitness = float(fitness)
         self.std = float(std)
-        self.free = np.flatnonzero(~np.asarray(mask, bool))
-        if self.free.size == 0:
-            raise SettingsError("every parameter is locked: unlock at least one to search", "locked")
+        self.free = np.flatnonzero(~np.asarray(mask, bool))  # not empty: free_and_base checked the mask
         self.knobs = min(int(knobs), int(self.free.size))
 
     def init(self, seed: int) -> SparseState:

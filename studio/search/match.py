@@ -46,12 +46,12 @@ import numpy as np
 from studio.audio.embedding import loss_features
 from studio.audio.features import power_spectrogram
 from studio.audio.target import Target
-from studio.checks import check_choice, check_whole, note_name
+from studio.checks import check_choice, check_whole, hz_to_midi, note_name
 from studio.errors import StudioError
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, render, to_human, to_normalized
 
-from .engine import (BUDGET_NAMES, MAX_RESTARTS, STRATEGY_LABELS, Budget, Evaluation, ScreenStrategy, SparsePolish,
-                     cancel_check, check_search_request, free_and_base, generations, run_seed, search)
+from .engine import (BUDGET_NAMES, MAX_RESTARTS, STRATEGY_LABELS, Budget, EvosaxStrategy, Evaluation, ScreenStrategy,
+                     SparsePolish, cancel_check, check_search_request, free_and_base, generations, run_seed)
 
 N_SEGMENTS = 8  # time stretches of the ``frames`` term: 250 ms each for a 2 s sound
 FRAMES_RANGE_DB = 60.0  # spectral detail more than 60 dB under the target's loudest band is not compared
@@ -256,7 +256,7 @@ def estimate_start(audio, sample_rate: int) -> StartGuess:
 
     arr = np.asarray(audio, np.float32)
     f0 = float(sound_features(arr[None], int(sample_rate)).f0_hz[0])
-    midi = 69.0 + 12.0 * math.log2(f0 / 440.0) if math.isfinite(f0) and f0 > 0 else None
+    midi = hz_to_midi(f0) if math.isfinite(f0) and f0 > 0 else None
     levels = frame_levels_db(arr, int(sample_rate))
     last = int(np.flatnonzero(levels >= levels.max() - NOTE_OFF_BELOW_PEAK_DB)[-1])
     note_s = float(np.clip((last + 1) * 0.010, 0.01, 4.0))
@@ -464,25 +464,23 @@ def _match_loop(objective: MatchObjective, plan: MatchPlan, strategy: str, seed:
         starts = [all_thetas[i] for i in order[:n_restarts]]
 
     # 2. Restarts: the evolution strategy refines each start.
-    done_evaluations = evaluations
+    done_evaluations, free = evaluations, np.flatnonzero(~mask)
     for restart, theta0 in enumerate(starts if not stopped else []):
-        seed_r = run_seed(seed, restart)
-        last = None
-        for last in search(objective, budget, strategy=strategy, seed=seed_r, locked=mask, theta=theta0,
-                           start="theta", cancel=cancelled, stop_when_perfect=False):
-            if last.done:
+        seed_r, step = run_seed(seed, restart), None
+        es = EvosaxStrategy(strategy, budget.population, free, theta0, budget.std_init, start="theta")
+        for step in generations(es, objective, budget.generations, seed=seed_r, cancelled=cancelled):
+            if step.cancelled:
                 break
-            if last.best_fitness < best_loss:
-                best_loss, best_theta, best_restart = last.best_fitness, last.best_theta, restart
-            yield report(phase="search", restart=restart, generation=last.generation,
-                         evaluations=done_evaluations + last.evaluations, best_loss=best_loss, best_theta=best_theta,
+            if step.best_fitness < best_loss:
+                best_loss, best_theta, best_restart = step.best_fitness, step.best_theta, restart
+            yield report(phase="search", restart=restart, generation=step.generation,
+                         evaluations=done_evaluations + step.evaluations, best_loss=best_loss, best_theta=best_theta,
                          elapsed_s=time.perf_counter() - started, best_restart=best_restart,
                          results=tuple(finished), first_loss=first_loss)
-        if last is not None and last.results:
-            r = last.results[0]
-            finished.append(MatchResult(r.theta, r.fitness, seed_r, restart, r.evaluations))
-            done_evaluations += r.evaluations
-        if last is None or last.cancelled:
+        if step is not None and step.generation:
+            finished.append(MatchResult(step.best_theta, step.best_fitness, seed_r, restart, step.evaluations))
+            done_evaluations += step.evaluations
+        if step is None or step.cancelled:
             stopped = True
             break
 
