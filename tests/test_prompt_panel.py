@@ -122,6 +122,18 @@ def test_cancel_stops_within_a_generation_and_keeps_the_best_so_far(scorer, stat
     assert not pp.SEARCHES.running("cancel-me")
 
 
+def test_cancel_before_the_first_generation_stops_the_search(scorer, state):
+    """Cancel pressed while the panel still prepares (loading the scorer, compiling) reaches the job: its stop flag
+    exists from the job's first update, and the search stops before judging anything."""
+    stream = search(scorer, state, "wobbly bass drone", session="cancel-early")
+    first = next(stream)
+    assert first["progress"].startswith("Searching (")
+    assert pp.SEARCHES.cancel("cancel-early")
+    rest = list(stream)
+    assert rest[-1]["progress"] == "Stopped before the first generation: nothing found."
+    assert not pp.SEARCHES.running("cancel-early")
+
+
 def test_locks_keep_the_current_sounds_values(scorer, state):
     bass = factory_preset("bass")
     state = st.load(state, bass)

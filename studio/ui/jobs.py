@@ -2,10 +2,11 @@
 streaming, the results list) and their results row. Gradio-facing, but no layout."""
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 import gradio as gr
 import numpy as np
@@ -37,28 +38,42 @@ class JobRunner:
         self._flags: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
-    def run(self, session: str, start: Callable[[threading.Event], Iterable], show: Callable[[object], dict],
-            track: Callable[[object], None] | None = None) -> Generator[dict, None, object]:
-        """Run a job for ``session``: ``start(stop_flag)`` gives its progress reports (the last one has
-        ``done`` set). Every report before it goes to ``track`` (when given); at most one per update interval
-        goes to ``show``, whose ``{component: value}`` dict is yielded. Returns the final report (None when the
-        loop ended without one). Use as ``final = yield from runner.run(...)``."""
-        flag = self._start(session)
-        last = -math.inf
+    @contextlib.contextmanager
+    def job(self, session: str) -> Iterator[threading.Event]:
+        """The session's job, from its first step (loading a model, compiling) to its end: yields its stop flag,
+        released however the job ends (also when the browser closes the stream)."""
+        with self._lock:
+            flag = self._flags[session] = threading.Event()
         try:
-            for report in start(flag):
-                if report.done:
-                    return report
-                if track is not None:
-                    track(report)
-                now = time.monotonic()
-                if now - last < self.update_interval_s:
-                    continue
+            yield flag
+        finally:
+            with self._lock:
+                if self._flags.get(session) is flag:  # a newer job of the session keeps its own flag
+                    del self._flags[session]
+
+    def stream(self, reports: Iterable, show: Callable[[object], dict],
+               track: Callable[[object], None] | None = None) -> Generator[dict, None, object]:
+        """Stream a job's progress reports (the last one has ``done`` set): every report before it goes to
+        ``track`` (when given); at most one per update interval goes to ``show``, whose ``{component: value}``
+        dict is yielded. Returns the final report (None when the loop ended without one)."""
+        last = -math.inf
+        for report in reports:
+            if report.done:
+                return report
+            if track is not None:
+                track(report)
+            now = time.monotonic()
+            if now - last >= self.update_interval_s:
                 last = now
                 yield show(report)
-        finally:
-            self._finish(session, flag)
         return None
+
+    def run(self, session: str, start: Callable[[threading.Event], Iterable], show: Callable[[object], dict],
+            track: Callable[[object], None] | None = None) -> Generator[dict, None, object]:
+        """:meth:`job` and :meth:`stream` together, for a job with nothing to prepare: ``start(stop_flag)`` gives
+        its reports. Use as ``final = yield from runner.run(...)``."""
+        with self.job(session) as flag:
+            return (yield from self.stream(start(flag), show, track))
 
     def running(self, session: str) -> bool:
         """Whether a job of ``session`` is running."""
@@ -83,15 +98,6 @@ class JobRunner:
         """The session's results list with ``new`` (best first) put in front, cut to ``max_results``."""
         return (tuple(new) + tuple(results or ()))[:self.max_results]
 
-    def _start(self, session: str) -> threading.Event:
-        with self._lock:
-            flag = self._flags[session] = threading.Event()
-        return flag
-
-    def _finish(self, session: str, flag: threading.Event) -> None:
-        with self._lock:
-            if self._flags.get(session) is flag:  # a newer job of the session keeps its own flag
-                del self._flags[session]
 
 
 def results_update(results: tuple, value: str | None = None):

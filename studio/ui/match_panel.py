@@ -125,15 +125,6 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
     mask = lock_mask(list(locks or []))
     plan = match_plan(budget, restarts=restarts)
 
-    def start(cancel):
-        return match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=seed,
-                           lock_pitch=bool(lock_pitch), lock_length=bool(lock_length), locked=mask,
-                           theta=state.sound.theta, cancel=cancel)
-
-    start(None)  # checks everything (a pitch lock on an unpitched sound…) before anything runs; runs when iterated
-    yield {c["progress"]: f"Matching ({plan.budget.name} budget, {plan.evaluations} sounds)… the first match of a "
-                          f"server compiles the search first (seconds to a minute)"}
-    settled(started(warm_up_key(settings)), 300.0)  # a warm-up already compiling the same programs: wait for it
     shown = {"theta": None}
 
     def show(p) -> dict:
@@ -143,7 +134,17 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
             shown["theta"] = p.best_theta
         return update
 
-    final = yield from MATCHES.run(session, start, show)
+    # The job (and its stop flag) starts before the wait for compilation: Cancel pressed meanwhile stops the match
+    # before its first sounds are judged.
+    with MATCHES.job(session) as flag:
+        # match_sound checks everything (a pitch lock on an unpitched sound…) now; the match runs when iterated
+        reports = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=seed,
+                              lock_pitch=bool(lock_pitch), lock_length=bool(lock_length), locked=mask,
+                              theta=state.sound.theta, cancel=flag)
+        yield {c["progress"]: f"Matching ({plan.budget.name} budget, {plan.evaluations} sounds)… the first match of "
+                              f"a server compiles the search first (seconds to a minute)"}
+        settled(started(warm_up_key(settings)), 300.0)  # a warm-up already compiling the same programs: wait for it
+        final = yield from MATCHES.stream(reports, show)
     if final is None or not final.results:
         yield {c["progress"]: "Stopped before the first sounds were judged: nothing found."}
         return

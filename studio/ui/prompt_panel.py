@@ -25,7 +25,7 @@ from studio.errors import StudioError
 from studio.explore import lock_mask
 from studio.scoring import Constraints, ScorerUnavailable, check_prompt
 from studio.scoring.shared import shared_scorer
-from studio.search import STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, search, to_preset
+from studio.search import BUDGET_NAMES, STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, search, to_preset
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, streamed_user_errors, user_errors
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
@@ -37,10 +37,9 @@ log = logging.getLogger(__name__)
 
 EXAMPLES = ("short bright pluck", "low dark hum", "rising siren", "dog bark", "airy whoosh", "metallic bell",
             "wobbly bass drone", "laser zap", "gentle warm pad", "noisy snare")
-BUDGETS = ("quick", "standard", "paper")
 UPDATE_INTERVAL_S = 0.2  # at most ~5 streamed updates a second: the browser keeps up, the search barely pauses
 DEFAULT_RESTARTS = 3  # three seeds: a short results list to choose from (a quick descriptor search is ~0.2 s each)
-MAX_RESTARTS = 8
+MAX_RESTARTS = 8  # the panel's slider (the engine takes up to 16)
 MAX_RESULTS = 24  # results kept per session, newest first
 SCORER_WAIT_S = 300.0  # CLAP may still be loading its weights when the first prompt arrives
 SEARCH_WARM_UP = "prompt-search-warm-up"  # the background preparation that compiles the quick search
@@ -188,52 +187,53 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
     pitch, length, brightness, noisiness = (v.strip() if isinstance(v, str) else v
                                             for v in (pitch, length, brightness, noisiness))
     constraints = Constraints.from_user(pitch, length, brightness, noisiness, settings.duration)
-    budget = check_choice(budget, BUDGETS, "budget")
+    budget = check_choice(budget, BUDGET_NAMES, "budget")
     strategy = check_choice(strategy or "learned_es", STRATEGIES, "strategy")
     seed = check_seed(seed)
     restarts = check_whole(restarts, 1, MAX_RESTARTS, "restarts")
     mask = lock_mask(list(locks or []))
     if mask.all():
         raise StudioError("every knob is locked: unlock at least one group to search", "locks")
-    warm = None
-    if scorer is None:
-        if not shared_scorer().ready():
-            yield {c["progress"]: "Loading the scorer (first time only)…", c["badge"]: LOADING_BADGE}
-        scorer = current_scorer()
-        warm = started(SEARCH_WARM_UP)
-    badge = scorer_badge(scorer)
-    objective = PromptObjective(scorer, text, settings, constraints)  # reads the prompt: nothing understood → error
-    understood = understood_text(scorer, objective)
-    plan = budget_for(budget, scorer, constraints.active)
-    if warm is not None and not warm.ready():
-        yield {c["progress"]: "Compiling the search (once per server start)…", c["understood"]: understood,
-               c["badge"]: badge}
-        settled(warm, SCORER_WAIT_S)
-    yield {c["curve"]: score_curve([], plan.generations, scorer), c["understood"]: understood, c["badge"]: badge,
-           c["progress"]: f"Searching ({STRATEGY_LABELS[strategy]}, {plan.name} budget, {plan.population} sounds "
-                          f"per generation)…"}
+    # The job (and its stop flag) starts before the scorer loads: Cancel pressed while loading or compiling stops
+    # the search before its first generation.
+    with SEARCHES.job(session) as flag:
+        warm = None
+        if scorer is None:
+            if not shared_scorer().ready():
+                yield {c["progress"]: "Loading the scorer (first time only)…", c["badge"]: LOADING_BADGE}
+            scorer = current_scorer()
+            warm = started(SEARCH_WARM_UP)
+        badge = scorer_badge(scorer)
+        objective = PromptObjective(scorer, text, settings, constraints)  # reads the prompt: raises when not understood
+        understood = understood_text(scorer, objective)
+        plan = budget_for(budget, scorer, constraints.active)
+        if warm is not None and not warm.ready():
+            yield {c["progress"]: "Compiling the search (once per server start)…", c["understood"]: understood,
+                   c["badge"]: badge}
+            settled(warm, SCORER_WAIT_S)
+        yield {c["curve"]: score_curve([], plan.generations, scorer), c["understood"]: understood, c["badge"]: badge,
+               c["progress"]: f"Searching ({STRATEGY_LABELS[strategy]}, {plan.name} budget, {plan.population} sounds "
+                              f"per generation)…"}
 
-    curves: list[list[float]] = [[] for _ in range(restarts)]
-    best = {"fitness": np.inf, "theta": None, "shown": None}
+        curves: list[list[float]] = [[] for _ in range(restarts)]
+        best = {"fitness": np.inf, "theta": None, "shown": None}
 
-    def track(p) -> None:
-        curves[p.restart].append(p.best_score)
-        if p.best_fitness < best["fitness"]:  # the best over every restart so far is what plays
-            best["fitness"], best["theta"] = p.best_fitness, p.best_theta
+        def track(p) -> None:
+            curves[p.restart].append(p.best_score)
+            if p.best_fitness < best["fitness"]:  # the best over every restart so far is what plays
+                best["fitness"], best["theta"] = p.best_fitness, p.best_theta
 
-    def show(p) -> dict:
-        update = {c["curve"]: score_curve(curves, p.generations, scorer),
-                  c["progress"]: progress_text(p, scorer, plan, strategy, constraints.active)}
-        if best["shown"] is None or not np.array_equal(best["shown"], best["theta"]):
-            update[c["audio"]], update[c["spectrogram"]] = preview(best["theta"], settings)
-            best["shown"] = best["theta"]
-        return update
+        def show(p) -> dict:
+            update = {c["curve"]: score_curve(curves, p.generations, scorer),
+                      c["progress"]: progress_text(p, scorer, plan, strategy, constraints.active)}
+            if best["shown"] is None or not np.array_equal(best["shown"], best["theta"]):
+                update[c["audio"]], update[c["spectrogram"]] = preview(best["theta"], settings)
+                best["shown"] = best["theta"]
+            return update
 
-    def start(cancel):
-        return search(objective, budget=plan, strategy=strategy, seed=seed, restarts=restarts, locked=mask,
-                      theta=state.sound.theta, cancel=cancel)
-
-    final = yield from SEARCHES.run(session, start, show, track)
+        reports = search(objective, plan, strategy=strategy, seed=seed, restarts=restarts, locked=mask,
+                         theta=state.sound.theta, cancel=flag)
+        final = yield from SEARCHES.stream(reports, show, track)
     if final is None or not final.results:
         message = "Stopped before the first generation: nothing found." if final is not None and final.cancelled \
             else "The search found nothing."
@@ -305,7 +305,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
                 c["generate"] = gr.Button("Generate", variant="primary", elem_id="prompt-generate", scale=2)
                 c["cancel"] = gr.Button("Cancel", variant="stop", elem_id="prompt-cancel", scale=1)
             gr.Examples([[e] for e in EXAMPLES], inputs=[c["prompt"]], label="Examples", examples_per_page=10)
-            c["budget"] = gr.Radio(list(BUDGETS), value="quick", label="Budget", elem_id="prompt-budget",
+            c["budget"] = gr.Radio(list(BUDGET_NAMES), value="quick", label="Budget", elem_id="prompt-budget",
                                    info="quick: a second or two offline · paper: CTAG's 50 × 300")
             with gr.Accordion("Constraints: hard targets beside the prompt", open=False, elem_id="prompt-constraints"):
                 with gr.Row():
