@@ -294,9 +294,9 @@ def start_theta(guess: StartGuess, seed: int, base: np.ndarray | None = None,
 class MatchPlan:
     """How much searching: ``screen`` seeded random candidates first (a random search over the whole space), then
     ``restarts`` evolution-strategy runs of ``budget`` (per restart), each started from one of the best screened
-    candidates, then ``polish`` generations of :func:`sparse_polish` from the best sound so far (a population of
-    ``budget.population``, each candidate changing 1 to ``polish_knobs`` knobs, initial spread ``polish_std``).
-    ``evaluations`` counts every render."""
+    candidates, then ``polish`` generations of :class:`~studio.search.engine.SparsePolish` from the best sound so
+    far (a population of ``budget.population``, each candidate changing 1 to ``polish_knobs`` knobs, initial spread
+    ``polish_std``). ``evaluations`` counts every render."""
 
     budget: Budget
     restarts: int
