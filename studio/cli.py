@@ -300,24 +300,17 @@ def cmd_render(args) -> int:
     return 0
 
 
-def _prompt_stem(text: str) -> str:
-    """A file stem from a prompt's words: "Bees, buzzing!" → "bees-buzzing" (at most 60 characters)."""
-    import re
-
-    stem = "-".join(re.findall(r"[a-z0-9]+", text.lower()))[:60].strip("-")
-    return stem or "prompt"
-
-
 def cmd_prompt(args) -> int:
     """Search for a sound that fits the prompt; write the best as WAV + preset YAML; report what happened."""
     import dataclasses
 
+    from studio.library import file_stem
     from studio.scoring import Constraints, make_scorer
     from studio.scoring.descriptors import explain
     from studio.search import PromptObjective
     from studio.synth import RenderSettings
 
-    output = args.output or Path(f"{_prompt_stem(args.text)}.wav")
+    output = args.output or Path(f"{file_stem(args.text, 'prompt')}.wav")
     if output.suffix.lower() != ".wav":
         raise StudioError(f"the output {output} must end in .wav (the preset is written next to it as .yaml)",
                           "output")
@@ -418,9 +411,10 @@ def _write_prompt_results(results, objective, strategy: str, budget: str, output
 def cmd_match(args) -> int:
     """Match TARGET: print what was read and estimated, stream progress, write the best matches (preset + WAV)."""
     from studio.audio.target import load_target
+    from studio.library import file_stem
     from studio.synth import RenderSettings
 
-    output = args.output or Path(f"{_slug(Path(args.target).stem)}-match.yaml")
+    output = args.output or Path(f"{file_stem(Path(args.target).stem, 'sound')}-match.yaml")
     if output.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise StudioError(f"the output {output} must end in .yaml, .yml or .json (the WAV is written next to it)",
                           "output")
@@ -513,13 +507,6 @@ def _output_folder(path: Path) -> Path:
     return path
 
 
-def _slug(text: str) -> str:
-    """A file-name-safe name: lowercase letters, digits and single dashes (``Warm Bass #2`` → ``warm-bass-2``)."""
-    import re
-
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "sound"
-
-
 def _lock_mask(names):
     from studio.explore import lock_mask
 
@@ -543,6 +530,7 @@ def cmd_vary(args) -> int:
     """Write ``--count`` doppelgängers of PRESET into DIR and print each one's distance to the original."""
     from studio.audio.embedding import perceptual_similarity
     from studio.explore import describe_locks, variations_of
+    from studio.library import file_stem
 
     preset, stem = _load(args.preset)
     mask = _lock_mask(args.lock)
@@ -551,8 +539,8 @@ def cmd_vary(args) -> int:
     print(f"{args.count} doppelgängers of {preset.name}: δ {args.delta:g}, seed {args.seed}, "
           f"locked: {describe_locks(mask)}")
     for i, (variant, audio, distance) in enumerate(zip(found.presets, found.audio, found.distances), start=1):
-        file_stem = f"{_slug(stem)}-d{args.delta:g}-seed{args.seed}-{i:02d}"
-        preset_path, _ = _write_sound(folder, file_stem, variant, audio)
+        name = f"{file_stem(stem, 'sound')}-d{args.delta:g}-seed{args.seed}-{i:02d}"
+        preset_path, _ = _write_sound(folder, name, variant, audio)
         similarity = float(perceptual_similarity(distance))
         print(f"  {preset_path} + .wav  distance {distance:.3f}  similarity {similarity:.2f}")
     return 0
@@ -561,6 +549,7 @@ def cmd_vary(args) -> int:
 def cmd_morph(args) -> int:
     """Write the steps of a strip from A to B into DIR and print each step's distance to the previous one."""
     from studio.explore import describe_locks, strip_between
+    from studio.library import file_stem
 
     preset_a, stem_a = _load(args.preset_a)
     preset_b, stem_b = _load(args.preset_b)
@@ -574,8 +563,9 @@ def cmd_morph(args) -> int:
     print(f"{args.steps}-step {args.mode} strip from {preset_a.name} to {preset_b.name} "
           f"(locked: {describe_locks(mask)}); distance from A to B {strip.endpoint_distance:.3f}")
     for j, (step, audio) in enumerate(zip(steps, strip.audio), start=1):
-        file_stem = f"{_slug(stem_a)}-to-{_slug(stem_b)}-{args.mode}-{j:02d}-of-{args.steps:02d}"
-        preset_path, _ = _write_sound(folder, file_stem, step, audio)
+        name = (f"{file_stem(stem_a, 'sound')}-to-{file_stem(stem_b, 'sound')}-{args.mode}-{j:02d}-of-"
+                f"{args.steps:02d}")
+        preset_path, _ = _write_sound(folder, name, step, audio)
         gap = "" if j == 1 else f"  distance to step {j - 1}: {strip.step_distances[j - 2]:.3f}"
         print(f"  {preset_path} + .wav  t {strip.positions[j - 1]:.3f}{gap}")
     return 0

@@ -112,14 +112,18 @@ def clean_name(name: str) -> str:
     return name
 
 
-def slugify(name: str) -> str:
-    """The file stem for a display name: ASCII lowercase letters, digits and single hyphens.
+def file_stem(text: str, fallback: str = "") -> str:
+    """A safe file stem from any text: ASCII lowercase letters, digits and single hyphens, at most
+    ``MAX_SLUG_CHARS``. Accents are dropped (``"Bässe Nº1"`` → ``"basse-no1"``); everything else separates words,
+    so ``"../x"`` becomes ``"x"``. ``fallback`` when nothing usable remains."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:MAX_SLUG_CHARS].strip("-") or fallback
 
-    Accents are dropped (``"Bässe Nº1"`` → ``"basse-no1"``); everything else separates words, so ``"../x"``
-    becomes ``"x"``. Raises :class:`LibraryError` when nothing usable remains.
-    """
-    ascii_name = unicodedata.normalize("NFKD", clean_name(name)).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:MAX_SLUG_CHARS].strip("-")
+
+def slugify(name: str) -> str:
+    """The file stem (:func:`file_stem`) for a display name (:func:`clean_name`); :class:`LibraryError` when nothing
+    usable remains."""
+    slug = file_stem(clean_name(name))
     if not slug:
         raise LibraryError(f"the name {name!r} needs at least one letter or digit (A–Z, 0–9)", "name")
     return slug

@@ -210,7 +210,7 @@ def test_pca_is_deterministic_in_sign():
 
 def test_umap_map_is_deterministic_for_a_seed():
     warming = warm_up_umap()  # also the start-up path: compiles numba in the background
-    warming.wait(timeout=300)
+    warming.result(timeout=300)
     assert umap_warm() and warm_up_umap() is warming  # warming up once per process
     thetas = thetas_in_clusters(12)
     first = sound_map(thetas, space="theta", seed=3)

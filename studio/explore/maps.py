@@ -11,11 +11,12 @@ Coordinates are centred and scaled into [−1, 1] (the larger axis spans it), an
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
-from studio.background import Preparation, once, started
+from studio.background import once, started
 from studio.checks import check_choice, check_seed
 from studio.synth import RenderSettings, check_theta
 
@@ -165,29 +166,29 @@ def _warm_up() -> None:
     umap_coordinates(points, seed=0)
 
 
-def warm_up_umap(background: bool = True) -> Preparation:
+def warm_up_umap(background: bool = True) -> Future:
     """Import umap-learn and compile its numba code once per process (~13 s on 2 cores), so later maps are fast.
 
     Starts the warm-up in the background the first time (:func:`studio.background.once`) and returns its
-    :class:`~studio.background.Preparation` (later calls return the same one); ``background=False`` waits for
+    future (later calls return the same one); ``background=False`` waits for
     it to finish. A missing umap-learn only ends the warm-up (maps then use PCA); a failed one is logged.
     """
     preparation = once(WARM_UP_KEY, _warm_up)
     if not background:
-        preparation.wait()
+        preparation.result()
     return preparation
 
 
 def umap_warm() -> bool:
     """True once :func:`warm_up_umap` has finished (the next UMAP map will not compile)."""
     preparation = started(WARM_UP_KEY)
-    return preparation is not None and preparation.ready()
+    return preparation is not None and preparation.done()
 
 
 def umap_warming() -> bool:
     """True while a warm-up started by :func:`warm_up_umap` is still running."""
     preparation = started(WARM_UP_KEY)
-    return preparation is not None and not preparation.ready()
+    return preparation is not None and not preparation.done()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -7,15 +7,17 @@ prompt arrives.
 """
 from __future__ import annotations
 
-from studio.background import Preparation, once
+from concurrent.futures import Future
+
+from studio.background import once
 
 SCORER = "scorer"  # the background preparation's key
 
 
-def shared_scorer() -> Preparation:
-    """The process's prompt scorer as a :class:`~studio.background.Preparation`: the first call starts
-    ``make_scorer("auto")`` in a background thread, every call returns the same preparation. ``.wait(timeout)``
-    gives the scorer (or re-raises what stopped it being made); ``.ready()`` says whether it is there yet."""
+def shared_scorer() -> Future:
+    """The process's prompt scorer as a ``concurrent.futures.Future``: the first call starts
+    ``make_scorer("auto")`` in a background thread, every call returns the same future. ``.result(timeout)``
+    gives the scorer (or re-raises what stopped it being made); ``.done()`` says whether it is there yet."""
 
     def make():
         from studio.scoring import make_scorer

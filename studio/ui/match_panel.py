@@ -221,7 +221,7 @@ def warm_up_key(settings) -> str:
 
 def prepare_match(settings):
     """Compile the quick match's programs (screen and search step, nothing locked) for ``settings`` in the
-    background, once per settings per process; returns the :class:`~studio.background.Preparation`."""
+    background, once per settings per process; returns the future (:func:`studio.background.once`)."""
     return once(warm_up_key(settings), lambda: _warm_up(settings))
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import re
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 
 from studio import plots
-from studio.background import Preparation, once, started
+from studio.background import once, started
 from studio.checks import check_choice, check_seed, check_whole
 from studio.errors import StudioError
 from studio.explore import lock_mask
@@ -51,7 +52,7 @@ LOADING_BADGE = ("**Scorer: loading…** CLAP if its weights are here, otherwise
 # The scorer: the process's shared one, and the quick search compiled for it in the background
 
 
-def prepare_prompt_search() -> Preparation:
+def prepare_prompt_search() -> Future:
     """Start making the shared scorer and then compiling the quick search for it (``studio.search.warm_up``), so
     the first prompt answers at once; also turns on JAX's compilation cache. Call it at app start; once per
     process (later calls return the same preparation)."""
@@ -63,7 +64,7 @@ def prepare_prompt_search() -> Preparation:
     def compile_quick_search() -> None:
         from studio.search import warm_up
 
-        made = scorer.wait()
+        made = scorer.result()
         wait_for_warm_up()  # the synth's own warm-up first: two compilations at once only contend
         warm_up(made)
 
@@ -74,7 +75,7 @@ def current_scorer(timeout: float | None = SCORER_WAIT_S):
     """The shared scorer, waiting for it to be made; :class:`ScorerUnavailable` when it is still loading after
     ``timeout`` seconds (what stopped it being made is re-raised as it is)."""
     try:
-        return shared_scorer().wait(timeout)
+        return shared_scorer().result(timeout)
     except TimeoutError:
         raise ScorerUnavailable("the scorer is still loading; try again in a minute") from None
 
@@ -199,7 +200,7 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
     with SEARCHES.job(session) as flag:
         warm = None
         if scorer is None:
-            if not shared_scorer().ready():
+            if not shared_scorer().done():
                 yield {c["progress"]: "Loading the scorer (first time only)…", c["badge"]: LOADING_BADGE}
             scorer = current_scorer()
             warm = started(SEARCH_WARM_UP)
@@ -207,7 +208,7 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
         objective = PromptObjective(scorer, text, settings, constraints)  # reads the prompt: raises when not understood
         understood = understood_text(scorer, objective)
         plan = budget_for(budget, scorer, constraints.active)
-        if warm is not None and not warm.ready():
+        if warm is not None and not warm.done():
             yield {c["progress"]: "Compiling the search (once per server start)…", c["understood"]: understood,
                    c["badge"]: badge}
             settled(warm, SCORER_WAIT_S)

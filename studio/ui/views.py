@@ -10,7 +10,9 @@ import numpy as np
 
 from studio import plots
 from studio.audio.io import to_int16
-from studio.background import Preparation, once, started
+from concurrent.futures import Future
+
+from studio.background import once, started
 from studio.synth import RenderSettings, default_theta, render
 
 # Fixed for every sound (Gradio would peak-normalize float audio): a quiet sound stays quiet next to a loud one.
@@ -58,7 +60,7 @@ def _warm_other(settings: RenderSettings):
     return compile_settings
 
 
-def start_warm_up(settings_list=(RenderSettings(),)) -> Preparation:
+def start_warm_up(settings_list=(RenderSettings(),)) -> Future:
     """Compile the renderer in the background: the default settings first (with the pictures), then each other
     settings in ``settings_list``, once per process each. Returns the default settings' preparation."""
     first = once(WARM_UP, _warm_default)
@@ -80,7 +82,7 @@ def settled(preparation, timeout: float | None) -> bool:
     if preparation is None:
         return False
     try:
-        preparation.wait(timeout)
+        preparation.result(timeout)
     except Exception:  # already logged with its traceback by the preparation
         return False
     return True
