@@ -27,8 +27,3 @@ class SettingsError(StudioError):
 
 
 INTERNAL_ERROR_MESSAGE = "Internal error: the studio hit a bug. It was logged with its details; please report it."
-
-
-def user_message(error: BaseException) -> str:
-    """The text to show a user for an error: a StudioError's own message, else the generic internal-error line."""
-    return str(error) if isinstance(error, StudioError) else INTERNAL_ERROR_MESSAGE

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from studio import checks
-from studio.errors import INTERNAL_ERROR_MESSAGE, SettingsError, StudioError, user_message
+from studio.errors import SettingsError, StudioError
 
 
 def test_seeds_follow_one_rule():
@@ -78,10 +78,10 @@ def test_note_names_and_pitches():
         assert err.value.field == "pitch"
 
 
-def test_user_message_shows_only_studio_errors():
-    assert user_message(StudioError("bad seed", "seed")) == "bad seed"
-    assert user_message(KeyError("x")) == INTERNAL_ERROR_MESSAGE
-    assert isinstance(SettingsError("x"), StudioError) and isinstance(StudioError("x"), ValueError)
+def test_settings_errors_are_studio_errors_and_value_errors():
+    error = SettingsError("bad seed", "seed")
+    assert isinstance(error, StudioError) and isinstance(error, ValueError)
+    assert str(error) == "bad seed" and error.field == "seed" and StudioError("x").field is None
 
 
 def test_every_user_error_is_a_studio_error_with_its_field(tmp_path):
@@ -124,4 +124,3 @@ def test_every_user_error_is_a_studio_error_with_its_field(tmp_path):
     for error, field in cases:
         assert isinstance(error, StudioError), type(error)
         assert error.field == field, (type(error).__name__, error.field, str(error))
-        assert user_message(error) == str(error)

@@ -2,9 +2,8 @@
 
 Flow Synthesizer (Esling et al. 2020), preset-gen-vae (Le Vaillant et al. 2021) and Neural Proxies (Combes et al.
 2025) train networks that infer synth parameters from a sound. The studio instead *searches*: the evolution
-strategy of :mod:`studio.search.engine` proposes θ, the synth renders, and a perceptual loss against the target judges
-(one compiled program, run in a shard per CPU core). No training, and any target works: a synth sound, a voice,
-a noise.
+strategy proposes θ, the synth renders, and a perceptual loss against the target judges (one compiled program, run
+in a shard per CPU core). No training, and any target works: a synth sound, a voice, a noise.
 
 The loss (lower is better, 0 for an identical sound; :func:`match_evaluation`) is gain-invariant: every candidate
 is scaled to the target's RMS before it is measured (a recording's level says nothing about the knobs). It adds
@@ -22,11 +21,9 @@ is scaled to the target's RMS before it is measured (a recording's level says no
 
 The smart start (:func:`estimate_start`) reads the target's fundamental (YIN) and note length (from its level
 envelope) and sets ``keyboard.midi_f0`` and ``keyboard.duration`` from them, either as the search's starting
-point or locked. The match is three phases of the engine's one loop: a screen of seeded random sounds
-(:class:`~studio.search.engine.ScreenStrategy`) picks where the restarts begin; each restart is a Learned ES run
-(:func:`~studio.search.engine.search`); then a sparse (1+λ) evolution strategy
-(:class:`~studio.search.engine.SparsePolish`) polishes the best sound so far, a few knobs at a time. The best few
-*distinct* matches are kept.
+point or locked. The match is three phases of the engine's one loop (:mod:`studio.search.engine`): a screen of
+seeded random sounds picks where the restarts begin; each restart is a Learned ES run; then a sparse (1+λ) strategy
+polishes the best sound so far, a few knobs at a time. The best few *distinct* matches are kept.
 """
 from __future__ import annotations
 
