@@ -5,6 +5,7 @@ Audio inside the studio is float32 mono in [−1, 1], shape ``[T]``.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,20 +47,36 @@ _NEW_FILE_MODE = 0o666 & ~_process_umask()  # read once at import, before any th
 
 @contextmanager
 def atomic_file(path):
-    """Open a temporary binary file next to ``path``; on success move it over ``path``, on failure delete it.
+    """Open a temporary binary file; on success put its bytes at ``path``, on failure delete it.
 
-    Readers see the old file or the complete new one, never a half-written one. The temporary is named
-    ``.<name>.<random>.tmp`` (hidden) and gets the permissions a plainly created file would (mkstemp's are 0600).
+    A regular file (or a new one) is replaced atomically: the temporary lives next to it (``.<name>.<random>.tmp``,
+    hidden, with the permissions a plainly created file would get; mkstemp's are 0600) and is moved over it, so
+    readers see the old file or the complete new one. A symbolic link keeps being a link: the file it points to is
+    replaced. Anything else that exists and is not a regular file (a FIFO, a device such as ``/dev/null``) is
+    written through, never replaced; a folder is refused with ``IsADirectoryError``.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    if path.is_symlink():
+        path = path.resolve()  # replace what the link points to; the link stays a link
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a file")
+    special = path.exists() and not path.is_file()
+    fd, tmp_name = tempfile.mkstemp(dir=None if special else path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, _NEW_FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, "w+b") as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
+            if special:  # write the finished bytes through (a FIFO is not seekable, so nothing is staged there)
+                f.seek(0)
+                with open(path, "wb") as target:
+                    shutil.copyfileobj(f, target)
+            else:
+                os.fsync(f.fileno())
+        if special:
+            os.unlink(tmp_name)
+        else:
+            os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
