@@ -4,9 +4,9 @@ A file holds the format version, the name, tags, an optional description, an opt
 search was asked for), the creation time (ISO-8601 UTC), the
 render settings and ``params``: the human value of each of the 78 parameters keyed ``module.parameter``.
 Human values are written with the fewest digits that still load back to the *same* float32 θ, so a saved
-sound re-renders bit-identically. Reading is strict (``yaml.safe_load`` only; unknown, missing, mistyped,
-out-of-range or non-finite fields raise :class:`PresetError` naming the file and the field) and saving is
-atomic (a temporary file in the same folder, then ``os.replace``).
+sound re-renders bit-identically. Reading is strict (YAML through the safe loader only; a key given twice, unknown,
+missing, mistyped, out-of-range or non-finite fields raise :class:`PresetError` naming the file and the field) and
+saving is atomic (a temporary file in the same folder, then ``os.replace``).
 """
 from __future__ import annotations
 
@@ -363,7 +363,10 @@ def loads_preset(text: str, source: str = "<text>", fmt: str | None = None) -> P
         fmt = "json" if text.lstrip().startswith("{") else "yaml"
     if fmt == "json":
         try:  # NaN/Infinity tokens parse to floats, so the field check can name the field that holds them
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+        except _DuplicateKey as err:
+            raise PresetError(source, err.key, f"the key {err.key!r} appears twice; a preset names each field once") \
+                from None
         except json.JSONDecodeError as err:
             raise PresetError(source, None, f"malformed JSON: {err.msg} (line {err.lineno}, column {err.colno})") \
                 from None
@@ -371,7 +374,10 @@ def loads_preset(text: str, source: str = "<text>", fmt: str | None = None) -> P
             raise PresetError(source, None, "malformed JSON: nested too deeply") from None
     elif fmt == "yaml":
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader that also refuses duplicates)
+        except _DuplicateKey as err:
+            raise PresetError(source, err.key, f"the key {err.key!r} appears twice (line {err.line}); a preset names "
+                                               f"each field once") from None
         except yaml.YAMLError as err:
             raise PresetError(source, None, f"malformed YAML: {_yaml_problem(err)}") from None
         except RecursionError:
@@ -379,6 +385,38 @@ def loads_preset(text: str, source: str = "<text>", fmt: str | None = None) -> P
     else:
         raise ValueError(f"preset format must be 'yaml', 'json' or None, got {fmt!r}")
     return preset_from_dict(data, source)
+
+
+class _DuplicateKey(Exception):
+    """A mapping that names a key twice (YAML and JSON keep the last silently; a strict format cannot)."""
+
+    def __init__(self, key, line: int | None = None):
+        super().__init__(key)
+        self.key, self.line = str(key), line
+
+
+def _unique_keys(pairs: list) -> dict:
+    """``json.loads``' object hook: the object as a dict, or :class:`_DuplicateKey` for a key given twice."""
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader (plain data only) that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, (str, int, float, bool)) or key is None:  # other keys fail in the base class
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:

@@ -222,6 +222,23 @@ def test_alias_bombs_are_reported_without_expanding_them():
         loads_preset(text)
 
 
+def test_a_key_given_twice_is_refused_in_yaml_and_json():
+    """YAML and JSON keep the last of two equal keys without a word; a strict format names the key instead."""
+    text = dumps_preset(random_preset(0))
+    doubled = text.replace("name: random 0", "name: random 0\nname: other")
+    with pytest.raises(PresetError, match=r"upload.yaml: name: the key 'name' appears twice \(line \d+\)") as err:
+        loads_preset(doubled, source="upload.yaml")
+    assert err.value.field == "name"
+    knob = "keyboard.midi_f0"
+    line = next(row for row in text.splitlines() if row.strip().startswith(knob))
+    with pytest.raises(PresetError, match=f"the key '{knob}' appears twice"):
+        loads_preset(text.replace(line, f"{line}\n{line}"), source="upload.yaml")
+    as_json = dumps_preset(random_preset(0), "json")
+    with pytest.raises(PresetError, match=r"upload.json: name: the key 'name' appears twice; a preset names each field"):
+        loads_preset(as_json.replace('"name": "random 0"', '"name": "random 0", "name": "other"'), source="upload.json")
+    assert loads_preset(text).name == "random 0"  # the file as written still loads
+
+
 def test_missing_file_and_loads_source_are_named(tmp_path):
     with pytest.raises(PresetError, match="nothing.yaml: cannot read the file"):
         load_preset(tmp_path / "nothing.yaml")

@@ -161,6 +161,31 @@ def test_too_large_file_is_refused_before_reading(tmp_path, monkeypatch):
         load_target(path)
 
 
+def test_the_size_limit_is_the_20_mb_the_message_and_readme_say(tmp_path):
+    path = tmp_path / "huge.wav"
+    path.write_bytes(b"\0" * 20_000_001)
+    with pytest.raises(TargetError, match=r"huge.wav: the file is 20.0 MB; targets may be at most 20 MB"):
+        load_target(path)
+
+
+def test_a_one_sample_file_is_too_short_to_match(tmp_path):
+    path = tmp_path / "blip.wav"
+    soundfile.write(path, np.array([0.5], np.float32), RATE, subtype="FLOAT")
+    with pytest.raises(TargetError, match=r"blip.wav: the sound is 1 samples \(0.0 ms\) long; targets need at least "
+                                          r"20 ms"):
+        load_target(path)
+
+
+def test_an_absurd_level_is_refused_with_what_was_wrong(tmp_path):
+    path = tmp_path / "loud.wav"
+    soundfile.write(path, sine(440, 0.5, RATE) * np.float32(1e30), RATE, subtype="FLOAT")
+    with pytest.raises(TargetError, match=r"loud.wav: the samples reach 5e\+29, 594 dB over full scale: the file's "
+                                          r"level is broken"):
+        load_target(path)
+    soundfile.write(path, sine(440, 0.5, RATE) * np.float32(1.5), RATE, subtype="FLOAT")  # a little over is fine
+    assert load_target(path).audio.size > 0
+
+
 def test_too_long_file_is_refused_before_reading(tmp_path):
     path = tmp_path / "long.flac"
     soundfile.write(path, np.zeros(int(61 * 8000), np.float32) + 0.1, 8000, format="FLAC")

@@ -27,8 +27,10 @@ import numpy as np
 
 from studio.errors import StudioError
 
-MAX_FILE_BYTES = 20 * 1024 * 1024  # 20 MB: two minutes of 48 kHz stereo 16-bit audio is 23 MB; a target is seconds
+MAX_FILE_BYTES = 20_000_000  # 20 MB: two minutes of 48 kHz stereo 16-bit audio is 23 MB; a target is seconds
 MAX_INPUT_SECONDS = 60.0  # longer uploads are refused before decoding; only the first buffer-length is used anyway
+MIN_INPUT_SECONDS = 0.02  # shorter than 20 ms holds no note to match (a 1-sample file is a broken export)
+MAX_PEAK = 1000.0  # float files may exceed full scale a little; 60 dB over it is a broken level, not a sound
 MIN_SAMPLE_RATE = 4_000  # below this nothing but a telephone band survives; likely a broken header
 MAX_SAMPLE_RATE = 384_000  # the highest rate audio interfaces record at
 SILENT_PEAK_DB = -60.0  # a recording whose loudest sample is below −60 dBFS holds nothing to match
@@ -94,8 +96,8 @@ def decode_audio(source, name: str | None = None) -> tuple[np.ndarray, int]:
 
     Checks before reading samples: the file exists and is at most ``MAX_FILE_BYTES``; libsndfile recognizes it;
     its rate is within ``MIN_SAMPLE_RATE``…``MAX_SAMPLE_RATE``; it holds at most ``MAX_INPUT_SECONDS``. Then: it
-    holds samples, all finite. Every failure raises :class:`TargetError` naming the file (``name`` or the path's
-    file name).
+    holds at least ``MIN_INPUT_SECONDS`` of samples, all finite, peaking under ``MAX_PEAK``. Every failure raises
+    :class:`TargetError` naming the file (``name`` or the path's file name).
     """
     import soundfile
 
@@ -128,6 +130,13 @@ def decode_audio(source, name: str | None = None) -> tuple[np.ndarray, int]:
         raise TargetError(f"{label}: the file holds no samples")
     if not np.isfinite(data).all():
         raise TargetError(f"{label}: the file holds NaN or infinite samples")
+    if data.shape[0] < MIN_INPUT_SECONDS * rate:
+        raise TargetError(f"{label}: the sound is {data.shape[0]} samples ({1000 * data.shape[0] / rate:.1f} ms) long; "
+                          f"targets need at least {1000 * MIN_INPUT_SECONDS:.0f} ms")
+    peak = float(np.max(np.abs(data)))
+    if peak > MAX_PEAK:
+        raise TargetError(f"{label}: the samples reach {peak:.3g}, {20 * np.log10(peak):.0f} dB over full scale: the "
+                          f"file's level is broken; export it again at a normal level (peaks up to 1.0)")
     return data, int(rate)
 
 
@@ -252,6 +261,7 @@ def load_target(source, target_rate: int = 48_000, duration: float = 2.0, name: 
                          original_channels=data.shape[1])
 
 
-__all__ = ["MAX_FILE_BYTES", "MAX_INPUT_SECONDS", "MAX_SAMPLE_RATE", "MIN_SAMPLE_RATE", "SILENT_PEAK_DB", "Target",
+__all__ = ["MAX_FILE_BYTES", "MAX_INPUT_SECONDS", "MAX_PEAK", "MIN_INPUT_SECONDS",
+           "MAX_SAMPLE_RATE", "MIN_SAMPLE_RATE", "SILENT_PEAK_DB", "Target",
            "TargetError", "decode_audio", "fit_to_length", "frame_levels_db", "load_target", "normalize_loudness",
            "prepare_audio", "to_mono", "trim_silence"]
