@@ -43,7 +43,7 @@ WAV_SUFFIX = ".wav"
 MAX_NAME_CHARS = 80
 MAX_SLUG_CHARS = 60
 PUBLIC_MAX_SOUNDS = 200  # per session in public mode, so one visitor cannot fill the disk
-STALE_TEMP_SECONDS = 600.0  # a temporary file this old belongs to a writer that died
+PENDING_SUFFIX = ".pending"  # ".<slug>.pending": that sound's pair is being replaced (see Library._replacing)
 
 _SLUG_RE = re.compile(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_SLUG_CHARS - 1}}})")
 _NAMESPACE_RE = re.compile(r"[0-9a-f]{32}")
@@ -212,7 +212,7 @@ class Library:
         else:
             self.folder = root
         self.max_sounds = max_sounds
-        self._sweep_stale_temporaries()  # the folder itself is created by the first write, not by looking
+        self._recover()  # the folder itself is created by the first write, not by looking
 
     # -- paths -----------------------------------------------------------------------------------------------
     def preset_path(self, slug: str) -> Path:
@@ -233,13 +233,50 @@ class Library:
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
-    def _sweep_stale_temporaries(self) -> None:
-        now = time.time()
-        temporaries = self.folder.glob(".*.tmp")  # what studio.audio.io.atomic_file leaves if a writer dies
-        for tmp in temporaries:
-            with contextlib.suppress(OSError):
-                if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
-                    tmp.unlink()
+    def _pending(self, slug: str) -> Path:
+        """The marker a writer leaves while a sound's pair of files is being replaced."""
+        return self.folder / f".{slug}{PENDING_SUFFIX}"
+
+    @contextlib.contextmanager
+    def _replacing(self, *slugs: str):
+        """Mark ``slugs`` as being rewritten for the duration (under the lock): if the writer dies in between, the
+        next :meth:`_recover` re-renders their WAVs from their presets, so no mismatched pair survives a crash."""
+        markers = [self._pending(slug) for slug in slugs]
+        for marker in markers:
+            marker.touch()
+        _fsync_dir(self.folder)
+        yield
+        _fsync_dir(self.folder)
+        for marker in markers:
+            marker.unlink(missing_ok=True)
+
+    def _recover(self) -> None:
+        """Clean up after writers that died: under the lock no writer is alive, so every temporary file is a dead
+        one's (removed), and every pending marker names a sound whose WAV may not match its preset (re-rendered
+        from the preset, which atomic renames keep whole; a WAV without a preset is removed)."""
+        if not self.folder.is_dir() or not any(self.folder.glob(".*[.]tmp")) and not any(
+                self.folder.glob(f".*{PENDING_SUFFIX}")):
+            return
+        with self._locked():
+            for tmp in self.folder.glob(".*.tmp"):  # what studio.audio.io.atomic_file leaves if a writer dies
+                tmp.unlink(missing_ok=True)
+            for marker in self.folder.glob(f".*{PENDING_SUFFIX}"):
+                slug = marker.name[1:-len(PENDING_SUFFIX)]
+                if _SLUG_RE.fullmatch(slug):
+                    self._rerender(slug)
+                marker.unlink(missing_ok=True)
+            _fsync_dir(self.folder)
+
+    def _rerender(self, slug: str) -> None:
+        from studio.presets import PresetError, preset_render
+
+        try:
+            preset = self.load(slug)
+        except (SoundNotFoundError, PresetError, OSError, UnicodeDecodeError):
+            self.wav_path(slug).unlink(missing_ok=True)  # no (readable) preset: a lone WAV is no sound
+            return
+        _write_wav_atomic(self.wav_path(slug), preset_render(preset), preset.settings.sample_rate)
+        log.warning("library %s: re-rendered %s.wav after an interrupted save", self.folder, slug)
 
     # -- reading ---------------------------------------------------------------------------------------------
     def slugs(self) -> list[str]:
@@ -296,9 +333,9 @@ class Library:
                                        "allow overwriting", "name")
             if not exists and self.max_sounds is not None and len(self.slugs()) >= self.max_sounds:
                 raise LibraryError(f"the library is full ({self.max_sounds} sounds): delete some first")
-            _write_wav_atomic(self.wav_path(slug), audio, sample_rate)
-            _write_bytes_atomic(self.preset_path(slug), text.encode("utf-8"))
-            _fsync_dir(self.folder)
+            with self._replacing(slug):
+                _write_wav_atomic(self.wav_path(slug), audio, sample_rate)
+                _write_bytes_atomic(self.preset_path(slug), text.encode("utf-8"))
         return Entry(slug, preset.name, tuple(preset.tags), preset.created, self.preset_path(slug), self.wav_path(slug))
 
     def rename(self, slug: str, new_name: str, overwrite: bool = False) -> Entry:
@@ -313,13 +350,13 @@ class Library:
                 raise SoundExistsError(f"a sound called {new_name!r} already exists; choose another name or "
                                        "allow overwriting", "name")
             # New preset first, old one last: a crash in between shows the sound twice, never loses it.
-            _write_bytes_atomic(self.preset_path(new_slug), dumps_preset(preset, fmt="yaml").encode("utf-8"))
             old_wav, new_wav = self.wav_path(slug), self.wav_path(new_slug)
-            if new_slug != slug:
-                if old_wav.exists():
-                    os.replace(old_wav, new_wav)
-                self.preset_path(slug).unlink(missing_ok=True)
-            _fsync_dir(self.folder)
+            with self._replacing(slug, new_slug):
+                _write_bytes_atomic(self.preset_path(new_slug), dumps_preset(preset, fmt="yaml").encode("utf-8"))
+                if new_slug != slug:
+                    if old_wav.exists():
+                        os.replace(old_wav, new_wav)
+                    self.preset_path(slug).unlink(missing_ok=True)
         return Entry(new_slug, new_name, tuple(preset.tags), preset.created, self.preset_path(new_slug), new_wav)
 
     def delete(self, slug: str) -> None:

@@ -2,6 +2,7 @@
 crashes, and per-session isolation in public mode."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import stat
@@ -9,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from studio import library as lib
 from studio.audio.io import read_wav
 from studio.library import (Library, LibraryError, SoundExistsError, SoundNotFoundError, check_slug, clean_name,
                             export_files, import_preset, namespace_for, open_library, parse_tags, slugify)
-from studio.presets import Preset, PresetError, dumps_preset, loads_preset
+from studio.presets import Preset, PresetError, dumps_preset, loads_preset, preset_render
 from studio.synth import RenderSettings, default_theta
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,24 +288,38 @@ def test_a_process_killed_mid_save_leaves_no_partial_sound(tmp_path, pause_at, s
         proc.wait(timeout=30)
     finally:
         proc.kill()
-    library = Library(tmp_path)
-    if had_old_version:  # the old sound is intact and still listed
+    library = Library(tmp_path)  # opening the library recovers from the killed writer
+    if had_old_version:  # the old sound is intact and still listed …
         assert library.slugs() == ["victim"] and library.load("victim") == old
-    else:  # nothing half-saved is listed
+        # … and its WAV is the old preset's own sound again, even when the killed writer had replaced it already
+        wav, rate = read_wav(library.wav_path("victim"))
+        expected = np.asarray(preset_render(old))
+        assert rate == old.settings.sample_rate and np.max(np.abs(wav - expected)) <= 1 / 32767
+    else:  # nothing half-saved is listed, and no lone WAV is left
         assert library.slugs() == [] and library.entries() == []
-    for path in tmp_path.iterdir():  # every visible file is complete and readable
-        if path.suffix == ".wav" and not path.name.startswith("."):
-            assert len(read_wav(path)[0]) == 400
-    # The killed writer's lock died with it, its temporaries are hidden, and a stale one is swept on the next open.
-    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".") and p.name not in (".lock",)]
-    assert leftovers, "expected the killed writer's temporary file"
-    old_time = time.time() - 2 * lib.STALE_TEMP_SECONDS
-    for p in leftovers:
-        os.utime(p, (old_time, old_time))
+        assert not library.wav_path("victim").exists()
+    # No temporary file or pending marker survives the next open: the killed writer's lock died with it.
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".lock"] == []
     new, new_audio = sound("victim", 0.6)
     Library(tmp_path).save(new, new_audio, SR, overwrite=True)
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".") and p.name != ".lock"] == []
     assert Library(tmp_path).load("victim") == new
+
+
+def test_a_pending_rename_is_recovered_on_open(tmp_path):
+    """A rename killed after writing the new preset: both names list, each WAV matches its own preset."""
+    old, old_audio = sound("before", 0.2)
+    library = Library(tmp_path)
+    library.save(old, np.asarray(preset_render(old)), old.settings.sample_rate)
+    renamed = dataclasses.replace(old, name="after")
+    lib._write_bytes_atomic(library.preset_path("after"), dumps_preset(renamed).encode())
+    for slug in ("before", "after"):
+        library._pending(slug).touch()  # what Library.rename leaves when killed at that point
+    recovered = Library(tmp_path)
+    assert recovered.slugs() == ["after", "before"]
+    for slug in ("before", "after"):
+        wav, _ = read_wav(recovered.wav_path(slug))
+        assert np.max(np.abs(wav - np.asarray(preset_render(recovered.load(slug))))) <= 1 / 32767
+    assert not list(tmp_path.glob(".*.pending"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
