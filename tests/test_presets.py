@@ -234,7 +234,7 @@ def test_a_key_given_twice_is_refused_in_yaml_and_json():
     with pytest.raises(PresetError, match=f"the key '{knob}' appears twice"):
         loads_preset(text.replace(line, f"{line}\n{line}"), source="upload.yaml")
     as_json = dumps_preset(random_preset(0), "json")
-    with pytest.raises(PresetError, match=r"upload.json: name: the key 'name' appears twice; a preset names each field"):
+    with pytest.raises(PresetError, match=r"upload.json: name: the key 'name' appears twice; a preset names each"):
         loads_preset(as_json.replace('"name": "random 0"', '"name": "random 0", "name": "other"'), source="upload.json")
     assert loads_preset(text).name == "random 0"  # the file as written still loads
 
