@@ -29,12 +29,23 @@ QUEUE_MAX_SIZE = 64  # beyond this, new requests are refused at once instead of 
 
 INTRO = """# Synth sketch studio
 Every knob of the 78-parameter *Voice* synthesizer (torchsynth's patch, as used by SynthAX and CTAG), rendered
-in JAX. Pick a sound, move a knob and let go to hear it; save what you like to your library."""
+in JAX. Pick a sound in the [library](#library-column), move a [knob](#knob-panel) and let go to hear it; save what
+you like. [Tools](#tools) make new sounds: prompt, variations, morph, map and match."""
 
 CSS = """
 #status { font-size: 0.9em; }
 #spectrogram-image img, #waveform-image img { image-rendering: auto; }
 .knob input[type=number] { max-width: 6em; }  /* room for the label in narrow columns (the matrix) */
+/* The knob panel beside the player scrolls by itself, so the player, the library and the tools stay in reach. */
+#knob-panel { max-height: calc(100vh - 24px); overflow-y: auto; position: sticky; top: 12px;
+              align-self: flex-start; flex-wrap: nowrap; }
+#knob-panel > * { flex: none; }  /* sections keep their height; the panel scrolls */
+#pitch-note { margin-top: -8px; padding: 0 12px; }
+#pitch-note p { margin: 0; }
+/* The pictures' labels sit above the pictures, not on them (on a phone the overlay hid half the spectrogram). */
+#spectrogram-image [data-testid=block-label], #waveform-image [data-testid=block-label] { position: static;
+    margin-bottom: 4px; box-shadow: none; }
+@media (max-width: 640px) { #knob-panel { max-height: 75vh; position: static; } }
 """
 
 
@@ -61,18 +72,22 @@ def build_app(config: Config) -> gr.Blocks:
     studio = Studio(config=config)
     with gr.Blocks(title="Synth sketch studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         studio.state = gr.State(initial)
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO, elem_id="intro")
         if config.public:
             gr.Markdown("Public studio: your library is private to this browser and kept on this server "
                         "only while it runs.", elem_id="public-note")
+        # What a sound designer reaches for, left to right (top to bottom on a phone): the player and its
+        # pictures, the knobs (their own scrolling panel), the library; then the tools that make new sounds.
         with gr.Row():
-            with gr.Column(scale=3):
+            with gr.Column(scale=5, min_width=380, elem_id="player-column"):
                 player = synth_panel.build_player(studio, initial)
-            with gr.Column(scale=2):
+            with gr.Column(scale=6, min_width=380, elem_id="knob-panel"):
+                knobs = synth_panel.build_knobs(studio, initial)
+            with gr.Column(scale=3, min_width=280, elem_id="library-column"):
                 library = library_panel.build(studio, initial)
                 exports = export_panel.build(studio)
         explore_panel.build_locks(studio)
-        # The tools that make new sounds; each loads its results into the player and knobs below.
+        # The tools that make new sounds; each loads its results into the player and knobs above.
         with gr.Tabs(elem_id="tools"):
             with gr.Tab("Prompt", id="prompt", elem_id="tab-prompt"):
                 prompt = prompt_panel.build(studio, initial)
@@ -85,11 +100,11 @@ def build_app(config: Config) -> gr.Blocks:
                 sound_map["tab"] = map_tab  # opening the tab redraws the map
             with gr.Tab("Match a sound", id="match", elem_id="tab-match"):
                 match = match_panel.build(studio, initial)
-        knobs = synth_panel.build_knobs(studio, initial)
         _api_endpoints(config)
 
         synth_panel.wire_player(studio, player)
         synth_panel.wire_knobs(studio, knobs)
+        synth_panel.wire_pitch_note(studio, knobs)
         library_panel.wire(studio, library, demo)
         export_panel.wire(studio, exports)
         prompt_panel.wire(studio, prompt, demo)

@@ -10,7 +10,7 @@ import math
 import gradio as gr
 import numpy as np
 
-from studio.checks import check_seed
+from studio.checks import check_seed, midi_to_hz, note_name
 from studio.synth import MODULES, PARAMS
 from studio.ui import state as st
 from studio.ui.common import (DURATIONS, RENDER_GROUP, Studio, on_player, shown_value, slider_step, slider_values,
@@ -49,11 +49,24 @@ MOD_DESTINATIONS = {"vco_1_pitch": "→ osc 1 pitch", "vco_1_amp": "→ osc 1 le
                     "vco_2_amp": "→ osc 2 level", "noise_amp": "→ noise level"}
 
 
+# Knobs whose parameter name misleads a player: the note's length is not the rendered buffer's (render settings).
+KNOB_NAMES = {"keyboard.midi_f0": "pitch", "keyboard.duration": "note length"}
+
+
 def knob_label(spec) -> str:
     """The slider's label: the knob's name and unit; a route of the matrix by its destination (rows name sources)."""
     if spec.module == "mod_matrix":
         return MOD_DESTINATIONS[spec.name.split("->")[1]]
-    return f"{spec.name} ({spec.unit})" if spec.unit else spec.name
+    name = KNOB_NAMES.get(spec.key, spec.name)
+    return f"{name} ({spec.unit})" if spec.unit else name
+
+
+def pitch_text(midi) -> str:
+    """What the pitch knob's readout shows for a MIDI note number: the note with cents, and its frequency."""
+    if midi is None:
+        return ""
+    midi = float(midi)
+    return f"**{note_name(midi, cents=True)}** · {midi_to_hz(midi):.1f} Hz"
 
 
 def tooltip_script() -> str:
@@ -117,19 +130,11 @@ def build_player(studio: Studio, initial: st.StudioState) -> dict:
 
 
 def build_knobs(studio: Studio, initial: st.StudioState) -> dict:
-    """Render settings and the 78 knob sliders in collapsible sections; fills ``studio.sliders``."""
+    """The 78 knob sliders in collapsible sections, then the render settings; fills ``studio.sliders``.
+    ``c["pitch_note"]`` is the pitch knob's note readout (see :func:`wire_pitch_note`)."""
     values = slider_values(initial.sound.theta)
     sliders: dict[int, gr.Slider] = {}
     c = {}
-    with gr.Accordion("Render settings", open=False):
-        with gr.Row():
-            studio.duration = c["duration"] = gr.Dropdown(
-                sorted(set(DURATIONS) | {float(initial.sound.settings.duration)}),
-                value=float(initial.sound.settings.duration), label="Duration (s)", elem_id="duration")
-            studio.noise_seed = c["noise_seed"] = gr.Number(initial.sound.settings.noise_seed, precision=0, minimum=0,
-                                                            label="Noise seed", elem_id="noise-seed")
-            c["snap"] = gr.Checkbox(False, label="Snap pitch to semitones", elem_id="snap-pitch",
-                                    info="keyboard pitch and oscillator tuning move in whole semitones")
     for title, modules, open_ in SECTIONS:
         with gr.Accordion(title, open=open_, elem_id=f"section-{title.lower().replace(' ', '-')}"):
             if modules == ("mod_matrix",):
@@ -142,8 +147,27 @@ def build_knobs(studio: Studio, initial: st.StudioState) -> dict:
                         for i, p in enumerate(PARAMS):
                             if p.module == module:
                                 sliders[i] = _slider(i, values[i])
+                                if p.key == "keyboard.midi_f0":
+                                    c["pitch_note"] = gr.Markdown(pitch_text(values[i]), elem_id="pitch-note",
+                                                                  elem_classes=["pitch-note"])
+    with gr.Accordion("Render settings", open=False, elem_id="section-render-settings"):
+        with gr.Row():
+            studio.duration = c["duration"] = gr.Dropdown(
+                sorted(set(DURATIONS) | {float(initial.sound.settings.duration)}),
+                value=float(initial.sound.settings.duration), label="Buffer length (s)", elem_id="buffer-length",
+                info="length of the rendered audio (the note itself lasts the keyboard's note length)")
+            studio.noise_seed = c["noise_seed"] = gr.Number(initial.sound.settings.noise_seed, precision=0, minimum=0,
+                                                            label="Noise seed", elem_id="noise-seed")
+            c["snap"] = gr.Checkbox(False, label="Snap pitch to semitones", elem_id="snap-pitch",
+                                    info="keyboard pitch and oscillator tuning move in whole semitones")
     studio.sliders = [sliders[i] for i in range(len(PARAMS))]
     return c
+
+
+def wire_pitch_note(studio: Studio, c: dict) -> None:
+    """The pitch knob's readout follows the knob (dragged, typed or loaded with a sound): a note name with cents."""
+    knob = studio.sliders[_index("keyboard.midi_f0")]
+    knob.change(pitch_text, knob, c["pitch_note"], queue=False, show_progress="hidden", api_visibility="private")
 
 
 def _slider(index: int, value: float) -> gr.Slider:
