@@ -342,7 +342,9 @@ def test_generate_while_a_search_runs_is_refused_with_a_message(scorer, state):
     with pytest.raises(pp.StudioError, match="the prompt is empty"):
         list(search(scorer, state, "", session="busy"))
     assert not pp.SEARCHES.running("busy")
-    assert pp.claim_search("deep sub bass rumble", "busy").startswith("Starting")
+    assert pp.claim_search("   ", "busy") == "Starting the search…"
+    with pytest.raises(pp.StudioError, match="^A search is still running, so Generate for “low hum” was not"):
+        pp.claim_search("low hum", "busy")
     pp.SEARCHES.forget("busy")
 
 

@@ -299,7 +299,8 @@ def claim_search(prompt, session: str) -> str:
     running = SEARCHES.claim(session, what)
     if running is not None:
         new = f" for “{what}”" if what else ""
-        raise StudioError(f"The search for “{running}” is still running, so Generate{new} was not started. Press "
+        first = f"The search for “{running}”" if running else "A search"
+        raise StudioError(f"{first} is still running, so Generate{new} was not started. Press "
                           f"Cancel to stop it (its best so far is kept) or wait for it to finish, then press "
                           f"Generate again.", "prompt")
     return f"Starting the search for “{what}”…" if what else "Starting the search…"
