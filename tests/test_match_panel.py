@@ -92,3 +92,21 @@ def test_a_pitch_lock_on_noise_says_so(tmp_path, state):
     with pytest.raises(StudioError, match="the target has no steady pitch to lock"):
         list(match(str(noise), state, session="oops", lock_pitch=True))
     assert not mp.MATCHES.running("oops")
+
+
+def test_a_failed_match_clears_its_sound_and_says_so(state):
+    """Issue 12 item 5: a failed match ends with one update (no event error, whose red label covered the text):
+    the message in the progress line, the previous best-so-far sound and spectrogram cleared."""
+    from studio.ui.common import streamed_user_errors
+
+    panel = match_panel()
+    wrapped = streamed_user_errors(lambda: mp.match_target(panel, None, False, False, "quick", "learned_es", 0, 1,
+                                                           [], state, (), "fails"),
+                                   failed=lambda message: mp.failed_match(panel, message))
+    updates = list(wrapped())
+    assert len(updates) == 1
+    update = updates[0]
+    assert update[panel["progress"]] == "**✗ Failed:** upload a sound or record one first"
+    assert update[panel["audio"]] is None and update[panel["spectrogram"]] is None
+    assert set(update) <= set(mp.stream_outputs(panel))
+    assert not mp.MATCHES.running("fails")

@@ -73,7 +73,9 @@ def streamed(scorer):
 def test_a_search_streams_sound_pictures_and_progress(streamed, scorer):
     first = streamed[0]
     assert first["understood"].startswith("**Understood:** short → length < 0.3 s; bright → brightness > 3 kHz")
-    assert first["badge"].startswith("**Scorer: descriptors (offline)** — the descriptor scorer was chosen")
+    assert first["badge"].startswith("<details class='scorer-details'><summary>Offline word scorer — chosen in the "
+                                     "settings <span class='scorer-more'>(details)</span></summary>")
+    assert "the descriptor scorer was chosen" in first["badge"]
     running = streamed[1:-1]
     assert running, "the search streamed nothing while it ran"
     assert all("generation" in out["progress"] and "sounds judged" in out["progress"] for out in running)
@@ -243,9 +245,12 @@ def test_the_badge_names_the_scorer_and_the_reason(tmp_path, monkeypatch):
     pytest.importorskip("transformers")
     monkeypatch.setenv("SYNTH_STUDIO_CLAP", str(tmp_path))  # a folder without weights: auto falls back
     badge = pp.scorer_badge(make_scorer("auto"))
-    assert badge.startswith("**Scorer: descriptors (offline)** — CLAP is unavailable: the folder ")
-    assert "set `SYNTH_STUDIO_CLAP` to a folder with a local copy of laion/clap-htsat-unfused" in badge
-    assert "list of sound words" in badge
+    summary, details = badge.split("</summary>")
+    assert summary.endswith("Offline word scorer — no CLAP weights in the folder given "
+                            "<span class='scorer-more'>(details)</span>")
+    assert details.strip().startswith("CLAP is unavailable: the folder ")
+    assert "set `SYNTH_STUDIO_CLAP` to a folder with a local copy of laion/clap-htsat-unfused" in details
+    assert "list of sound words" in details and "To use CLAP" in details
 
 
 def test_random_weight_clap_is_never_presented_as_meaningful(tmp_path_factory, state):
@@ -260,7 +265,7 @@ def test_random_weight_clap_is_never_presented_as_meaningful(tmp_path_factory, s
     clap = ClapScorer(ClapModel.from_pretrained(str(folder)), processor.tokenizer, processor.feature_extractor,
                       source="random", semantic=False, device="cpu")
     badge = pp.scorer_badge(clap)
-    assert "Random weights: its scores mean nothing about the prompt" in badge
+    assert "random weights: its scores mean nothing about the prompt" in badge.split("</summary>")[0]
     stream = list(search(clap, state, "bees buzzing", restarts=1))
     assert stream[0]["understood"].startswith(f"{clap.label} judges the prompt's text itself")
     assert all("not meaningful" in out["progress"] for out in stream[1:] if "best score" in out["progress"])
@@ -274,3 +279,90 @@ def test_score_curve_rises_with_the_score():
     rows, cols = np.nonzero(curve)
     assert rows[np.argmin(cols)] > rows[np.argmax(cols)]  # higher score → nearer the top, left to right
     score_curve_image([[np.nan, 0.2], []], 10)  # NaN and empty curves are skipped, not drawn
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Issue 12: what a newcomer tripped on
+
+
+def test_the_badge_is_one_short_line_with_a_details_toggle(monkeypatch, tmp_path):
+    """Item 11: one line (which scorer, why not CLAP) above the prompt; the reason and how to enable CLAP behind
+    the toggle."""
+    from studio.scoring import clap
+    from studio.scoring.base import ScorerUnavailable
+
+    def no_torch(source, device):
+        raise ScorerUnavailable("CLAP needs torch and transformers (No module named 'torch'); install the studio's "
+                                "requirements.txt")
+
+    monkeypatch.setattr(clap, "cached_clap", no_torch)
+    badge = pp.scorer_badge(make_scorer("auto", clap_model=str(tmp_path / "never-loaded")))
+    summary, details = badge.split("</summary>")
+    assert summary == ("<details class='scorer-details'><summary>Offline word scorer — CLAP not installed "
+                       "<span class='scorer-more'>(details)</span>")
+    assert "\n" not in summary and len("Offline word scorer — CLAP not installed (details)") <= 60
+    assert "CLAP needs torch and transformers" in details
+    assert "install the studio's requirements.txt (torch and transformers)" in details
+    assert "`SYNTH_STUDIO_CLAP`" in details
+    assert "\n" not in pp.LOADING_BADGE
+
+
+def test_a_very_long_prompt_is_cut_with_a_word_read_once_and_named_short(scorer, state):
+    """Item 6: 5,000 characters are cut (and the Understood line says so), repeated phrases are explained once,
+    and the found sounds get a short name, not the whole text."""
+    prompt = "deep sub bass rumble " * 250  # 5,250 characters
+    updates = list(search(scorer, state, prompt, restarts=2, session="long"))
+    understood = updates[0]["understood"]
+    assert understood.startswith("**Prompt cut:** it was 5,249 characters long; the search reads its first 49")
+    reading = understood.split("**Understood:**")[1]
+    assert reading.count("sub") == 1 and reading.count("bass") == 1 and "sub (×24)" in reading, reading
+    last = updates[-1]
+    assert [r.preset.name for r in last["results"]] == ["deep sub bass rumble deep sub bass",
+                                                        "deep sub bass rumble deep sub bass #2"]
+    assert last["name"] == "deep sub bass rumble deep sub bass"
+    assert len(last["results"][0].preset.prompt) <= 500  # what was searched for is what the preset keeps
+    assert pp.short_name("short bright pluck") == "short bright pluck"
+    assert pp.short_name("x" * 90) == "x" * 40
+
+
+def test_generate_while_a_search_runs_is_refused_with_a_message(scorer, state):
+    """Item 2: one search per session; a second Generate is refused with a message naming both prompts (the
+    browser test shows it as a toast), and a claimed search that is cancelled before its turn stops at once."""
+    assert pp.claim_search("laser zap", "busy") == "Starting the search for “laser zap”…"
+    assert pp.SEARCHES.running("busy")
+    with pytest.raises(pp.StudioError, match="The search for “laser zap” is still running, so Generate for "
+                                             "“deep sub bass rumble” was not started. Press Cancel"):
+        pp.claim_search("deep sub bass rumble", "busy")
+    assert pp.SEARCHES.cancel("busy")  # Cancel while it waits for its turn
+    last = list(search(scorer, state, "laser zap", restarts=1, session="busy"))[-1]
+    assert last["progress"] == "Stopped before the first generation: nothing found."
+    assert not pp.SEARCHES.running("busy")
+    # A claimed search whose inputs are wrong releases the claim too.
+    pp.claim_search("", "busy")
+    with pytest.raises(pp.StudioError, match="the prompt is empty"):
+        list(search(scorer, state, "", session="busy"))
+    assert not pp.SEARCHES.running("busy")
+    assert pp.claim_search("   ", "busy") == "Starting the search…"
+    with pytest.raises(pp.StudioError, match="^A search is still running, so Generate for “low hum” was not"):
+        pp.claim_search("low hum", "busy")
+    pp.SEARCHES.forget("busy")
+
+
+def test_a_failed_search_clears_its_output_and_says_so(scorer, state):
+    """Item 5: a failed run ends with one update that says what went wrong in the progress line and clears this
+    run's reading, sound, spectrogram and curve (no event error, so no red label over the text)."""
+    panel = prompt_panel()
+
+    def failing(*args, **kwargs):
+        yield from search(scorer, state, "short bright pluck", pitch="H2", session="fails")
+
+    wrapped = streamed_user_errors(failing, failed=lambda message: pp.failed_search(panel, message))
+    updates = [Outputs(panel, update) for update in wrapped()]
+    assert len(updates) == 1
+    out = updates[0]
+    assert out["progress"].startswith("**✗ Failed:** pitch 'H2' is not a note")
+    assert out["understood"] == "" and "understood" in out
+    for name in ("audio", "spectrogram", "curve"):
+        assert name in out and out[name] is None
+    assert "results" not in out  # earlier results stay listed
+    assert not pp.SEARCHES.running("fails")

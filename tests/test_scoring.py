@@ -429,3 +429,22 @@ def test_clap_search_runs_end_to_end_with_constraints(clap):
     expected = -max(float(judged.score[0]), 0.0) + float(judged.penalty[0])
     assert float(judged.fitness[0]) == pytest.approx(expected, abs=1e-6)
     assert run_to_end(search(objective, budget=Budget("tiny", 4, 1), seed=0)).results[0].evaluations == 4
+
+
+def test_a_too_long_prompt_is_cut_at_a_word_and_says_how_long_it_was():
+    from studio.scoring.base import MAX_PROMPT_CHARS, check_prompt, cut_prompt
+
+    text, typed = cut_prompt("deep sub bass rumble " * 250)
+    assert typed == 5249 and len(text) <= MAX_PROMPT_CHARS
+    assert text.endswith(("deep", "sub", "bass", "rumble")) and text == check_prompt(text)
+    assert cut_prompt("  short   bright pluck ") == ("short bright pluck", 0)
+    with pytest.raises(PromptError, match="the prompt is empty"):
+        cut_prompt("   ")
+    with pytest.raises(PromptError, match="is 501 characters long"):
+        check_prompt("x" * 501)  # the API and the CLI still refuse; the UI cuts and says so
+
+
+def test_explain_says_each_repeated_phrase_once():
+    assert explain("laser zap " * 10 + "glorp glorp bright") == (
+        "laser (×10) → glide < -12 st, length < 0.6 s, pitch > C4 (262 Hz); zap (×10) → glide < -7 st, "
+        "length < 0.3 s; 'glorp' (×2) unknown; bright → brightness > 3 kHz")

@@ -60,6 +60,20 @@ def check_prompt(prompt) -> str:
     return text
 
 
+def cut_prompt(prompt) -> tuple[str, int]:
+    """:func:`check_prompt`'s text, but a prompt longer than ``MAX_PROMPT_CHARS`` is cut (at the last word that
+    fits) instead of refused: (text, how many characters the prompt had before the cut; 0 when it was not cut).
+    For a box people paste descriptions into: the caller says that it was cut."""
+    if not isinstance(prompt, str):
+        return check_prompt(prompt), 0  # raises
+    text = " ".join(prompt.split())
+    if len(text) <= MAX_PROMPT_CHARS:
+        return check_prompt(text), 0
+    cut = text[:MAX_PROMPT_CHARS + 1]
+    cut = cut[:cut.rfind(" ")] if " " in cut else cut[:MAX_PROMPT_CHARS]
+    return check_prompt(cut.rstrip(" ,;.")), len(text)
+
+
 @runtime_checkable
 class Scorer(Protocol):
     """Judges sounds against a prompt. ``score(audio [B, T], sample_rate, prompt) → [B]`` float, higher better.

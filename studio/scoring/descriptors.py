@@ -501,17 +501,21 @@ def describe_target(target: Target) -> str:
 
 
 def explain_reading(reading: Reading) -> str:
-    """``bright → brightness > 3 kHz; short → length < 0.3 s; 'glorp' unknown`` (or what nothing matched)."""
-    parts = []
+    """``bright → brightness > 3 kHz; short → length < 0.3 s; 'glorp' unknown`` (or what nothing matched).
+
+    A word or phrase the prompt repeats is explained once, with how often it came (``zap (×10) → …``)."""
+    parts: dict[str, int] = {}  # explanation → times seen, in the order first seen
     for piece in reading.pieces:
         if isinstance(piece, str):
-            parts.append(f"'{piece}' unknown")
-            continue
-        described = ", ".join(describe_target(t) for t in piece.targets) or "nothing"
-        parts.append(f"{piece.text} → {described}" + (f" ({piece.note})" if piece.note else ""))
+            key = f"'{piece}'\0 unknown"
+        else:
+            described = ", ".join(describe_target(t) for t in piece.targets) or "nothing"
+            key = f"{piece.text}\0 → {described}" + (f" ({piece.note})" if piece.note else "")
+        parts[key] = parts.get(key, 0) + 1
+    shown = [key.replace("\0", f" (×{count})" if count > 1 else "") for key, count in parts.items()]
     if not reading.understood:
-        parts.append("no sound words recognized")
-    return "; ".join(parts)
+        shown.append("no sound words recognized")
+    return "; ".join(shown)
 
 
 def explain(prompt: str, duration: float = 2.0) -> str:
@@ -571,9 +575,10 @@ class DescriptorScorer:
     explains_prompt = True  # explain(); a hard constraint replaces the prompt's targets on its descriptor
     budget_family = "fast"  # milliseconds per sound
 
-    def __init__(self, reason: str = "descriptor scorer chosen"):
+    def __init__(self, reason: str = "descriptor scorer chosen", headline: str = ""):
         self.reason = reason
         self.label = "descriptors (offline)"
+        self.headline = headline or "Offline word scorer"  # one line for the UI (see factory.scorer_headline)
 
     def terms(self, prompt: str, settings: RenderSettings = RenderSettings()) -> Terms:
         """Jittable targets for a prompt (see :func:`prompt_terms`)."""

@@ -26,7 +26,8 @@ def make_scorer(kind: str = "auto", clap_model: str | None = None, device: str |
     check_choice(kind, SCORER_KINDS, "scorer")
     if kind == "descriptors":
         return DescriptorScorer(reason="the descriptor scorer was chosen: it judges measured pitch, brightness, "
-                                       "noisiness, envelope and modulation, offline")
+                                       "noisiness, envelope and modulation, offline",
+                                headline="Offline word scorer — chosen in the settings")
     from .clap import cached_clap, clap_source
 
     source = clap_source(clap_model)
@@ -39,4 +40,28 @@ def make_scorer(kind: str = "auto", clap_model: str | None = None, device: str |
                 _failures[(source, device)] = failure = err
     if kind == "clap":
         raise failure
-    return DescriptorScorer(reason=f"CLAP is unavailable: {failure}. Using the offline descriptor scorer")
+    return DescriptorScorer(reason=f"CLAP is unavailable: {failure}. Using the offline descriptor scorer",
+                            headline=f"Offline word scorer — {clap_missing(failure)}")
+
+
+def clap_missing(failure: ScorerUnavailable) -> str:
+    """Why CLAP could not load, in three or four words (the failure's message has the details)."""
+    text = str(failure)
+    if "needs torch and transformers" in text:
+        return "CLAP not installed"
+    if "not in the local Hugging Face cache" in text:
+        return "CLAP not downloaded"
+    if "does not hold CLAP weights" in text:
+        return "no CLAP weights in the folder given"
+    return "CLAP failed to load"
+
+
+ENABLE_CLAP = ("To use CLAP (it judges the sound against the prompt's meaning, not a word list): install the "
+               "studio's requirements.txt (torch and transformers), then either let the studio download "
+               "laion/clap-htsat-unfused from the Hugging Face Hub once, or set SYNTH_STUDIO_CLAP to a folder "
+               "with a local copy of it; restart the studio.")
+
+
+def scorer_headline(scorer) -> str:
+    """One line for the UI: which scorer judges, and (when it is not CLAP) why not."""
+    return getattr(scorer, "headline", "") or str(scorer.label)

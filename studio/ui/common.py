@@ -91,10 +91,18 @@ def user_errors(fn):
     return wrapper
 
 
-def streamed_user_errors(fn):
+def streamed_user_errors(fn=None, *, failed=None):
     """:func:`user_errors` for a generator handler (a long job streaming its progress): an error raised while it
     runs reaches the browser as :func:`shown_error` says; closing the stream (a cancelled event) closes the inner
-    generator."""
+    generator.
+
+    failed: ``failed(message) -> {component: value}``, the panel's outputs after a failed run (the message in its
+    progress line, stale pictures and sounds cleared). With it, a failed run ends with that update and a warning
+    toast instead of an event error: Gradio would put a red "Error" label over every output, covering the very
+    lines that say what went wrong. Use as ``@streamed_user_errors`` or ``@streamed_user_errors(failed=...)``.
+    """
+    if fn is None:
+        return functools.partial(streamed_user_errors, failed=failed)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -106,12 +114,23 @@ def streamed_user_errors(fn):
                 except StopIteration:
                     return
                 except Exception as error:
-                    raise shown_error(error) from None
+                    shown = shown_error(error)  # logs a defect's traceback
+                    if failed is None:
+                        raise shown from None
+                    gr.Warning(shown.message, title="Not done")
+                    yield failed(shown.message)
+                    return
                 yield value
         finally:
             iterator.close()
 
     return wrapper
+
+
+def failed_line(message: str) -> str:
+    """A long job's progress line after it failed (the toast says the same): what went wrong, and that nothing
+    shown above it is from this run."""
+    return f"**✗ Failed:** {message}"
 
 
 def _sentence(e: Exception) -> str:

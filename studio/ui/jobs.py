@@ -36,20 +36,41 @@ class JobRunner:
         self.max_results = max_results
         self.update_interval_s = update_interval_s
         self._flags: dict[str, threading.Event] = {}
+        self._what: dict[str, str] = {}  # session → what its job is about (a prompt), for "still running" messages
+        self._claimed: set[str] = set()  # sessions whose next job is claimed but not started (waiting in the queue)
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def job(self, session: str) -> Iterator[threading.Event]:
-        """The session's job, from its first step (loading a model, compiling) to its end: yields its stop flag,
-        released however the job ends (also when the browser closes the stream)."""
+    def claim(self, session: str, what: str) -> str | None:
+        """Reserve the session's next job (about ``what``) unless one is running or waiting: returns None when
+        claimed, else what the job already there is about. The claimed job counts as running from now (a second
+        claim is refused; :meth:`cancel` reaches it), and its :meth:`job` takes the claim over."""
         with self._lock:
-            flag = self._flags[session] = threading.Event()
+            if session in self._flags:
+                return self._what.get(session, "")
+            self._flags[session] = threading.Event()
+            self._what[session] = what
+            self._claimed.add(session)
+            return None
+
+    @contextlib.contextmanager
+    def job(self, session: str, what: str = "") -> Iterator[threading.Event]:
+        """The session's job, from its first step (checking its inputs, loading a model, compiling) to its end:
+        yields its stop flag (the claim's when :meth:`claim` reserved it), released however the job ends (also
+        when the browser closes the stream)."""
+        with self._lock:
+            if session in self._claimed:
+                self._claimed.discard(session)
+                flag = self._flags[session]  # cancelled while waiting: set already, so it stops at once
+            else:
+                flag = self._flags[session] = threading.Event()
+                self._what[session] = what
         try:
             yield flag
         finally:
             with self._lock:
                 if self._flags.get(session) is flag:  # a newer job of the session keeps its own flag
                     del self._flags[session]
+                    self._what.pop(session, None)
 
     def stream(self, reports: Iterable, show: Callable[[object], dict],
                track: Callable[[object], None] | None = None) -> Generator[dict, None, object]:
@@ -93,6 +114,8 @@ class JobRunner:
         """The session's page was closed."""
         with self._lock:
             self._flags.pop(session, None)
+            self._what.pop(session, None)
+            self._claimed.discard(session)
 
     def keep(self, new: Iterable, results) -> tuple:
         """The session's results list with ``new`` (best first) put in front, cut to ``max_results``."""

@@ -27,7 +27,7 @@ from studio.explore import lock_mask
 from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.search.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, streamed_user_errors, user_errors
+from studio.ui.common import RENDER_GROUP, Studio, failed_line, sound_outputs, streamed_user_errors, user_errors
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
@@ -297,6 +297,12 @@ def stream_outputs(c: dict) -> list:
     return [c["audio"], c["spectrogram"], c["progress"], c["results"], c["choice"], c["name"], c["ab"], c["ab_audio"]]
 
 
+def failed_match(c: dict, message: str) -> dict:
+    """The panel after a match failed: the message in the progress line, the previous best-so-far sound and its
+    spectrogram cleared (the results list and the A/B player keep earlier matches)."""
+    return {c["progress"]: failed_line(message), c["audio"]: None, c["spectrogram"]: None}
+
+
 def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     limit = studio.config.render_concurrency
     private = dict(api_visibility="private")
@@ -306,7 +312,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     c["target"].change(user_errors(show_target), [c["target"], studio.state],
                        [c["ab_audio"], c["target_spectrogram"], c["target_info"]], **private)
 
-    @streamed_user_errors
+    @streamed_user_errors(failed=lambda message: failed_match(c, message))
     def match_uploaded_sound(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state, results,
                              request: gr.Request):
         yield from match_target(c, path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state,
@@ -316,8 +322,8 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     c["run"].click(match_uploaded_sound,
                    [c["target"], c["lock_pitch"], c["lock_length"], c["budget"], c["strategy"], c["seed"],
                     c["restarts"], studio.locks, studio.state, c["results"]],
-                   stream_outputs(c), concurrency_id="match", concurrency_limit=1, show_progress="minimal",
-                   show_progress_on=[c["progress"]], api_visibility="private")
+                   stream_outputs(c), concurrency_id="match", concurrency_limit=1,
+                   show_progress="hidden", api_visibility="private")  # no pill over the progress text
 
     def cancel_match(request: gr.Request):
         MATCHES.cancel(session_id(request))

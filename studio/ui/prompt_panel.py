@@ -24,11 +24,14 @@ from studio.background import once, started
 from studio.checks import check_choice, check_seed, check_whole
 from studio.errors import StudioError
 from studio.explore import lock_mask
-from studio.scoring import Constraints, ScorerUnavailable, check_prompt
+from studio.scoring import Constraints, ScorerUnavailable
+from studio.scoring.base import MAX_PROMPT_CHARS, cut_prompt
+from studio.scoring.factory import ENABLE_CLAP, scorer_headline
 from studio.scoring.shared import shared_scorer
 from studio.search import BUDGET_NAMES, STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, search, to_preset
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, sound_outputs, streamed_user_errors, user_errors
+from studio.ui.common import (RENDER_GROUP, Studio, failed_line, shown_error, sound_outputs, streamed_user_errors,
+                              user_errors)
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
@@ -44,8 +47,8 @@ MAX_RESTARTS = 8  # the panel's slider (the engine takes up to 16)
 MAX_RESULTS = 24  # results kept per session, newest first
 SCORER_WAIT_S = 300.0  # CLAP may still be loading its weights when the first prompt arrives
 SEARCH_WARM_UP = "prompt-search-warm-up"  # the background preparation that compiles the quick search
-LOADING_BADGE = ("**Scorer: loading…** CLAP if its weights are here, otherwise the offline descriptor scorer; "
-                 "this line says which, and why, in a moment.")
+LOADING_BADGE = "Scorer loading… (CLAP if its weights are here, else the offline word scorer)"
+NAME_CHARS = 40  # a found sound's name: the prompt's first words, at most this long
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -81,15 +84,24 @@ def current_scorer(timeout: float | None = SCORER_WAIT_S):
 
 
 def scorer_badge(scorer) -> str:
-    """The badge under the prompt box: which scorer judges, why, and what that means, in plain words."""
+    """The badge above the prompt box: one line saying which scorer judges (and why not CLAP), with a *details*
+    toggle that says why, what that means and, without CLAP, how to enable it."""
     reason = _code_names(str(scorer.reason).strip().rstrip("."))
-    text = f"**Scorer: {scorer.label}** — {reason}."
+    details = [f"{reason}."]
     if scorer.explains_prompt:
-        text += (" It reads your prompt through a list of sound words and judges each sound on what it measures: "
-                 "pitch, brightness, noisiness, envelope and modulation. Results are sketches.")
-    if not scorer.semantic:
-        text += " ⚠ **Random weights: its scores mean nothing about the prompt.**"
-    return text
+        details.append("The offline word scorer reads your prompt through a list of sound words and judges each "
+                       "sound on what it measures: pitch, brightness, noisiness, envelope and modulation. Results "
+                       "are sketches.")
+        details.append(_code_names(ENABLE_CLAP))
+    warning = "" if scorer.semantic else " ⚠ **random weights: its scores mean nothing about the prompt**"
+    return badge_line(scorer_headline(scorer) + warning, "\n\n".join(details))
+
+
+def badge_line(headline: str, details: str) -> str:
+    """One line, ``headline (details)``: a closed toggle (an HTML ``<details>``) whose paragraphs ``details`` open
+    on a click."""
+    return (f"<details class='scorer-details'><summary>{headline} <span class='scorer-more'>(details)</span>"
+            f"</summary>\n\n{details}\n\n</details>")
 
 
 def _code_names(text: str) -> str:
@@ -102,7 +114,7 @@ def badge_now() -> str:
     try:
         return scorer_badge(current_scorer())
     except StudioError as err:  # ScorerUnavailable: the badge says why
-        return f"**Scorer: unavailable** — {_code_names(str(err))}"
+        return badge_line("Scorer unavailable", _code_names(str(err)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -139,15 +151,20 @@ def score_text(score: float, scorer) -> str:
     return f"{score:.3f}{note}"
 
 
-def understood_text(scorer, objective) -> str:
-    """What the scorer makes of the prompt (and which constraints hold beside it), for the line under the box."""
+def understood_text(scorer, objective, typed_chars: int = 0) -> str:
+    """What the scorer makes of the prompt (and which constraints hold beside it), for the line under the box;
+    ``typed_chars``: how long the prompt was before it was cut (0: not cut), said first."""
     from studio.scoring import explain
 
     duration = objective.settings.duration
+    cut = ""
+    if typed_chars:
+        cut = (f"**Prompt cut:** it was {typed_chars:,} characters long; the search reads its first "
+               f"{len(objective.prompt)} (up to “…{objective.prompt[-30:].lstrip()}”).  \n")
     if scorer.explains_prompt:
-        text = f"**Understood:** {scorer.explain(objective.prompt, duration)}"
+        text = f"{cut}**Understood:** {scorer.explain(objective.prompt, duration)}"
     else:
-        text = (f"{scorer.label} judges the prompt's text itself. (Descriptor reading, for reference: "
+        text = (f"{cut}{scorer.label} judges the prompt's text itself. (Descriptor reading, for reference: "
                 f"{explain(objective.prompt, duration)})")
     if objective.constraints.active:
         replaced = " — they replace the prompt's targets on those qualities" if scorer.explains_prompt else ""
@@ -173,31 +190,43 @@ def result_label(number: int, prompt: str, result, scorer, checks) -> str:
     return f"{number}. {short} · score {score_text(result.score, scorer)}{constraint} · seed {result.seed}"
 
 
+def short_name(prompt: str, limit: int = NAME_CHARS) -> str:
+    """A found sound's name: the prompt's first words, at most ``limit`` characters (one long word is cut)."""
+    if len(prompt) <= limit:
+        return prompt
+    cut = prompt[:limit + 1]
+    cut = cut[:cut.rfind(" ")] if " " in cut else cut[:limit]
+    return cut.rstrip(" ,;.:-")
+
+
 def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts,
                       locks, state: st.StudioState, results, session: str = "no-session", scorer=None):
     """Search for the prompt, streaming ``{component: value}`` updates of the panel ``c`` (see
     :func:`stream_outputs`) as it runs.
 
     Mistakes (empty prompt, bad note name, NaN, unknown budget, every knob locked) raise ``StudioError``s with a
-    message naming the field, before anything runs. The search uses the current sound's render settings; locked
-    knobs keep its values. The last update adds the results (best first) to the session's list.
+    message naming the field, before anything runs. A prompt longer than ``MAX_PROMPT_CHARS`` is cut at a word
+    (the "Understood" line says so); found sounds are named after its first words (:func:`short_name`).
+    The search uses the current sound's render settings; locked knobs keep its values. The last update adds the
+    results (best first) to the session's list.
     scorer: the process's shared one (:func:`current_scorer`, waiting for it to load) unless given.
     """
-    text = check_prompt(prompt)
-    settings = state.sound.settings
-    pitch, length, brightness, noisiness = (v.strip() if isinstance(v, str) else v
-                                            for v in (pitch, length, brightness, noisiness))
-    constraints = Constraints.from_user(pitch, length, brightness, noisiness, settings.duration)
-    budget = check_choice(budget, BUDGET_NAMES, "budget")
-    strategy = check_choice(strategy or "learned_es", STRATEGIES, "strategy")
-    seed = check_seed(seed)
-    restarts = check_whole(restarts, 1, MAX_RESTARTS, "restarts")
-    mask = lock_mask(list(locks or []))
-    if mask.all():
-        raise StudioError("every knob is locked: unlock at least one group to search", "locks")
-    # The job (and its stop flag) starts before the scorer loads: Cancel pressed while loading or compiling stops
-    # the search before its first generation.
-    with SEARCHES.job(session) as flag:
+    # The job (and its stop flag) starts before the inputs are checked and the scorer loads: Cancel pressed while
+    # loading or compiling stops the search before its first generation, and a claim (claim_search) is released
+    # however the job ends.
+    with SEARCHES.job(session, prompt if isinstance(prompt, str) else "") as flag:
+        text, typed_chars = cut_prompt(prompt)
+        settings = state.sound.settings
+        pitch, length, brightness, noisiness = (v.strip() if isinstance(v, str) else v
+                                                for v in (pitch, length, brightness, noisiness))
+        constraints = Constraints.from_user(pitch, length, brightness, noisiness, settings.duration)
+        budget = check_choice(budget, BUDGET_NAMES, "budget")
+        strategy = check_choice(strategy or "learned_es", STRATEGIES, "strategy")
+        seed = check_seed(seed)
+        restarts = check_whole(restarts, 1, MAX_RESTARTS, "restarts")
+        mask = lock_mask(list(locks or []))
+        if mask.all():
+            raise StudioError("every knob is locked: unlock at least one group to search", "locks")
         warm = None
         if scorer is None:
             if not shared_scorer().done():
@@ -206,7 +235,7 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
             warm = started(SEARCH_WARM_UP)
         badge = scorer_badge(scorer)
         objective = PromptObjective(scorer, text, settings, constraints)  # reads the prompt: raises when not understood
-        understood = understood_text(scorer, objective)
+        understood = understood_text(scorer, objective, typed_chars)
         plan = budget_for(budget, scorer, constraints.active)
         if warm is not None and not warm.done():
             yield {c["progress"]: "Compiling the search (once per server start)…", c["understood"]: understood,
@@ -242,8 +271,9 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
         return
     new = []
     stamp = f"{time.time_ns():x}"
+    base_name = short_name(text)
     for rank, result in enumerate(final.results, start=1):
-        name = text if rank == 1 else f"{text} #{rank}"
+        name = base_name if rank == 1 else f"{base_name} #{rank}"
         preset = to_preset(result, objective, strategy=strategy, budget=plan.name, name=name)
         checks = constraint_checks(preset, constraints)
         label = result_label(len(new) + 1, text, result, scorer, checks)
@@ -259,6 +289,28 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
         summary += "  \n" + "; ".join(check.text for check in checks)
     yield {c["audio"]: audio, c["spectrogram"]: image, c["curve"]: score_curve(curves, final.generations, scorer),
            c["progress"]: summary, **listed_results(c, all_results, top)}
+
+
+def claim_search(prompt, session: str) -> str:
+    """Generate pressed: reserve the session's search (:meth:`JobRunner.claim`) and return the progress line's
+    text while it waits for its turn; or refuse with a ``StudioError`` naming the search still running (one search
+    per session: a second click must neither vanish nor replace the first unasked)."""
+    what = short_name(" ".join(prompt.split())) if isinstance(prompt, str) else ""
+    running = SEARCHES.claim(session, what)
+    if running is not None:
+        new = f" for “{what}”" if what else ""
+        first = f"The search for “{running}”" if running else "A search"
+        raise StudioError(f"{first} is still running, so Generate{new} was not started. Press "
+                          f"Cancel to stop it (its best so far is kept) or wait for it to finish, then press "
+                          f"Generate again.", "prompt")
+    return f"Starting the search for “{what}”…" if what else "Starting the search…"
+
+
+def failed_search(c: dict, message: str) -> dict:
+    """The panel after a search failed: the message in the progress line, this run's understanding, sound,
+    spectrogram and score curve cleared (the results list keeps earlier searches' sounds)."""
+    return {c["progress"]: failed_line(message), c["understood"]: "", c["audio"]: None, c["spectrogram"]: None,
+            c["curve"]: None}
 
 
 def constraint_checks(preset, constraints: Constraints) -> list:
@@ -300,8 +352,11 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             c["badge"] = gr.Markdown(LOADING_BADGE, elem_id="prompt-scorer")
+            # No max_length: the browser would cut a pasted description without a word; the search cuts it at
+            # MAX_PROMPT_CHARS and says so.
             c["prompt"] = gr.Textbox("", label="Prompt", placeholder="describe a sound, e.g. short bright pluck",
-                                     max_length=500, lines=1, elem_id="prompt-text")
+                                     lines=1, elem_id="prompt-text",
+                                     info=f"the search reads the first {MAX_PROMPT_CHARS} characters")
             with gr.Row():
                 c["generate"] = gr.Button("Generate", variant="primary", elem_id="prompt-generate", scale=2)
                 c["cancel"] = gr.Button("Cancel", variant="stop", elem_id="prompt-cancel", scale=1)
@@ -359,19 +414,38 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
 
     demo.load(badge_now, None, c["badge"], show_progress="hidden", concurrency_limit=None, **private)
 
-    @streamed_user_errors
-    def search_prompt(prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts, locked, state,
-                      results, request: gr.Request):
+    claimed = gr.State(False)  # whether this click's search may run (claim_search said yes)
+
+    def start_prompt_search(prompt, request: gr.Request):
+        # A refusal is a warning toast, not an event error: an error would put a red label over the running
+        # search's progress line.
+        try:
+            return claim_search(prompt, session_id(request)), True
+        except StudioError as refused:
+            gr.Warning(str(refused), title="A search is running")
+            return gr.update(), False
+        except Exception as error:
+            raise shown_error(error) from None
+
+    @streamed_user_errors(failed=lambda message: failed_search(c, message))
+    def search_prompt(go, prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts, locked,
+                      state, results, request: gr.Request):
+        if not go:
+            return
         yield from search_for_prompt(c, prompt, pitch, length, brightness, noisiness, budget, strategy, seed,
                                      restarts, locked, state, results, session_id(request))
 
-    inputs = [c["prompt"], c["pitch"], c["length"], c["brightness"], c["noisiness"], c["budget"], c["strategy"],
-              c["seed"], c["restarts"], locks, studio.state, c["results"]]
-    # Searches queue on their own (not behind knob renders, which stay responsive); progress shows on the panel.
+    inputs = [claimed, c["prompt"], c["pitch"], c["length"], c["brightness"], c["noisiness"], c["budget"],
+              c["strategy"], c["seed"], c["restarts"], locks, studio.state, c["results"]]
+    # Searches queue on their own (not behind knob renders, which stay responsive). Generate first claims the
+    # session's search at once (no queue): a second Generate while one runs gets a message instead of vanishing.
+    # Progress is the panel's own text line: no spinner or error pill over it (it hid the text after an error).
     searching = dict(concurrency_id="prompt-search", concurrency_limit=limit, api_visibility="private",
-                     show_progress="minimal", show_progress_on=[c["progress"]])
-    c["generate"].click(search_prompt, inputs, stream_outputs(c), **searching)
-    c["prompt"].submit(search_prompt, inputs, stream_outputs(c), **searching)
+                     show_progress="hidden")
+    claiming = dict(concurrency_limit=None, trigger_mode="multiple", show_progress="hidden", **private)
+    for trigger in (c["generate"].click, c["prompt"].submit):
+        trigger(start_prompt_search, c["prompt"], [c["progress"], claimed], **claiming) \
+            .success(search_prompt, inputs, stream_outputs(c), **searching)
 
     def cancel_prompt_search(request: gr.Request):
         SEARCHES.cancel(session_id(request))

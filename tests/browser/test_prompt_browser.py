@@ -64,7 +64,8 @@ def test_type_a_prompt_watch_it_stream_open_it_and_save_it(page, studio, artifac
     url, library = studio
     open_studio(page, url)
     badge = page.locator("#prompt-scorer")
-    badge.get_by_text("Scorer: descriptors (offline)").wait_for()
+    badge.get_by_text("Offline word scorer — CLAP not downloaded").wait_for()
+    badge.get_by_text("(details)").click()  # the reason behind the one-line badge's toggle
     assert "CLAP is unavailable" in badge.inner_text() and "SYNTH_STUDIO_CLAP" in badge.inner_text()
 
     page.evaluate(WATCH)
@@ -141,7 +142,7 @@ def test_mistakes_get_readable_messages_and_the_panel_stays_usable(page, studio,
     url, _ = studio
     open_studio(page, url)
     generate(page, "   ")
-    page.get_by_text("the prompt is empty: describe a sound").first.wait_for()
+    page.locator("#prompt-progress").get_by_text("✗ Failed: the prompt is empty: describe a sound").wait_for()
 
     page.locator("#prompt-constraints").get_by_text("Constraints").first.click()
     page.locator("#prompt-pitch textarea, #prompt-pitch input").fill("H2")
