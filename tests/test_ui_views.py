@@ -85,6 +85,6 @@ def test_every_knob_gets_a_slider_step_and_unique_id():
     values = slider_values(default_theta())
     assert values[0] == 60.0 and len(values) == len(PARAMS)
     assert shown_value(0.123456789, 0.001) == 0.123457
-    assert knob_label(PARAMS[0]) == "midi_f0 (MIDI note)"
+    assert knob_label(PARAMS[0]) == "pitch (MIDI note)"  # the note name and cents show beside it (#pitch-note)
     assert knob_label(PARAMS[PARAM_INDEX["mod_matrix.lfo_2->noise_amp"]]) == "→ noise level"
     assert sum(len(modules) for _, modules, _ in SECTIONS) == len({p.module for p in PARAMS})
