@@ -43,6 +43,23 @@ MAX_RESULTS = 24  # matches kept per session, newest first
 MAX_RESTARTS = 8
 FILE, SKETCH = "file", "sketch"
 A_TARGET, B_MATCH = "A: target", "B: match"
+# Browsers record the microphone through voice-call processing by default (echo cancellation, noise suppression,
+# automatic gain): it fades a steady hum out as "noise" and reshapes every level envelope, so the sketch that arrives
+# is not the one performed. The studio's only microphone is the vocal sketch: the page asks for the raw signal.
+RAW_MICROPHONE_JS = """() => {
+  const devices = navigator.mediaDevices;
+  if (!devices || !devices.getUserMedia || devices.__rawMicrophone) return;
+  const original = devices.getUserMedia.bind(devices);
+  const raw = {echoCancellation: false, noiseSuppression: false, autoGainControl: false};
+  devices.getUserMedia = (constraints) => {
+    if (constraints && constraints.audio) {
+      const asked = constraints.audio === true ? {} : constraints.audio;
+      constraints = {...constraints, audio: {...raw, ...asked}};
+    }
+    return original(constraints);
+  };
+  devices.__rawMicrophone = true;
+}"""
 AB_NOTE = ("A/B plays the target and the match at the same loudness, so you compare sound, not level; the match "
            "keeps its own level in its player, in the synth and in the library.")
 
@@ -324,6 +341,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     private = dict(api_visibility="private")
     render = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private")
 
+    demo.load(None, None, None, js=RAW_MICROPHONE_JS)
     c["mode"].change(input_mode, c["mode"], c["target"], **private)
     c["target"].change(user_errors(show_target), [c["target"], studio.state],
                        [c["ab_audio"], c["target_spectrogram"], c["target_info"]], **private)
