@@ -110,3 +110,38 @@ def test_a_failed_match_clears_its_sound_and_says_so(state):
     assert update[panel["audio"]] is None and update[panel["spectrogram"]] is None
     assert set(update) <= set(mp.stream_outputs(panel))
     assert not mp.MATCHES.running("fails")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A/B at equal loudness (issue 12, item 7): the match used to play 8–11 dB quieter or 10 dB louder than the target
+
+
+def played_db(player) -> float:
+    from studio.audio.loudness import loudness_db
+
+    sample_rate, samples = player
+    return loudness_db(samples.astype(np.float32) / 32767.0, sample_rate)
+
+
+@pytest.mark.parametrize("preset_name", ["riser", "siren"])  # far quieter, far louder than a normalized target
+def test_a_b_plays_target_and_match_at_the_same_loudness(pluck_file, state, preset_name):
+    from studio.audio.loudness import loudness_db
+
+    preset = dataclasses.replace(factory_preset(preset_name), settings=SETTINGS, tags=("match",))
+    results = (mp.MatchEntry("k1", "1. match", preset, 0.5),)
+    own = loudness_db(np.asarray(render(preset.theta, SETTINGS)), SETTINGS.sample_rate)
+    a = mp.ab_audio(mp.A_TARGET, pluck_file, "k1", results, state)
+    b = mp.ab_audio(mp.B_MATCH, pluck_file, "k1", results, state)
+    assert abs(own - played_db(a)) > 8.0  # at its own level the match would be far off the target
+    assert abs(played_db(a) - played_db(b)) < 0.5
+    assert int(np.abs(b[1]).max()) < 32767  # leveled, not clipped
+    # The match keeps its own level: the entry (what Open in synth and Save use) is the preset as found.
+    assert results[0].preset is preset
+
+
+def test_the_end_of_a_match_puts_a_level_matched_b_in_the_a_b_player(pluck_file, state):
+    last = list(match(pluck_file, state, session="ab-level"))[-1]
+    a, _, _ = mp.show_target(pluck_file, state)
+    assert abs(played_db(last["ab_audio"]) - played_db(a)) < 0.5
+    assert "A/B plays both at the same loudness" in last["progress"]
+    assert "same loudness" in match_panel()["ab_audio"].label

@@ -42,6 +42,7 @@ class Studio:
     waveform: gr.Image = None
     status: gr.Markdown = None
     name: gr.Textbox = None  # the current sound's display name (library panel)
+    tags: gr.Textbox = None  # the current sound's tags, comma-separated (library panel)
     duration: gr.Dropdown = None  # render settings (synth panel)
     noise_seed: gr.Number = None
     audio_b: gr.Audio = None  # B: the pinned sound
@@ -183,15 +184,48 @@ def view_values(state: st.StudioState) -> tuple:
     return state, audio, spectrogram, waveform, status_text(state)
 
 
+# The library panel's picker values: a factory preset by name, a saved sound by its slug.
+FACTORY = "factory:"
+SAVED = "library:"
+
+
+def picker_value(sound, picked: str | None = None) -> str | None:
+    """The Sound picker's entry that names ``sound``, or None (the picker is cleared).
+
+    ``picked``: the entry the sound was just loaded from, when a handler knows it (the picker itself, a map
+    point). Otherwise a factory preset is recognized when the sound *is* it (same name, same θ and settings); any
+    other sound (imported, found by a search, a variation, a modified preset…) is named by no entry.
+    """
+    if picked:
+        return picked
+    from studio.presets import factory_presets
+
+    for preset in factory_presets():
+        if preset.name == sound.name and st.same_sound(preset, sound) and tuple(preset.tags) == tuple(sound.tags):
+            return FACTORY + preset.name
+    return None
+
+
+def identity_values(sound, picked: str | None = None) -> tuple:
+    """What the library panel shows for the current sound: (name box, tags box, picker update). The one place
+    that decides it, for every load (pick, import, open a result, adopt, undo/redo, reset, swap…): Save then
+    writes the loaded sound's own name and tags, and the picker never names a different sound."""
+    return sound.name, ", ".join(sound.tags), gr.update(value=picker_value(sound, picked))
+
+
 def sound_outputs(studio: Studio) -> list:
-    """Components updated when the whole sound changes (load, undo, randomize…): the view, the name, the render
-    settings and every slider."""
-    return view_outputs(studio) + [studio.name, studio.duration, studio.noise_seed] + studio.sliders
+    """Components updated when the whole sound changes (load, undo, randomize…): the view, the name, tags and
+    picker (see :func:`identity_values`), the render settings and every slider."""
+    return (view_outputs(studio) + [studio.name, studio.tags, studio.picker, studio.duration, studio.noise_seed]
+            + studio.sliders)
 
 
-def sound_values(state: st.StudioState) -> tuple:
+def sound_values(state: st.StudioState, picked: str | None = None) -> tuple:
+    """Values for :func:`sound_outputs` showing ``state``'s current sound; ``picked``: the picker entry it was
+    loaded from, when known (see :func:`picker_value`)."""
     settings = state.sound.settings
     durations = sorted(set(DURATIONS) | {float(settings.duration)})  # a preset may bring its own duration
-    return view_values(state) + (state.sound.name, gr.update(choices=durations, value=float(settings.duration)),
+    return view_values(state) + (*identity_values(state.sound, picked),
+                                 gr.update(choices=durations, value=float(settings.duration)),
                                  int(settings.noise_seed), *slider_values(state.sound.theta))
 

@@ -13,11 +13,10 @@ import gradio as gr
 from studio.library import Library, LibraryError, clean_name, new_session_token, open_library, parse_tags
 from studio.presets import factory_preset, factory_presets, utc_timestamp
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, on_player, sound_outputs, sound_values, status_text, user_errors
+from studio.ui.common import (FACTORY, SAVED, RENDER_GROUP, Studio, on_player, sound_outputs, sound_values,
+                              status_text, user_errors)
 from studio.ui.views import render_audio
 
-FACTORY = "factory:"
-SAVED = "library:"
 
 
 def library_for(studio: Studio, state: st.StudioState) -> tuple[Library, st.StudioState]:
@@ -81,7 +80,8 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
     studio.picker = c["picker"] = gr.Dropdown(picker_choices(None), value=None, label="Sound", elem_id="sound-picker",
                               info="factory presets and your saved sounds")
     studio.name = gr.Textbox(initial.sound.name, label="Name", max_length=80, elem_id="sound-name")
-    c["tags"] = gr.Textbox("", label="Tags (comma-separated)", elem_id="sound-tags", max_length=400)
+    studio.tags = c["tags"] = gr.Textbox(", ".join(initial.sound.tags), label="Tags (comma-separated)",
+                                         elem_id="sound-tags", max_length=400)
     with gr.Row():
         c["overwrite"] = gr.Checkbox(False, label="Overwrite if the name exists", elem_id="overwrite", scale=2)
         c["save"] = gr.Button("Save to library", variant="primary", elem_id="btn-save", scale=1)
@@ -123,9 +123,9 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         if not choice:
             raise gr.Error("Choose a sound first", print_exception=False)
         preset, state = sound_for_choice(studio, state, choice)
-        return (*sound_values(st.load(state, preset)), ", ".join(preset.tags))
+        return sound_values(st.load(state, preset), picked=choice)
 
-    c["picker"].input(pick, [c["picker"], studio.state], sound_outputs(studio) + [c["tags"]], **render)
+    c["picker"].input(pick, [c["picker"], studio.state], sound_outputs(studio), **render)
 
     @user_errors
     def save(state, name, tags_text, overwrite, version):

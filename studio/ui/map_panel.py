@@ -147,7 +147,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         if not selected:
             raise LibraryError("click a point on the map first")
         preset, state = sound_for_choice(studio, state, selected)
-        return sound_values(st.load(state, preset))
+        return sound_values(st.load(state, preset), picked=selected)
 
     c["open"].click(open_in_synth, [studio.state, c["selected"]], sound_outputs(studio), show_progress="minimal",
                     show_progress_on=[studio.audio], **render)

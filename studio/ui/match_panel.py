@@ -3,7 +3,9 @@
 Wiring only: decoding and checks live in ``studio.audio.target``, the loss and search in ``studio.search.match``. The
 target is read as soon as it arrives (player, spectrogram, measured pitch and note length, or a readable error);
 *Match* streams the best sound so far a few times a second beside the target; *Cancel* stops within one
-generation and keeps what was found. The A/B player switches between target and match. Each session keeps its
+generation and keeps what was found. The A/B player switches between target and match, both played at one
+loudness (``studio.audio.loudness.equal_loudness``) so the comparison is fair; the match keeps its own level
+everywhere else (its player, the synth, the library). Each session keeps its
 matches (newest first); "Open in synth" loads one into the player and every knob (undoable), "Save to library"
 stores it. "Vocal sketch" mode takes the target from the microphone: hum, whistle or say the sound. The shared
 lock checkboxes apply: locked knobs keep the current sound's values. The match renders with the current sound's
@@ -19,6 +21,7 @@ import gradio as gr
 import numpy as np
 
 from studio import plots
+from studio.audio.loudness import equal_loudness, loudness_db
 from studio.audio.target import Target, TargetError, load_target
 from studio.background import once, started
 from studio.checks import check_choice, check_seed, check_whole
@@ -40,6 +43,25 @@ MAX_RESULTS = 24  # matches kept per session, newest first
 MAX_RESTARTS = 8
 FILE, SKETCH = "file", "sketch"
 A_TARGET, B_MATCH = "A: target", "B: match"
+# Browsers record the microphone through voice-call processing by default (echo cancellation, noise suppression,
+# automatic gain): it fades a steady hum out as "noise" and reshapes every level envelope, so the sketch that arrives
+# is not the one performed. The studio's only microphone is the vocal sketch: the page asks for the raw signal.
+RAW_MICROPHONE_JS = """() => {
+  const devices = navigator.mediaDevices;
+  if (!devices || !devices.getUserMedia || devices.__rawMicrophone) return;
+  const original = devices.getUserMedia.bind(devices);
+  const raw = {echoCancellation: false, noiseSuppression: false, autoGainControl: false};
+  devices.getUserMedia = (constraints) => {
+    if (constraints && constraints.audio) {
+      const asked = constraints.audio === true ? {} : constraints.audio;
+      constraints = {...constraints, audio: {...raw, ...asked}};
+    }
+    return original(constraints);
+  };
+  devices.__rawMicrophone = true;
+}"""
+AB_NOTE = ("A/B plays the target and the match at the same loudness, so you compare sound, not level; the match "
+           "keeps its own level in its player, in the synth and in the library.")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -89,8 +111,8 @@ def show_target(path, state: st.StudioState) -> tuple:
     target = read_target(path, state.sound.settings)
     guess = estimate_start(target.audio, target.sample_rate)
     prepare_match(state.sound.settings)
-    return (to_player(target.audio, target.sample_rate), plots.spectrogram_image(target.audio, target.sample_rate),
-            target_text(target, guess))
+    a, _ = ab_player(target.audio, None, target.sample_rate)
+    return a, plots.spectrogram_image(target.audio, target.sample_rate), target_text(target, guess)
 
 
 def progress_text(p, plan, strategy: str) -> str:
@@ -162,12 +184,15 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
     match_audio = render_audio(best.preset)
     heard = estimate_start(match_audio, settings.sample_rate)  # the match's pitch as heard (knob + tunings)
     verb = "Stopped early; kept the best so far" if final.cancelled else "Done"
+    own_level = loudness_db(match_audio, settings.sample_rate) - loudness_db(target.audio, settings.sample_rate)
     summary = (f"{verb}: {len(new)} distinct match{'es' if len(new) > 1 else ''} in {final.elapsed_s:.1f} s, "
                f"{final.evaluations} sounds judged. Best loss {best.loss:.3f} (random sounds score about 1; the "
                f"first random batch's best was {final.first_loss:.3f}); spectral convergence "
-               f"{spectral_convergence(target.audio, match_audio):.2f}. The match measures {heard.describe()}.")
+               f"{spectral_convergence(target.audio, match_audio):.2f}. The match measures {heard.describe()}. "
+               f"A/B plays both at the same loudness (at its own level the match is {abs(own_level):.1f} dB "
+               f"{'louder' if own_level >= 0 else 'quieter'} than the target).")
     yield {c["audio"]: audio, c["spectrogram"]: image, c["progress"]: summary, **listed_results(c, all_results, best),
-           c["ab"]: B_MATCH, c["ab_audio"]: to_player(match_audio, settings.sample_rate)}
+           c["ab"]: B_MATCH, c["ab_audio"]: ab_player(target.audio, match_audio, settings.sample_rate)[1]}
 
 
 def chosen_result(choice, results) -> MatchEntry:
@@ -180,15 +205,27 @@ def preview_result(choice, results) -> tuple:
     return preview_entry(chosen_result(choice, results))
 
 
+def ab_player(target_audio, match_audio, sample_rate: int) -> tuple:
+    """The A/B player's values (target, match) at one loudness (:func:`equal_loudness`); either may be None."""
+    present = [a for a in (target_audio, match_audio) if a is not None]
+    leveled = iter(equal_loudness(present, sample_rate)[0])
+    return tuple(None if a is None else to_player(next(leveled), sample_rate) for a in (target_audio, match_audio))
+
+
 def ab_audio(side, path, choice, results, state: st.StudioState):
-    """The A/B player's sound: the target as matched (trimmed, fitted, normalized) or the chosen match."""
-    if side == A_TARGET:
-        if not path:
-            raise StudioError("upload a sound or record one first", "target")
-        target = read_target(path, state.sound.settings)
-        return to_player(target.audio, target.sample_rate)
-    r = chosen_result(choice, results)
-    return to_player(render_audio(r.preset), r.preset.settings.sample_rate)
+    """The A/B player's sound: the target as matched (trimmed, fitted, normalized) or the chosen match, the two at
+    the same loudness (the match's own level stays in its preset)."""
+    if side == A_TARGET and not path:
+        raise StudioError("upload a sound or record one first", "target")
+    if side == A_TARGET:  # leveled with the chosen match, when there is one
+        chosen = next((r for r in results or () if r.key == choice), None)
+    else:
+        chosen = chosen_result(choice, results)
+    settings = chosen.preset.settings if chosen is not None else state.sound.settings
+    target = read_target(path, settings).audio if path else None
+    match_audio = render_audio(chosen.preset) if chosen is not None else None
+    a, b = ab_player(target, match_audio, settings.sample_rate)
+    return a if side == A_TARGET else b
 
 
 def open_result(choice, results, state: st.StudioState) -> tuple:
@@ -286,8 +323,10 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
                                         elem_id="match-spectrogram")
             with gr.Row(equal_height=True):
                 c["ab"] = gr.Radio([A_TARGET, B_MATCH], value=A_TARGET, label="A/B", elem_id="match-ab", scale=1)
-                c["ab_audio"] = gr.Audio(None, type="numpy", format="wav", label="A/B player", interactive=False,
-                                         autoplay=True, buttons=["download"], elem_id="match-ab-audio", scale=3)
+                c["ab_audio"] = gr.Audio(None, type="numpy", format="wav", label="A/B player (same loudness)",
+                                         interactive=False, autoplay=True, buttons=["download"],
+                                         elem_id="match-ab-audio", scale=3)
+            gr.Markdown(AB_NOTE, elem_id="match-ab-note")
             result_controls(c, "match", "Matches (newest first)")
     return c
 
@@ -308,6 +347,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     private = dict(api_visibility="private")
     render = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private")
 
+    demo.load(None, None, None, js=RAW_MICROPHONE_JS)
     c["mode"].change(input_mode, c["mode"], c["target"], **private)
     c["target"].change(user_errors(show_target), [c["target"], studio.state],
                        [c["ab_audio"], c["target_spectrogram"], c["target_info"]], **private)
