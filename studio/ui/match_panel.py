@@ -9,7 +9,7 @@ everywhere else (its player, the synth, the library). Each session keeps its
 matches (newest first); "Open in synth" loads one into the player and every knob (undoable), "Save to library"
 stores it. "Vocal sketch" mode takes the target from the microphone: hum, whistle or say the sound. The shared
 lock checkboxes apply: locked knobs keep the current sound's values. The match renders with the current sound's
-settings (duration, noise seed).
+settings (buffer length, noise seed).
 """
 from __future__ import annotations
 
@@ -314,7 +314,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
                 c["run"] = gr.Button("Match", variant="primary", elem_id="match-run", scale=2)
                 c["cancel"] = gr.Button("Cancel", variant="stop", elem_id="match-cancel", scale=1)
             gr.Markdown("The locks above apply here too: locked knobs keep the current sound's values. The match "
-                        "renders with the current sound's settings (duration, noise seed).", elem_id="match-note")
+                        "renders with the current sound's settings (buffer length, noise seed).", elem_id="match-note")
         with gr.Column(scale=3, min_width=360):
             c["progress"] = gr.Markdown("", elem_id="match-progress")
             c["audio"] = gr.Audio(None, type="numpy", format="wav", label="Best match so far", interactive=False,

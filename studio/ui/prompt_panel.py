@@ -385,7 +385,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
                     c["restarts"] = gr.Slider(1, MAX_RESTARTS, value=DEFAULT_RESTARTS, step=1,
                                               label="Restarts (one result each)", elem_id="prompt-restarts")
             gr.Markdown("The locks above apply here too: locked knobs keep the current sound's values. The search "
-                        "renders with the current sound's settings (duration, noise seed).",
+                        "renders with the current sound's settings (buffer length, noise seed).",
                         elem_id="prompt-locks-note")
         with gr.Column(scale=3, min_width=360):
             c["understood"] = gr.Markdown("", elem_id="prompt-understood")
