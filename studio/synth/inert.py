@@ -6,7 +6,7 @@ osc_2 + mixer.noise · noise_amp · noise``, where each ``amp_k`` and ``pitch_k`
 
 - a channel's fader, while nothing routes to its level (``amp_k`` ≡ 0), and every route to its level while its
   fader is at 0; an oscillator's own knobs while its channel is silent; the keyboard pitch while both oscillators
-  are silent; an oscillator's pitch depth while nothing routes to its pitch, and those routes while the depth is 0;
+  are silent; oscillator 1's pitch depth while nothing routes to its pitch (oscillator 2's also sets its band limit), and those routes while the depth is 0;
 - every knob of a modulation source (an envelope, or an LFO with its two envelopes) that feeds nothing audible;
   an envelope's decay while its sustain is 1 or its attack fills the note; an LFO's rate envelope while the LFO's rate depth is 0;
 - the note length while no source is used.
@@ -59,7 +59,7 @@ def inert_knobs(theta) -> frozenset[int]:
             inert.update(osc_knobs)
             inert.update(_route(s, pitch) for s in MOD_INPUTS)
             continue
-        if not routed(pitch):
+        if not routed(pitch) and channel == "vco_1":  # vco_2's depth also sets its partial count
             inert.add(PARAM_INDEX[f"{channel}.mod_depth"])
         if v(f"{channel}.mod_depth") == 0.0:
             inert.update(_route(s, pitch) for s in MOD_INPUTS)
