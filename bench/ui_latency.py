@@ -137,7 +137,9 @@ WATCH_AUDIO_JS = """() => {
     const a = link();
     if (!a || a.href === last || window.__release === null) return;
     const href = a.href;
-    if (href.startsWith('data:') || href.startsWith('blob:')) { last = href; window.__loaded = performance.now(); return; }
+    if (href.startsWith('data:') || href.startsWith('blob:')) {
+      last = href; window.__loaded = performance.now(); return;
+    }
     const entry = performance.getEntriesByName(href).find(e => e.responseEnd > window.__release);
     if (entry) { last = href; window.__loaded = entry.responseEnd; }
   };

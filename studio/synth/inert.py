@@ -6,9 +6,11 @@ osc_2 + mixer.noise · noise_amp · noise``, where each ``amp_k`` and ``pitch_k`
 
 - a channel's fader, while nothing routes to its level (``amp_k`` ≡ 0), and every route to its level while its
   fader is at 0; an oscillator's own knobs while its channel is silent; the keyboard pitch while both oscillators
-  are silent; oscillator 1's pitch depth while nothing routes to its pitch (oscillator 2's also sets its band limit), and those routes while the depth is 0;
+  are silent; oscillator 1's pitch depth while nothing routes to its pitch (oscillator 2's also sets its band
+  limit), and the routes to an oscillator's pitch while its depth is 0;
 - every knob of a modulation source (an envelope, or an LFO with its two envelopes) that feeds nothing audible;
-  an envelope's decay while its sustain is 1 or its attack fills the note; an LFO's rate envelope while the LFO's rate depth is 0;
+  an envelope's decay while its sustain is 1 or its attack fills the note; an LFO's rate envelope while the
+  LFO's rate depth is 0;
 - the note length while no source is used.
 
 The rule is conservative: a knob it names never changes the audio (``tests/test_inert.py`` renders each one moved);
@@ -41,7 +43,7 @@ def inert_knobs(theta) -> frozenset[int]:
         return any(amount[s, dest] != 0.0 for s in MOD_INPUTS)
 
     audible: dict[str, bool] = {}
-    for channel, (amp, pitch) in CHANNELS.items():
+    for channel, (amp, _) in CHANNELS.items():
         fader = PARAM_INDEX[f"mixer.{channel}"]
         audible[channel] = v(f"mixer.{channel}") != 0.0 and routed(amp)
         if not routed(amp):
