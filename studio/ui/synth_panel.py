@@ -341,10 +341,9 @@ def _knob_handler(index: int):
         try:
             value, note = typed_value(raw, spec)
         except StudioError as error:  # refused: the box shows the sound's value again
-            gr.Warning(str(error))
-            return gr.skip(), gr.skip(), gr.skip(), shown_value(current, step)
-        if note:
-            gr.Info(note)
+            # Off the queue no toast reaches the page: the message goes on the status line.
+            return gr.skip(), gr.skip(), f"{status_text(state)}  \n⚠ {error} (kept {current:g})", \
+                shown_value(current, step)
         shown = gr.skip() if note is None else shown_value(value, step)
         base = np.asarray(state.base.theta, np.float32)
         theta = np.asarray(state.sound.theta, np.float32).copy()
@@ -359,7 +358,8 @@ def _knob_handler(index: int):
             state = st.change_inaudible(state, sound)
         else:
             state = st.change(state, sound)
-        return state, to_player(render_audio(state.sound), state.sound.settings.sample_rate), status_text(state), shown
+        line = status_text(state) + (f"  \nℹ {note}" if note else "")
+        return state, to_player(render_audio(state.sound), state.sound.settings.sample_rate), line, shown
 
     on_release.__name__ = f"set_{spec.key}"
     return on_release
