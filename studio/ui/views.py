@@ -5,6 +5,7 @@ No Gradio import here, so the warm-up can start compiling while Gradio itself is
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 
@@ -21,6 +22,16 @@ AUDIO_GAIN = 1.0
 log = logging.getLogger(__name__)
 
 
+# Knob renders skip Gradio's queue (for latency), so the queue's render concurrency no longer bounds them: this does.
+_RENDER_SLOTS = threading.BoundedSemaphore(1)
+
+
+def limit_renders(n: int) -> None:
+    """At most ``n`` renders at a time in this process (the app sets its render concurrency at build time)."""
+    global _RENDER_SLOTS
+    _RENDER_SLOTS = threading.BoundedSemaphore(max(1, int(n)))
+
+
 _RECENT: dict = {}  # (θ bytes, settings) → audio: a knob's release renders once, its pictures reuse the audio
 _RECENT_SIZE = 16
 
@@ -32,7 +43,8 @@ def render_audio(sound) -> np.ndarray:
     audio = _RECENT.get(key)
     if audio is None:
         wait_for_warm_up()
-        audio = np.asarray(render(theta, sound.settings))
+        with _RENDER_SLOTS:
+            audio = np.asarray(render(theta, sound.settings))
         audio.setflags(write=False)
         _RECENT[key] = audio
         while len(_RECENT) > _RECENT_SIZE:
