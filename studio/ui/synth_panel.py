@@ -354,8 +354,8 @@ def typed_value(raw, spec) -> tuple[float, str | None]:
     except (TypeError, ValueError, OverflowError):
         value = math.nan
     if isinstance(raw, bool) or not math.isfinite(value):
-        shown = "an empty box" if raw in (None, "") else repr(raw)
-        raise StudioError(f"{spec.key}: type a number from {spec.lo:g} to {spec.hi:g}, not {shown}",
+        what = "the box is empty" if raw in (None, "") else "that is not a number"
+        raise StudioError(f"{spec.key}: {what}; type a number from {spec.lo:g} to {spec.hi:g}",
                           field=f"params.{spec.key}")
     unit = f" {spec.unit}" if spec.unit else ""
     if value > spec.hi:
@@ -392,6 +392,7 @@ def commit_knob(index: int, raw, state: st.StudioState) -> tuple:
     sound = st.with_theta(state.sound, theta)
     if same_audio(sound, state.sound):  # no sample changed: no undo step, nothing "modified"
         state = st.change_inaudible(state, sound)
+        note = note or f"{spec.key} changes no sample of this sound now (no undo step)"
     else:
         state = st.change(state, sound)
     line = status_text(state) + (f"  \nℹ {note}" if note else "")

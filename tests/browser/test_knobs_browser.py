@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-from test_studio_browser import audio_url, open_studio, pick, status, wait_for_new_audio
+import numpy as np
+from test_studio_browser import (audio_url, expected_player_samples, open_studio, pick, status,
+                                 wait_for_new_audio)
+
+from studio.presets import loads_preset
 
 from studio.presets import factory_preset
 from studio.synth import PARAM_INDEX, to_human
@@ -27,27 +31,64 @@ def type_into(page, elem_id, text):
     b.press("Enter")
 
 
-def test_typed_values_clamp_or_are_refused_and_agree_with_the_sound(page, studio_server):
+def exported_preset(page):
+    """Export the current sound and read back the preset file the browser downloads."""
+    page.locator("#btn-export").click()
+    link = page.locator('#exports a[download$=".yaml"]').first
+    link.wait_for()
+    with page.expect_download() as download:
+        link.click()
+    return loads_preset(open(download.value.path(), encoding="utf-8").read())
+
+
+def human(preset, key):
+    return float(to_human(preset.theta)[PARAM_INDEX[key]])
+
+
+def test_typed_values_clamp_or_are_refused_and_agree_with_the_sound(page, studio_server, artifacts):
     url, _ = studio_server
     open_studio(page, url)
     knob = "knob-adsr_1-decay"
     before = audio_url(page)
     type_into(page, knob, "1e9")  # Enter commits; out of range clamps with a note
-    wait_for_new_audio(page, before)
-    page.get_by_text(re.compile(r"adsr_1\.decay: 1e\+09 is above the maximum; set to 2")).wait_for()
+    played = wait_for_new_audio(page, before)
+    page.locator("#status").get_by_text(re.compile(r"adsr_1\.decay: 1e\+09 is above the maximum; set to 2")).wait_for()
     assert float(box(page, knob).input_value()) == 2.0 and "undo 1" in status(page)
-    for bad in ("abc", "", "NaN"):
+    # The box, the sound played and the exported preset agree.
+    exported = exported_preset(page)
+    assert human(exported, "adsr_1.decay") == 2.0
+    assert np.array_equal(expected_player_samples(exported), played)
+    page.screenshot(path=str(artifacts / "knobs-clamped.png"), full_page=False)
+
+    clamped = audio_url(page)
+    for bad in ("abc", "", "NaN", "-"):  # refused with a message; the box shows the sound's value again
         type_into(page, knob, bad)
-        page.get_by_text(re.compile(r"adsr_1\.decay: type a number")).first.wait_for()
-        page.wait_for_function("() => document.querySelector('#knob-adsr_1-decay input[type=number]').value === '2'")
-        assert "undo 1" in status(page)
-    # Arrow keys on the slider commit when released.
-    track = page.locator(f"#{knob} input[type=range]")
+        refused = re.compile(r"adsr_1\.decay: (the box is empty|that is not a number); type a number from 0 to 2")
+        page.locator("#status").get_by_text(refused).wait_for()
+        page.wait_for_function(f"() => document.querySelector('#{knob} input[type=number]').value === '2'")
+        assert "undo 1" in status(page) and audio_url(page) == clamped
+    page.screenshot(path=str(artifacts / "knobs-refused.png"), full_page=False)
+
+    below = audio_url(page)
+    type_into(page, knob, "-5")  # clamps downwards
+    wait_for_new_audio(page, below)
+    page.locator("#status").get_by_text(re.compile(r"adsr_1\.decay: -5 is below the minimum; set to 0")).wait_for()
+    assert float(box(page, knob).input_value()) == 0.0 and "undo 2" in status(page)
+
+    # An arrow key on a slider renders when let go (the pitch knob: one semitone up).
+    pitch = "knob-keyboard-midi_f0"
+    f0 = float(box(page, pitch).input_value())
+    track = page.locator(f"#{pitch} input[type=range]")
     url_before = audio_url(page)
+    track.scroll_into_view_if_needed()
     track.focus()
-    track.press("ArrowLeft")
-    wait_for_new_audio(page, url_before)
-    assert "undo 2" in status(page)
+    track.press("ArrowUp")
+    played = wait_for_new_audio(page, url_before)
+    assert "undo 3" in status(page) and float(box(page, pitch).input_value()) > f0
+    exported = exported_preset(page)
+    assert abs(human(exported, "keyboard.midi_f0") - float(box(page, pitch).input_value())) < 1e-3
+    assert human(exported, "adsr_1.decay") == 0.0
+    assert np.array_equal(expected_player_samples(exported), played)
 
 
 def test_reset_returns_to_the_loaded_sounds_value_and_idle_knobs_are_marked(page, studio_server):
@@ -64,15 +105,17 @@ def test_reset_returns_to_the_loaded_sounds_value_and_idle_knobs_are_marked(page
     assert "loaded" in reset.get_attribute("title")
     after_edit = audio_url(page)
     reset.click()
-    wait_for_new_audio(page, after_edit)
+    assert np.array_equal(wait_for_new_audio(page, after_edit), expected_player_samples(factory_preset("pad")))
     assert abs(float(box(page, knob).input_value()) - pad_sustain) < 1e-3
     assert "modified" not in status(page)
 
     # The noise fader does nothing on pad: marked, and moving it adds no undo step and no "modified".
     page.wait_for_function("() => (document.querySelector('#knob-marks [data-inert]')?.dataset.inert || '')"
                            ".includes('knob-mixer-noise')")
+    assert page.locator("#knob-mixer-noise").evaluate("e => getComputedStyle(e).opacity") == "0.5"
+    assert page.locator("#knob-mixer-vco_1").evaluate("e => getComputedStyle(e).opacity") == "1"
     undo = re.search(r"undo (\d+)", status(page)).group(1)
     type_into(page, "knob-mixer-noise", "0.8")
-    page.wait_for_timeout(1500)
+    page.locator("#status").get_by_text("mixer.noise changes no sample of this sound now (no undo step)").wait_for()
     assert f"undo {undo}" in status(page) and "modified" not in status(page)
     assert float(box(page, "knob-mixer-noise").input_value()) == 0.8
