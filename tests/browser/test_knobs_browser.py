@@ -20,7 +20,8 @@ def box(page, elem_id):
     return page.locator(f"#{elem_id} input[type=number]")
 
 
-def type_into(page, elem_id, text):
+def type_into(page, elem_id, text, commit="Enter"):
+    """Type into a knob's number box and commit it: Enter, or Tab (leaving the box, as Gradio has always done)."""
     b = box(page, elem_id)
     b.scroll_into_view_if_needed()
     b.click()
@@ -28,7 +29,7 @@ def type_into(page, elem_id, text):
     b.press("Delete")
     if text:
         page.keyboard.type(text)
-    b.press("Enter")
+    b.press(commit)
 
 
 def exported_preset(page):
@@ -91,7 +92,7 @@ def test_typed_values_clamp_or_are_refused_and_agree_with_the_sound(page, studio
     assert np.array_equal(expected_player_samples(exported), played)
 
 
-def test_reset_returns_to_the_loaded_sounds_value_and_idle_knobs_are_marked(page, studio_server):
+def test_reset_returns_to_the_loaded_sounds_value(page, studio_server):
     url, _ = studio_server
     open_studio(page, url)
     pick(page, "factory · pad")
@@ -99,23 +100,31 @@ def test_reset_returns_to_the_loaded_sounds_value_and_idle_knobs_are_marked(page
     knob = "knob-adsr_1-sustain"
     pad_sustain = round(float(to_human(factory_preset("pad").theta)[PARAM_INDEX["adsr_1.sustain"]]), 3)
     before = audio_url(page)
-    type_into(page, knob, "0.3")
+    type_into(page, knob, "0.3", commit="Tab")
     wait_for_new_audio(page, before)
     reset = page.locator(f"#{knob} .reset-button")
-    assert "loaded" in reset.get_attribute("title")
     after_edit = audio_url(page)
     reset.click()
+    page.wait_for_function(f"() => Math.abs(document.querySelector('#{knob} input[type=number]').value - {pad_sustain})"
+                           " < 1e-3", timeout=10_000)
     assert np.array_equal(wait_for_new_audio(page, after_edit), expected_player_samples(factory_preset("pad")))
     assert abs(float(box(page, knob).input_value()) - pad_sustain) < 1e-3
     assert "modified" not in status(page)
+    assert "loaded" in reset.get_attribute("title")  # the tooltip says what ↺ does
 
-    # The noise fader does nothing on pad: marked, and moving it adds no undo step and no "modified".
+
+def test_knobs_with_no_effect_are_marked_and_add_no_undo_step(page, studio_server):
+    """The noise fader does nothing on pad: dimmed, and moving it adds no undo step and no "modified"."""
+    url, _ = studio_server
+    open_studio(page, url)
+    pick(page, "factory · pad")
+    page.locator("#status").get_by_text(re.compile(r"^pad")).wait_for()
     page.wait_for_function("() => (document.querySelector('#knob-marks [data-inert]')?.dataset.inert || '')"
                            ".includes('knob-mixer-noise')")
     assert page.locator("#knob-mixer-noise").evaluate("e => getComputedStyle(e).opacity") == "0.5"
     assert page.locator("#knob-mixer-vco_1").evaluate("e => getComputedStyle(e).opacity") == "1"
     undo = re.search(r"undo (\d+)", status(page)).group(1)
-    type_into(page, "knob-mixer-noise", "0.8")
+    type_into(page, "knob-mixer-noise", "0.8", commit="Tab")
     page.locator("#status").get_by_text("mixer.noise changes no sample of this sound now (no undo step)").wait_for()
     assert f"undo {undo}" in status(page) and "modified" not in status(page)
     assert float(box(page, "knob-mixer-noise").input_value()) == 0.8
