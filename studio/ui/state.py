@@ -71,8 +71,8 @@ def change_inaudible(state: StudioState, new_sound) -> StudioState:
 
 
 def audibly_modified(state: StudioState) -> bool:
-    """Whether the sound differs from its preset in a way that can be heard: different settings, or a knob that
-    differs and has an effect on the preset or on the sound (see :mod:`studio.synth.inert`)."""
+    """Whether the sound differs from its preset in a way that can be heard: different settings, or different
+    knobs (not all idle, see :mod:`studio.synth.inert`) that change at least one sample."""
     from studio.synth.inert import inert_knobs
 
     a, b = state.sound, state.base
@@ -82,7 +82,11 @@ def audibly_modified(state: StudioState) -> bool:
     if differ.size == 0:
         return False
     idle = inert_knobs(a.theta) & inert_knobs(b.theta)
-    return any(int(i) not in idle for i in differ)
+    if all(int(i) in idle for i in differ):
+        return False
+    from studio.ui.views import same_audio  # the rule is conservative: the samples decide (renders are remembered)
+
+    return not same_audio(a, b)
 
 
 def load(state: StudioState, preset) -> StudioState:
