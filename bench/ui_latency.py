@@ -5,9 +5,12 @@
    pictures and Gradio's own work. Median and 90th percentile over ``--repeats`` releases, each a real change
    (so no cache answers). Target ≤ 50 ms. For reference, the HTTP round trip of ``/render_preset`` through
    ``gradio_client`` (render + WAV, no pictures) from this machine.
-2. Start-up: from ``python app.py`` to the page being served (target ≤ 10 s), and to the first render answered.
+2. In the browser (Chromium via Playwright, the studio served on 127.0.0.1): from the mouse release on a knob's
+   slider to the new audio loaded in the page (its WAV fetched, or its inline data arrived), median and p90 over
+   ``--repeats`` drags. Target ≤ 100 ms. Skipped, saying why, where no Chromium or Playwright is installed.
+3. Start-up: from ``python app.py`` to the page being served (target ≤ 10 s), and to the first render answered.
 
-Run: ``PYTHONPATH=. python bench/ui_latency.py [--repeats 40] [--no-startup]``.
+Run: ``PYTHONPATH=. python bench/ui_latency.py [--repeats 40] [--no-startup] [--no-browser]``.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 TARGET_RELEASE_MS = 50.0
 TARGET_START_S = 10.0
+TARGET_BROWSER_MS = 100.0
+CHROMIUM = os.environ.get("SYNTH_STUDIO_CHROMIUM", "/usr/bin/chromium")
 KNOBS = ("keyboard.midi_f0", "mixer.vco_2", "adsr_1.decay")  # pitch, level, envelope: different work per render
 
 
@@ -121,6 +126,73 @@ def time_http_render(repeats: int) -> list[float]:
         demo.close()
 
 
+# In the page: remember when the mouse button went up, and when player A's new audio finished loading (a URL's
+# fetch completed, per the Resource Timing API, or an inline data: URL arrived).
+WATCH_AUDIO_JS = """() => {
+  window.__release = null; window.__loaded = null;
+  addEventListener('pointerup', () => { window.__release = performance.now(); window.__loaded = null; }, true);
+  const link = () => document.querySelector('#audio-a a[data-testid=download-link]');
+  let last = link() && link().href;
+  const check = () => {
+    const a = link();
+    if (!a || a.href === last || window.__release === null) return;
+    const href = a.href;
+    if (href.startsWith('data:') || href.startsWith('blob:')) {
+      last = href; window.__loaded = performance.now(); return;
+    }
+    const entry = performance.getEntriesByName(href).find(e => e.responseEnd > window.__release);
+    if (entry) { last = href; window.__loaded = entry.responseEnd; }
+  };
+  new MutationObserver(check).observe(document.body, {subtree: true, attributes: true, childList: true,
+                                                     attributeFilter: ['href']});
+  new PerformanceObserver(check).observe({type: 'resource', buffered: false});
+}"""
+
+
+def time_browser_release(repeats: int, warmup: int = 3) -> list[float] | str:
+    """Seconds from the mouse release on a knob to the new audio loaded in Chromium, per drag; or why not run."""
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM}"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "playwright is not installed"
+    from studio.ui.app import make_config, serve_in_background
+    from studio.ui.views import start_warm_up, wait_for_warm_up
+
+    start_warm_up()
+    wait_for_warm_up()
+    demo = serve_in_background(make_config(tempfile.mkdtemp(prefix="ui-latency-library-"), public=False))
+    times = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM,
+                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(demo.local_url)
+            page.locator("#status").get_by_text("undo 0").wait_for(timeout=60_000)
+            page.evaluate(WATCH_AUDIO_JS)
+            for n in range(repeats + warmup):
+                key = KNOBS[n % len(KNOBS)]
+                track = page.locator(f"#knob-{key.replace('.', '-')} input[type=range]")
+                track.scroll_into_view_if_needed()
+                box = track.bounding_box()
+                y = box["y"] + box["height"] / 2
+                start, end = (0.3, 0.7) if (n // len(KNOBS)) % 2 == 0 else (0.7, 0.35 + 0.01 * (n % 7))
+                page.mouse.move(box["x"] + box["width"] * start, y)
+                page.mouse.down()
+                page.mouse.move(box["x"] + box["width"] * end, y, steps=4)
+                page.mouse.up()
+                page.wait_for_function("() => window.__loaded !== null", timeout=30_000)
+                if n >= warmup:
+                    times.append(page.evaluate("() => (window.__loaded - window.__release) / 1000"))
+                page.wait_for_timeout(150)  # let the pictures land: the next drag starts from a quiet page
+            browser.close()
+    finally:
+        demo.close()
+    return times
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -161,6 +233,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement (~15 s)")
+    parser.add_argument("--no-browser", action="store_true", help="skip the Chromium measurement")
+    parser.add_argument("--browser-only", action="store_true", help="only the Chromium measurement")
     args = parser.parse_args(argv)
 
     import gradio
@@ -171,6 +245,20 @@ def main(argv=None) -> None:
     tune_cpu()  # as app.py's main does
     print(f"device: {cpu_name()} · JAX {jax.__version__} backend {jax.default_backend()} · "
           f"Gradio {gradio.__version__} · 48 kHz, 2 s sounds · {args.repeats} releases, warm\n")
+
+    if not args.no_browser:
+        browser = time_browser_release(args.repeats)
+        print("| what (in Chromium, warm) | median ms | p90 ms | target ms | median / target |")
+        print("|---|---:|---:|---:|---:|")
+        if isinstance(browser, str):
+            print(f"| knob release → new audio loaded in the page | skipped: {browser} | | | |")
+        else:
+            median, p90 = stats(browser)
+            print(f"| **knob release → new audio loaded in the page** ({len(browser)} drags) | {median:.1f} | "
+                  f"{p90:.1f} | {TARGET_BROWSER_MS:.0f} | {median / TARGET_BROWSER_MS:.2f} |")
+        print()
+        if args.browser_only:
+            return
 
     stages = time_release(args.repeats)
     http = time_http_render(max(args.repeats // 2, 5))

@@ -88,3 +88,44 @@ def test_every_knob_gets_a_slider_step_and_unique_id():
     assert knob_label(PARAMS[0]) == "pitch (MIDI note)"  # the note name and cents show beside it (#pitch-note)
     assert knob_label(PARAMS[PARAM_INDEX["mod_matrix.lfo_2->noise_amp"]]) == "→ noise level"
     assert sum(len(modules) for _, modules, _ in SECTIONS) == len({p.module for p in PARAMS})
+
+
+def test_simultaneous_renders_all_succeed_within_the_render_limit():
+    """Knob renders skip Gradio's queue; a process-wide limit bounds them, and many at once still all finish right."""
+    import dataclasses
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from studio.presets import factory_preset
+    from studio.synth import render
+    from studio.ui import views
+
+    views.limit_renders(2)
+    busy, most = [0], [0]
+    lock = threading.Lock()
+    real = views.render
+
+    def counting(theta, settings):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        try:
+            return real(theta, settings)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    views.render = counting
+    try:
+        pad = factory_preset("pad")
+        sounds = [dataclasses.replace(pad, theta=np.clip(np.asarray(pad.theta) + 0.001 * k, 0, 1)) for k in range(12)]
+        with ThreadPoolExecutor(12) as pool:
+            out = list(pool.map(views.render_audio, sounds))
+    finally:
+        views.render = real
+        views.limit_renders(1)
+    assert most[0] <= 2
+    for sound, audio in zip(sounds, out):
+        assert np.array_equal(audio, np.asarray(render(np.asarray(sound.theta, np.float32), sound.settings)))

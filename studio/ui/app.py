@@ -22,7 +22,7 @@ from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Config, Studio, user_errors
-from studio.ui.views import render_audio, start_warm_up, to_player
+from studio.ui.views import limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
 QUEUE_MAX_SIZE = 64  # beyond this, new requests are refused at once instead of waiting minutes
@@ -113,6 +113,7 @@ def build_app(config: Config) -> gr.Blocks:
         map_panel.wire(studio, sound_map, demo)
         match_panel.wire(studio, match, demo)
     demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
+    limit_renders(config.render_concurrency)  # knob renders run off the queue
     return demo
 
 

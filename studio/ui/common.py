@@ -167,7 +167,7 @@ def slider_values(theta) -> list[float]:
 def status_text(state: st.StudioState) -> str:
     """One line under the player: the sound, whether it differs from its preset, settings, history, B."""
     s = state.sound
-    modified = "" if st.same_sound(s, state.base) else " · *modified*"
+    modified = " · *modified*" if st.audibly_modified(state) else ""
     settings = s.settings
     b = f"B: **{state.pinned.name}**" if state.pinned is not None else "B: none pinned"
     return (f"**{s.name}**{modified} · {settings.duration:g} s at {settings.sample_rate / 1000:g} kHz, "

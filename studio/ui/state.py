@@ -65,6 +65,30 @@ def change(state: StudioState, new_sound) -> StudioState:
     return dataclasses.replace(state, sound=new_sound, past=past, future=())
 
 
+def change_inaudible(state: StudioState, new_sound) -> StudioState:
+    """Make ``new_sound`` current without an undo step: for an edit that changed no sample (a knob with no effect)."""
+    return dataclasses.replace(state, sound=new_sound)
+
+
+def audibly_modified(state: StudioState) -> bool:
+    """Whether the sound differs from its preset in a way that can be heard: different settings, or different
+    knobs (not all idle, see :mod:`studio.synth.inert`) that change at least one sample."""
+    from studio.synth.inert import inert_knobs
+
+    a, b = state.sound, state.base
+    if a.settings != b.settings:
+        return True
+    differ = np.flatnonzero(np.asarray(a.theta) != np.asarray(b.theta))
+    if differ.size == 0:
+        return False
+    idle = inert_knobs(a.theta) & inert_knobs(b.theta)
+    if all(int(i) in idle for i in differ):
+        return False
+    from studio.ui.views import same_audio  # the rule is conservative: the samples decide (renders are remembered)
+
+    return not same_audio(a, b)
+
+
 def load(state: StudioState, preset) -> StudioState:
     """Open a preset (factory, library or imported): an undoable change that also becomes the reset point."""
     return dataclasses.replace(change(state, preset), base=preset)

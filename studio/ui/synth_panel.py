@@ -5,6 +5,7 @@ Wiring only: edits of θ and the history live in ``state``, rendering and drawin
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 
 import gradio as gr
@@ -15,7 +16,10 @@ from studio.synth import MODULES, PARAMS
 from studio.ui import state as st
 from studio.ui.common import (DURATIONS, RENDER_GROUP, Studio, on_player, shown_value, slider_step, slider_values,
                               sound_outputs, sound_values, status_text, user_errors, view_outputs, view_values)
-from studio.ui.views import render_audio, to_player
+from studio.synth.inert import inert_knobs
+from studio.ui.views import picture_views, render_audio, same_audio, to_player
+
+log = logging.getLogger(__name__)
 
 # Knob sections in the order a sound designer reaches for them; the musical ones start open.
 SECTIONS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
@@ -88,8 +92,65 @@ def tooltip_script() -> str:
       if (el && el.title !== tip) {{ el.title = tip; }}
     }}
   }};
-  apply();
-  new MutationObserver(apply).observe(document.body, {{childList: true, subtree: true}});
+  const resetTip = "Reset to this sound's own value (the loaded preset's, not the init patch)";
+  const applyReset = () => {{
+    for (const b of document.querySelectorAll('.knob .reset-button')) {{
+      if (b.title !== resetTip) {{ b.title = resetTip; b.setAttribute('aria-label', resetTip); }}
+    }}
+  }};
+  apply(); applyReset();
+  new MutationObserver(() => {{ apply(); applyReset(); }}).observe(document.body, {{childList: true, subtree: true}});
+  const knobOf = el => el && el.closest && el.closest('.knob');
+  // A typed value goes to the server as the box's raw text (Gradio's own blur handler would send a stale value and
+  // clamp silently): Enter, leaving the box and ↺ all commit through #knob-typed, whose handler clamps with a
+  // note or refuses with a message, and sets the box to the value the sound has.
+  let typedCount = 0;
+  const commitTyped = (knob, text) => {{
+    const field = document.querySelector('#knob-typed textarea, #knob-typed input');
+    if (!field) return;
+    field.value = JSON.stringify([knob.id, text, ++typedCount]);
+    field.dispatchEvent(new Event('input', {{bubbles: true}}));
+    field.dispatchEvent(new KeyboardEvent('keypress', {{key: 'x', bubbles: true}}));  // Gradio's textbox fires on keys
+  }};
+  // While typing, the box keeps its raw text: Gradio's number binding would rewrite "1e" or "abc" at once.
+  addEventListener('input', e => {{
+    if (knobOf(e.target) && e.target.type === 'number') e.stopImmediatePropagation();
+  }}, true);
+  addEventListener('focus', e => {{
+    const t = e.target;
+    if (knobOf(t) && t.type === 'number') t.dataset.focused = t.value;
+  }}, true);
+  addEventListener('blur', e => {{
+    const t = e.target;
+    if (!(knobOf(t) && t.type === 'number')) return;
+    e.stopImmediatePropagation();  // not Gradio's release: it reads the value before the typed text arrives
+    const text = t.validity && t.validity.badInput ? 'not a number' : t.value;
+    if (text === t.dataset.focused) return;
+    if (!Number.isFinite(parseFloat(text))) t.value = t.dataset.focused;  // refused: the previous value again
+    commitTyped(knobOf(t), text);
+  }}, true);
+  // ↺: the loaded sound's own value (Gradio's button would restore the value the page was built with).
+  addEventListener('click', e => {{
+    const button = e.target.closest && e.target.closest('.reset-button');
+    const knob = knobOf(button);
+    if (!knob) return;
+    const marks = document.querySelector('#knob-marks [data-bases]');
+    const bases = marks ? JSON.parse(marks.dataset.bases) : {{}};
+    if (!(knob.id in bases)) return;
+    e.stopPropagation(); e.preventDefault();
+    commitTyped(knob, String(bases[knob.id]));
+  }}, true);
+  // Enter commits a typed value (Gradio commits on blur only).
+  addEventListener('keydown', e => {{
+    if (e.key === 'Enter' && knobOf(e.target) && e.target.type === 'number') {{ e.target.blur(); }}
+  }}, true);
+  // Keys that move a slider commit when let go, like a mouse release.
+  const moves = new Set(['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'PageUp', 'PageDown', 'Home', 'End']);
+  addEventListener('keyup', e => {{
+    if (moves.has(e.key) && knobOf(e.target) && e.target.type === 'range') {{
+      e.target.dispatchEvent(new PointerEvent('pointerup', {{bubbles: true}}));
+    }}
+  }}, true);
 }}
 """
 
@@ -251,10 +312,26 @@ def wire_knobs(studio: Studio, c: dict) -> None:
     limit = studio.config.render_concurrency
     common = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private",
                   **on_player(studio))
+    marks = gr.HTML(knob_marks(None), elem_id="knob-marks", container=False, padding=False)
+    pictures = [studio.spectrogram, studio.waveform]
     for i, slider in enumerate(studio.sliders):
-        # .release, not .change: one render when the user lets go, not one per drag tick.
-        slider.release(user_errors(_knob_handler(i)), [slider, studio.state], view_outputs(studio),
-                       trigger_mode="always_last", **{**common, "show_progress": "hidden"})
+        # .release, not .change: one render when the user lets go, not one per drag tick. The slider's raw value
+        # (preprocess=False) so a typed 1e9, -5 or an empty box reaches the handler, which clamps or refuses it.
+        # Off the queue, and the audio first: the pictures follow in a second call.
+        slider.release(user_errors(_knob_handler(i)), [slider, studio.state],
+                       [studio.state, studio.audio, studio.status, slider], trigger_mode="always_last",
+                       preprocess=False, queue=False, api_visibility="private", show_progress="hidden"
+                       ).then(user_errors(draw_pictures), [studio.state], pictures, queue=False,
+                              api_visibility="private", show_progress="hidden")
+    # Typed values (Enter, leaving the box, ↺) arrive here as raw text from the page's script (tooltip_script).
+    typed = gr.Textbox(elem_id="knob-typed", visible="hidden", container=False)
+    typed.input(user_errors(commit_typed), [typed, studio.state], [studio.state, studio.audio, studio.status,
+                                                                   *studio.sliders],
+                queue=False, api_visibility="private", show_progress="hidden"
+                ).then(user_errors(draw_pictures), [studio.state], pictures, queue=False, api_visibility="private",
+                       show_progress="hidden")
+    studio.state.change(knob_marks, [studio.state], [marks], queue=False, api_visibility="private",
+                        show_progress="hidden")
 
     settings_inputs = [studio.state, c["duration"], c["noise_seed"]]
     c["duration"].input(user_errors(change_settings), settings_inputs, view_outputs(studio), **common)
@@ -266,22 +343,112 @@ def wire_knobs(studio: Studio, c: dict) -> None:
                     **common)
 
 
+def draw_pictures(state: st.StudioState):
+    return picture_views(state.sound)
+
+
+def knob_marks(state: st.StudioState | None) -> str:
+    """Hidden HTML for the knob panel: a style that dims the knobs with no effect on the current sound (and says
+    so), and the loaded sound's own value of every knob (for the ↺ buttons)."""
+    import json
+
+    if state is None:
+        return ""
+    idle = sorted(inert_knobs(state.sound.theta))
+    bases = {knob_elem_id(p.key): v for p, v in zip(PARAMS, slider_values(state.base.theta))}
+    rules = "".join(f"#{knob_elem_id(PARAMS[i].key)}{{opacity:.5}}"
+                    f"#{knob_elem_id(PARAMS[i].key)} label span::after{{content:' · no effect now';font-size:.85em}}"
+                    for i in idle)
+    idle_ids = " ".join(knob_elem_id(PARAMS[i].key) for i in idle)
+    return (f"<div style='display:none' data-bases='{json.dumps(bases)}' data-inert='{idle_ids}'></div>"
+            f"<style>{rules}</style>")
+
+
 def _index(key: str) -> int:
     return next(i for i, p in enumerate(PARAMS) if p.key == key)
 
 
+def typed_value(raw, spec) -> tuple[float, str | None]:
+    """A knob's released value as a number in its range, and a note when it was clamped; raises
+    :class:`~studio.errors.StudioError` for what is not a number (an empty box, ``NaN``, text)."""
+    from studio.errors import StudioError
+
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if isinstance(raw, bool) or not math.isfinite(value):
+        what = "the box is empty" if raw in (None, "") else "that is not a number"
+        raise StudioError(f"{spec.key}: {what}; type a number from {spec.lo:g} to {spec.hi:g}",
+                          field=f"params.{spec.key}")
+    unit = f" {spec.unit}" if spec.unit else ""
+    if value > spec.hi:
+        return spec.hi, f"{spec.key}: {value:g} is above the maximum; set to {spec.hi:g}{unit}"
+    if value < spec.lo:
+        return spec.lo, f"{spec.key}: {value:g} is below the minimum; set to {spec.lo:g}{unit}"
+    return value, None
+
+
+def commit_knob(index: int, raw, state: st.StudioState) -> tuple:
+    """A knob set to ``raw`` (a released slider's value or a box's typed text): (state, player A, status line,
+    the value the knob must show), with ``gr.skip()`` for what does not change. Out-of-range values clamp with a
+    note; what is not a number is refused with a message and the knob shows the sound's value again."""
+    from studio.errors import StudioError
+
+    spec = PARAMS[index]
+    step = slider_step(spec)
+    current = float(st.human_values(state.sound.theta)[index])
+    try:
+        value, note = typed_value(raw, spec)
+    except StudioError as error:  # refused: the box shows the sound's value again
+        # Off the queue no toast reaches the page: the message goes on the status line.
+        return gr.skip(), gr.skip(), f"{status_text(state)}  \n⚠ {error} (kept {current:g})", \
+            shown_value(current, step)
+    shown = shown_value(value, step)
+    base = np.asarray(state.base.theta, np.float32)
+    theta = np.asarray(state.sound.theta, np.float32).copy()
+    if value == slider_values(base)[index] and theta[index] != base[index]:
+        theta[index] = base[index]  # ↺ (or the preset's value typed): exactly the preset's knob
+    elif abs(value - current) < step / 2.0:  # released without moving: keep the exact value
+        return gr.skip(), gr.skip(), (status_text(state) + f"  \nℹ {note}" if note else gr.skip()), shown
+    else:
+        theta = st.with_human_value(theta, index, value)
+    sound = st.with_theta(state.sound, theta)
+    if same_audio(sound, state.sound):  # no sample changed: no undo step, nothing "modified"
+        state = st.change_inaudible(state, sound)
+        note = note or f"{spec.key} changes no sample of this sound now (no undo step)"
+    else:
+        state = st.change(state, sound)
+    line = status_text(state) + (f"  \nℹ {note}" if note else "")
+    return state, to_player(render_audio(state.sound), state.sound.settings.sample_rate), line, shown
+
+
+KNOB_IDS = {knob_elem_id(p.key): i for i, p in enumerate(PARAMS)}
+
+
+def commit_typed(payload: str, state: st.StudioState) -> tuple:
+    """A value typed into a knob's box (or ↺), sent by the page as JSON ``[knob element id, text, counter]``:
+    :func:`commit_knob`'s outputs with that knob's slider set and every other slider left alone."""
+    import json
+
+    try:
+        elem_id, text, _ = json.loads(payload)
+        index = KNOB_IDS[elem_id]
+    except (ValueError, TypeError, KeyError):
+        log.warning("ignored a malformed typed knob value %r", payload[:200] if isinstance(payload, str) else payload)
+        return (gr.skip(),) * (3 + len(PARAMS))
+    state, audio, line, shown = commit_knob(index, text.strip() if isinstance(text, str) else text, state)
+    sliders = [gr.skip()] * len(PARAMS)
+    sliders[index] = shown
+    return (state, audio, line, *sliders)
+
+
 def _knob_handler(index: int):
     spec = PARAMS[index]
-    half_step = slider_step(spec) / 2.0
 
-    def on_release(value, state: st.StudioState):
-        if value is None:
-            return gr.skip()
-        current = float(st.human_values(state.sound.theta)[index])
-        if abs(float(value) - current) < half_step:  # released without moving: keep the exact preset value
-            return gr.skip()
-        theta = st.with_human_value(state.sound.theta, index, float(value))
-        return view_values(st.change(state, st.with_theta(state.sound, theta)))
+    def on_release(raw, state: st.StudioState):
+        state, audio, line, shown = commit_knob(index, raw, state)
+        return state, audio, line, (gr.skip() if isinstance(shown, float) and raw == shown else shown)
 
     on_release.__name__ = f"set_{spec.key}"
     return on_release

@@ -5,6 +5,7 @@ No Gradio import here, so the warm-up can start compiling while Gradio itself is
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 
@@ -21,10 +22,46 @@ AUDIO_GAIN = 1.0
 log = logging.getLogger(__name__)
 
 
+# Knob renders skip Gradio's queue (for latency), so the queue's render concurrency no longer bounds them: this does.
+_RENDER_SLOTS = threading.BoundedSemaphore(1)
+
+
+def limit_renders(n: int) -> None:
+    """At most ``n`` renders at a time in this process (the app sets its render concurrency at build time)."""
+    global _RENDER_SLOTS
+    _RENDER_SLOTS = threading.BoundedSemaphore(max(1, int(n)))
+
+
+_RECENT: dict = {}  # (θ bytes, settings) → audio: a knob's release renders once, its pictures reuse the audio
+_RECENT_SIZE = 16
+
+
 def render_audio(sound) -> np.ndarray:
-    """The sound's audio ``[T]`` float32 in [−1, 1] (θ and settings of a Preset)."""
-    wait_for_warm_up()
-    return np.asarray(render(np.asarray(sound.theta, np.float32), sound.settings))
+    """The sound's audio ``[T]`` float32 in [−1, 1] (θ and settings of a Preset); the last few are remembered."""
+    theta = np.asarray(sound.theta, np.float32)
+    key = (theta.tobytes(), sound.settings)
+    audio = _RECENT.get(key)
+    if audio is None:
+        wait_for_warm_up()
+        with _RENDER_SLOTS:
+            audio = np.asarray(render(theta, sound.settings))
+        audio.setflags(write=False)
+        _RECENT[key] = audio
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.pop(next(iter(_RECENT)))
+    return audio
+
+
+def same_audio(a, b) -> bool:
+    """Whether two sounds render to the same samples (bit for bit)."""
+    return np.array_equal(render_audio(a), render_audio(b))
+
+
+def picture_views(sound) -> tuple[np.ndarray, np.ndarray]:
+    """The sound's spectrogram and waveform pictures (uint8 RGB), from its (remembered) audio."""
+    audio = render_audio(sound)
+    sr = sound.settings.sample_rate
+    return plots.spectrogram_image(audio, sr), plots.waveform_image(audio, sr)
 
 
 def to_player(audio: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
