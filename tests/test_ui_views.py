@@ -2,6 +2,9 @@
 sound (level, pitch), and slider settings for every knob."""
 from __future__ import annotations
 
+import io
+import os
+
 import numpy as np
 import pytest
 
@@ -129,3 +132,29 @@ def test_simultaneous_renders_all_succeed_within_the_render_limit():
     assert most[0] <= 2
     for sound, audio in zip(sounds, out):
         assert np.array_equal(audio, np.asarray(render(np.asarray(sound.theta, np.float32), sound.settings)))
+
+
+def test_a_player_writes_each_sound_once_and_never_rewrites_a_served_file(tmp_path):
+    """Gradio rewrote the content-named file of numpy audio every time the same sound came back, and a browser still
+    fetching it got a truncated file; the studio's players write a sound once and reuse the file."""
+    import gradio as gr
+    import soundfile as sf
+
+    from studio.ui.common import Player
+
+    with gr.Blocks():
+        player = Player(type="numpy", format="wav")
+    player.GRADIO_CACHE = str(tmp_path)
+    sound = views.to_player(sine(440, 0.5), SR)
+    first = player.postprocess(sound)
+    before = os.stat(first.path)
+    with open(first.path, "rb") as reader:  # a download in flight
+        head = reader.read(100)
+        again = player.postprocess(sound)  # the same sound comes back (undo, another visitor)
+        rest = reader.read()
+    after = os.stat(again.path)
+    assert again.path == first.path and (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    samples, rate = sf.read(io.BytesIO(head + rest), dtype="int16")
+    assert rate == SR and np.array_equal(samples, sound[1])  # the reader got the whole file
+    other = player.postprocess(views.to_player(sine(220, 0.5), SR))
+    assert other.path != first.path and not list(tmp_path.rglob("*.tmp"))

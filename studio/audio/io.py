@@ -82,6 +82,23 @@ def atomic_file(path):
         raise
 
 
+def write_wav_once(samples: np.ndarray, sample_rate: int, folder) -> Path:
+    """A 16-bit WAV of ``samples`` (int16 ``[T]``) in ``folder``, named by its content (rate and samples): written
+    atomically the first time, reused as it is afterwards, so a reader of an earlier copy never sees it rewritten."""
+    import hashlib
+
+    import soundfile
+
+    samples = np.asarray(samples, np.int16)
+    digest = hashlib.sha256(np.int64(sample_rate).tobytes() + samples.tobytes()).hexdigest()
+    path = Path(folder) / "studio-audio" / digest[:2] / f"{digest[2:34]}.wav"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as f:
+            soundfile.write(f, samples, int(sample_rate), subtype="PCM_16", format="WAV")
+    return path
+
+
 def write_wav(path, audio, sample_rate: int, subtype: str = "PCM_16") -> Path:
     """Write mono float audio ``[T]`` (nominally in [−1, 1]) to a WAV file, atomically; return the path.
 

@@ -51,6 +51,28 @@ class Studio:
     locks: gr.CheckboxGroup = None  # lock groups kept by variations, strips, searches and matches
 
 
+class Player(gr.Audio):
+    """``gr.Audio`` for the studio's own sounds (``(sample rate, int16 [T])`` from :func:`studio.ui.views.to_player`).
+
+    Gradio writes numpy audio to a path named by its content and rewrites that file whenever the same sound comes
+    back (undo, re-render, another visitor's identical render), so a browser still fetching it gets a truncated
+    file. A player writes each sound once, atomically, and reuses the file after that: a file that may be served is
+    never rewritten. (``is_template``: the browser side is Gradio's own audio player.)
+    """
+
+    is_template = True
+
+    def postprocess(self, value):
+        if not isinstance(value, tuple):
+            return super().postprocess(value)
+        from gradio.data_classes import FileData
+
+        from studio.audio.io import write_wav_once
+
+        sample_rate, data = value
+        return FileData(path=str(write_wav_once(data, int(sample_rate), self.GRADIO_CACHE)), orig_name="audio.wav")
+
+
 def on_player(studio: Studio) -> dict:
     """Event options that show progress (and an error badge) only on player A, not on each of 78 sliders."""
     return dict(show_progress="minimal", show_progress_on=[studio.audio])
