@@ -140,10 +140,10 @@ def test_a_player_writes_each_sound_once_and_never_rewrites_a_served_file(tmp_pa
     import gradio as gr
     import soundfile as sf
 
-    from studio.ui.common import Player
+    from studio.ui.common import player_audio
 
     with gr.Blocks():
-        player = Player(type="numpy", format="wav")
+        player = player_audio(type="numpy", format="wav")
     player.GRADIO_CACHE = str(tmp_path)
     sound = views.to_player(sine(440, 0.5), SR)
     first = player.postprocess(sound)

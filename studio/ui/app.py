@@ -21,7 +21,7 @@ from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Player, Config, Studio, user_errors
+from studio.ui.common import RENDER_GROUP, Config, Studio, player_audio, user_errors
 from studio.ui.views import limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
@@ -123,7 +123,7 @@ def _api_endpoints(config: Config) -> None:
     with gr.Column(visible=False):
         name = gr.Textbox(label="preset name")
         upload = gr.File(label="preset file", file_types=export_panel.PRESET_TYPES, type="filepath")
-        audio = Player(type="numpy", format="wav", label="audio (int16 WAV, fixed gain)")
+        audio = player_audio(type="numpy", format="wav", label="audio (int16 WAV, fixed gain)")
         by_name, by_file = gr.Button("render preset"), gr.Button("render preset file")
 
     @user_errors

@@ -51,26 +51,31 @@ class Studio:
     locks: gr.CheckboxGroup = None  # lock groups kept by variations, strips, searches and matches
 
 
-class Player(gr.Audio):
-    """``gr.Audio`` for the studio's own sounds (``(sample rate, int16 [T])`` from :func:`studio.ui.views.to_player`).
+def player_audio(*args, **kwargs) -> gr.Audio:
+    """``gr.Audio(*args, **kwargs)`` for the studio's own sounds (``(sample rate, int16 [T])`` from
+    :func:`studio.ui.views.to_player`) that writes each sound's WAV once and reuses it.
 
     Gradio writes numpy audio to a path named by its content and rewrites that file whenever the same sound comes
     back (undo, re-render, another visitor's identical render), so a browser still fetching it gets a truncated
-    file. A player writes each sound once, atomically, and reuses the file after that: a file that may be served is
-    never rewritten. (``is_template``: the browser side is Gradio's own audio player.)
+    file. This player's outputs are written once, atomically, and reused after that: a file that may be served is
+    never rewritten. (The override is on the instance: a ``gr.Audio`` subclass would make Gradio write a ``.pyi``
+    stub next to this module at import.)
     """
+    audio = gr.Audio(*args, **kwargs)
+    plain = audio.postprocess
 
-    is_template = True
-
-    def postprocess(self, value):
+    def postprocess(value):
         if not isinstance(value, tuple):
-            return super().postprocess(value)
+            return plain(value)
         from gradio.data_classes import FileData
 
         from studio.audio.io import write_wav_once
 
         sample_rate, data = value
-        return FileData(path=str(write_wav_once(data, int(sample_rate), self.GRADIO_CACHE)), orig_name="audio.wav")
+        return FileData(path=str(write_wav_once(data, int(sample_rate), audio.GRADIO_CACHE)), orig_name="audio.wav")
+
+    audio.postprocess = postprocess
+    return audio
 
 
 def on_player(studio: Studio) -> dict:

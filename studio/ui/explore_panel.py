@@ -18,7 +18,7 @@ from studio.explore import LOCK_GROUPS, LOCK_LABELS, describe_locks, lock_mask, 
 from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Player, Studio, sound_outputs, sound_values, user_errors
+from studio.ui.common import RENDER_GROUP, Studio, player_audio, sound_outputs, sound_values, user_errors
 from studio.ui.library_panel import (FACTORY, library_for, picker_choices, save_to_library, saved_outputs,
                                      sound_for_choice)
 from studio.ui.views import to_player, wait_for_warm_up
@@ -59,7 +59,7 @@ def _slot(prefix: str, i: int, label: str) -> dict:
     with gr.Column(visible=False, min_width=170, elem_id=f"{prefix}-{i}", elem_classes=["grid-cell"]) as c["box"]:
         c["image"] = gr.Image(None, format="jpeg", interactive=False, show_label=False, buttons=[],
                               elem_id=f"{prefix}-spec-{i}", height=THUMB["height"])
-        c["audio"] = Player(None, type="numpy", format="wav", label=label, interactive=False,
+        c["audio"] = player_audio(None, type="numpy", format="wav", label=label, interactive=False,
                               buttons=["download"], elem_id=f"{prefix}-audio-{i}")
         c["info"] = gr.Markdown("", elem_id=f"{prefix}-info-{i}")
         with gr.Row():

@@ -20,7 +20,7 @@ from studio.explore.maps import COLOUR_BY, colour_groups
 from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Player, Studio, sound_outputs, sound_values, user_errors
+from studio.ui.common import RENDER_GROUP, Studio, player_audio, sound_outputs, sound_values, user_errors
 from studio.ui.library_panel import FACTORY, SAVED, library_for, sound_for_choice
 from studio.ui.views import render_audio, to_player
 
@@ -98,7 +98,7 @@ def build(studio: Studio) -> dict:
     c["map"] = gr.HTML(EMPTY, js_on_load=CLICK_SCRIPT, css_template=MAP_CSS, elem_id="sound-map",
                        padding=False)
     with gr.Row(equal_height=True):
-        c["audio"] = Player(None, type="numpy", format="wav", label="clicked sound", interactive=False,
+        c["audio"] = player_audio(None, type="numpy", format="wav", label="clicked sound", interactive=False,
                               autoplay=True, buttons=["download"], elem_id="map-audio", scale=3)
         with gr.Column(scale=2):
             c["picked"] = gr.Markdown("Click a point to hear it.", elem_id="map-picked")

@@ -30,7 +30,8 @@ from studio.explore import lock_mask
 from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.search.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Player, Studio, failed_line, sound_outputs, streamed_user_errors, user_errors
+from studio.ui.common import (RENDER_GROUP, Studio, failed_line, player_audio, sound_outputs, streamed_user_errors,
+                              user_errors)
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
@@ -317,13 +318,13 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
                         "renders with the current sound's settings (buffer length, noise seed).", elem_id="match-note")
         with gr.Column(scale=3, min_width=360):
             c["progress"] = gr.Markdown("", elem_id="match-progress")
-            c["audio"] = Player(None, type="numpy", format="wav", label="Best match so far", interactive=False,
+            c["audio"] = player_audio(None, type="numpy", format="wav", label="Best match so far", interactive=False,
                                   buttons=["download"], elem_id="match-audio")
             c["spectrogram"] = gr.Image(None, label="Its spectrogram", format="jpeg", interactive=False, buttons=[],
                                         elem_id="match-spectrogram")
             with gr.Row(equal_height=True):
                 c["ab"] = gr.Radio([A_TARGET, B_MATCH], value=A_TARGET, label="A/B", elem_id="match-ab", scale=1)
-                c["ab_audio"] = Player(None, type="numpy", format="wav", label="A/B player (same loudness)",
+                c["ab_audio"] = player_audio(None, type="numpy", format="wav", label="A/B player (same loudness)",
                                          interactive=False, autoplay=True, buttons=["download"],
                                          elem_id="match-ab-audio", scale=3)
             gr.Markdown(AB_NOTE, elem_id="match-ab-note")

@@ -30,7 +30,7 @@ from studio.scoring.factory import ENABLE_CLAP, scorer_headline
 from studio.scoring.shared import shared_scorer
 from studio.search import BUDGET_NAMES, STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, search, to_preset
 from studio.ui import state as st
-from studio.ui.common import (RENDER_GROUP, Player, Studio, failed_line, shown_error, sound_outputs,
+from studio.ui.common import (RENDER_GROUP, Studio, failed_line, player_audio, shown_error, sound_outputs,
                               streamed_user_errors, user_errors)
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
@@ -390,7 +390,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
         with gr.Column(scale=3, min_width=360):
             c["understood"] = gr.Markdown("", elem_id="prompt-understood")
             c["progress"] = gr.Markdown("Type a prompt and press Generate.", elem_id="prompt-progress")
-            c["audio"] = Player(None, type="numpy", format="wav", label="Best so far", interactive=False,
+            c["audio"] = player_audio(None, type="numpy", format="wav", label="Best so far", interactive=False,
                                   autoplay=False, buttons=["download"], elem_id="prompt-audio")
             c["spectrogram"] = gr.Image(None, label="Its spectrogram", format="jpeg", interactive=False, buttons=[],
                                         elem_id="prompt-spectrogram")

@@ -14,7 +14,7 @@ import numpy as np
 from studio.checks import check_seed, midi_to_hz, note_name
 from studio.synth import MODULES, PARAMS
 from studio.ui import state as st
-from studio.ui.common import (DURATIONS, RENDER_GROUP, Player, Studio, on_player, shown_value, slider_step,
+from studio.ui.common import (DURATIONS, RENDER_GROUP, Studio, on_player, player_audio, shown_value, slider_step,
                               slider_values, sound_outputs, sound_values, status_text, user_errors, view_outputs,
                               view_values)
 from studio.synth.inert import inert_knobs
@@ -164,9 +164,9 @@ def build_player(studio: Studio, initial: st.StudioState) -> dict:
     """Player A/B, pictures, status line and transport. Returns the buttons for :func:`wire_player`."""
     audio, spectrogram, waveform = _initial_views(initial)
     with gr.Row(equal_height=True):
-        studio.audio = Player(audio, type="numpy", format="wav", label="A · current sound", interactive=False,
+        studio.audio = player_audio(audio, type="numpy", format="wav", label="A · current sound", interactive=False,
                                 autoplay=True, buttons=["download"], elem_id="audio-a", scale=3)
-        studio.audio_b = Player(None, type="numpy", format="wav", label="B · pinned sound", interactive=False,
+        studio.audio_b = player_audio(None, type="numpy", format="wav", label="B · pinned sound", interactive=False,
                                   buttons=["download"], elem_id="audio-b", scale=2)
     # JPEG: 0.3 ms to encode against PNG's 16 ms, and a spectrogram is continuous-tone anyway.
     studio.spectrogram = gr.Image(spectrogram, label="Spectrogram (log frequency, top 80 dB)", format="jpeg",
