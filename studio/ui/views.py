@@ -34,21 +34,24 @@ def limit_renders(n: int) -> None:
 
 _RECENT: dict = {}  # (θ bytes, settings) → audio: a knob's release renders once, its pictures reuse the audio
 _RECENT_SIZE = 16
+_RECENT_LOCK = threading.Lock()  # renders run in many request threads at once
 
 
 def render_audio(sound) -> np.ndarray:
     """The sound's audio ``[T]`` float32 in [−1, 1] (θ and settings of a Preset); the last few are remembered."""
     theta = np.asarray(sound.theta, np.float32)
     key = (theta.tobytes(), sound.settings)
-    audio = _RECENT.get(key)
+    with _RECENT_LOCK:
+        audio = _RECENT.get(key)
     if audio is None:
         wait_for_warm_up()
         with _RENDER_SLOTS:
             audio = np.asarray(render(theta, sound.settings))
         audio.setflags(write=False)
-        _RECENT[key] = audio
-        while len(_RECENT) > _RECENT_SIZE:
-            _RECENT.pop(next(iter(_RECENT)))
+        with _RECENT_LOCK:  # evicting while another thread inserts would break the iteration
+            _RECENT[key] = audio
+            while len(_RECENT) > _RECENT_SIZE:
+                _RECENT.pop(next(iter(_RECENT)))
     return audio
 
 
