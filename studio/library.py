@@ -28,13 +28,16 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 import time
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
+from studio import limits
 from studio.errors import StudioError
+from studio.limits import PUBLIC_MAX_SOUNDS  # noqa: F401 (the limits live in studio.limits)
 
 ENV_LIBRARY = "SYNTH_STUDIO_LIBRARY"  # library root folder
 ENV_PUBLIC = "SYNTH_STUDIO_PUBLIC"  # "1"/"true": per-session namespaces (default on when SPACE_ID is set)
@@ -42,7 +45,6 @@ PRESET_SUFFIX = ".yaml"
 WAV_SUFFIX = ".wav"
 MAX_NAME_CHARS = 80
 MAX_SLUG_CHARS = 60
-PUBLIC_MAX_SOUNDS = 200  # per session in public mode, so one visitor cannot fill the disk
 PENDING_SUFFIX = ".pending"  # ".<slug>.pending": that sound's pair is being replaced (see Library._replacing)
 
 _SLUG_RE = re.compile(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_SLUG_CHARS - 1}}})")
@@ -200,10 +202,13 @@ class Library:
 
     root: the library root; namespace: ``None`` for the root itself (local mode) or a 32-hex-digit
     :func:`namespace_for` value (public mode: ``root/sessions/<namespace>``). max_sounds: refuse new sounds
-    beyond this count (``None``: no limit).
+    beyond this count (``None``: no limit). max_bytes: refuse a save that would take this folder's files beyond
+    this many bytes. max_total_bytes, max_sessions (namespaces only): refuse a save that would take all sessions'
+    files together beyond this many bytes, or that would start a library when this many session folders exist.
     """
 
-    def __init__(self, root: str | os.PathLike, namespace: str | None = None, max_sounds: int | None = None):
+    def __init__(self, root: str | os.PathLike, namespace: str | None = None, max_sounds: int | None = None,
+                 max_bytes: int | None = None, max_total_bytes: int | None = None, max_sessions: int | None = None):
         root = Path(root).expanduser()
         if namespace is not None:
             if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace):
@@ -212,6 +217,10 @@ class Library:
         else:
             self.folder = root
         self.max_sounds = max_sounds
+        self.max_bytes = max_bytes
+        self.sessions = self.folder.parent if namespace is not None else None  # all public libraries' folder
+        self.max_total_bytes = max_total_bytes if namespace is not None else None
+        self.max_sessions = max_sessions if namespace is not None else None
         self._recover()  # the folder itself is created by the first write, not by looking
 
     # -- paths -----------------------------------------------------------------------------------------------
@@ -326,6 +335,8 @@ class Library:
         audio = np.asarray(audio, np.float32)
         if audio.ndim != 1 or audio.size == 0:
             raise LibraryError(f"audio must be one non-empty channel [T], got shape {list(audio.shape)}")
+        new_bytes = _WAV_HEADER_BYTES + 2 * audio.size + len(text.encode("utf-8"))  # a 16-bit WAV and the preset
+        self._check_shared_space(slug, new_bytes)  # before the folder exists: a refused visitor leaves none
         with self._locked():
             exists = self.exists(slug)
             if exists and not overwrite:
@@ -333,10 +344,45 @@ class Library:
                                        "allow overwriting", "name")
             if not exists and self.max_sounds is not None and len(self.slugs()) >= self.max_sounds:
                 raise LibraryError(f"the library is full ({self.max_sounds} sounds): delete some first")
+            old_bytes = self._pair_bytes(slug)
+            if self.max_bytes is not None:
+                used = _folder_bytes(self.folder)
+                if used - old_bytes + new_bytes > self.max_bytes:
+                    raise LibraryError(f"your library is full: {_mb(used)} of {_mb(self.max_bytes)} used, and this "
+                                       f"sound needs {_mb(new_bytes)}; delete some sounds first (or save at a lower "
+                                       "sample rate or a shorter buffer length)")
             with self._replacing(slug):
                 _write_wav_atomic(self.wav_path(slug), audio, sample_rate)
                 _write_bytes_atomic(self.preset_path(slug), text.encode("utf-8"))
+            if self.sessions is not None:
+                _sessions_usage_add(self.sessions, self._pair_bytes(slug) - old_bytes)
         return Entry(slug, preset.name, tuple(preset.tags), preset.created, self.preset_path(slug), self.wav_path(slug))
+
+    def _pair_bytes(self, slug: str) -> int:
+        """The bytes a saved sound's two files take (0 for files that do not exist)."""
+        total = 0
+        for path in (self.wav_path(slug), self.preset_path(slug)):
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+        return total
+
+    def _check_shared_space(self, slug: str, new_bytes: int) -> None:
+        """Refuse a save that would start a library beyond ``max_sessions`` or take all public libraries beyond
+        ``max_total_bytes`` (the shared disk; approximate, without the lock: the totals are recounted now and then)."""
+        if self.sessions is None:
+            return
+        if self.max_sessions is not None and not self.folder.is_dir():
+            with contextlib.suppress(OSError):
+                if sum(1 for p in self.sessions.iterdir() if p.is_dir()) >= self.max_sessions:
+                    raise LibraryError(f"this studio already keeps the most libraries it can ({self.max_sessions} "
+                                       "browsers), so a new one cannot be started now: export the sound to keep "
+                                       "it (Export WAV + preset)")
+        if self.max_total_bytes is not None:
+            total = sessions_bytes(self.sessions)
+            if total - self._pair_bytes(slug) + new_bytes > self.max_total_bytes:
+                raise LibraryError(f"this studio's disk space for saved sounds is used up ({_mb(total)} of "
+                                   f"{_mb(self.max_total_bytes)} for all visitors), so nothing can be saved now: "
+                                   "export the sound to keep it (Export WAV + preset)")
 
     def rename(self, slug: str, new_name: str, overwrite: bool = False) -> Entry:
         """Give a saved sound a new display name (and so a new id); its sound is unchanged."""
@@ -365,9 +411,12 @@ class Library:
             path = self.preset_path(slug)
             if not path.exists():
                 raise SoundNotFoundError(f"no saved sound called {slug!r}", "slug")
+            freed = self._pair_bytes(slug)
             path.unlink()
             self.wav_path(slug).unlink(missing_ok=True)
             _fsync_dir(self.folder)
+            if self.sessions is not None:
+                _sessions_usage_add(self.sessions, -freed)
 
 
 def open_library(root: str | os.PathLike, public: bool, token: str | None) -> Library:
@@ -376,7 +425,55 @@ def open_library(root: str | os.PathLike, public: bool, token: str | None) -> Li
         return Library(root)
     if not token:
         raise LibraryError("this session has no library yet: reload the page", "session")
-    return Library(root, namespace=namespace_for(token), max_sounds=PUBLIC_MAX_SOUNDS)
+    return Library(root, namespace=namespace_for(token), max_sounds=limits.PUBLIC_MAX_SOUNDS,
+                   max_bytes=limits.PUBLIC_MAX_SESSION_BYTES, max_total_bytes=limits.PUBLIC_MAX_TOTAL_BYTES,
+                   max_sessions=limits.PUBLIC_MAX_SESSIONS)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Disk use (public mode's quotas)
+
+_WAV_HEADER_BYTES = 44
+_usage_lock = threading.Lock()
+_usage: dict[str, list] = {}  # sessions folder -> [monotonic time it was counted, bytes]
+
+
+def _mb(n: int) -> str:
+    return f"{n / limits.MB:.1f} MB"
+
+
+def _folder_bytes(folder: Path) -> int:
+    """The bytes of the files directly in ``folder`` (a library holds no subfolders)."""
+    total = 0
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as it:
+        for entry in it:
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+def sessions_bytes(sessions: str | os.PathLike) -> int:
+    """The bytes all public libraries under ``sessions`` take: counted from the disk at most every
+    ``LIBRARY_RECOUNT_S`` seconds, and kept up to date by this process's saves and deletes in between."""
+    key = str(Path(sessions).resolve())
+    with _usage_lock:
+        entry = _usage.get(key)
+        if entry is None or time.monotonic() - entry[0] > limits.LIBRARY_RECOUNT_S:
+            total = 0
+            with contextlib.suppress(FileNotFoundError), os.scandir(key) as it:
+                for sub in it:
+                    if sub.is_dir(follow_symlinks=False):
+                        total += _folder_bytes(Path(sub.path))
+            entry = _usage[key] = [time.monotonic(), total]
+        return entry[1]
+
+
+def _sessions_usage_add(sessions: Path, delta: int) -> None:
+    key = str(Path(sessions).resolve())
+    with _usage_lock:
+        if key in _usage:
+            _usage[key][1] += delta
 
 
 # ---------------------------------------------------------------------------------------------------------------
