@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -20,6 +19,7 @@ from studio.library import default_library_root, import_preset, load_or_create_s
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
+from studio.ui import disk
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Config, Studio, player_audio, user_errors
 from studio.ui.views import limit_renders, render_audio, start_warm_up, to_player
@@ -70,7 +70,7 @@ def build_app(config: Config) -> gr.Blocks:
     """The studio as a ``gr.Blocks`` (not launched). Launch it with :func:`launch_options`."""
     initial = st.initial_state(initial_sound())
     studio = Studio(config=config)
-    with gr.Blocks(title="Synth sketch studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="Synth sketch studio", analytics_enabled=False) as demo:  # caches: studio.ui.disk
         studio.state = gr.State(initial)
         gr.Markdown(INTRO, elem_id="intro")
         if config.public:
@@ -150,10 +150,11 @@ def _api_endpoints(config: Config) -> None:
     gr.api(list_presets, api_name="list_presets")
 
 
-def launch_options() -> dict:
-    """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch)."""
+def launch_options(config: Config | None = None) -> dict:
+    """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch) and, given the
+    config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk)."""
     return dict(theme=gr.themes.Soft(), css=CSS, js=synth_panel.tooltip_script(), max_file_size="10mb",
-                footer_links=["api"])
+                footer_links=["api"], app_kwargs=disk.app_kwargs(config.export_dir) if config else None)
 
 
 def make_config(library: str | os.PathLike | None = None, public: bool | None = None) -> Config:
@@ -163,7 +164,7 @@ def make_config(library: str | os.PathLike | None = None, public: bool | None = 
     secret = None  # only public mode keeps a (encrypted) library token in the browser
     if public:
         secret = os.environ.get("SYNTH_STUDIO_SECRET") or load_or_create_secret(root)
-    return Config(library_root=str(root), public=public, export_dir=tempfile.mkdtemp(prefix="synth-studio-exports-"),
+    return Config(library_root=str(root), public=public, export_dir=disk.new_export_dir(),
                   render_concurrency=render_concurrency(), browser_secret=secret)
 
 
@@ -198,8 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_app(config)
     print(f"synth studio: library {config.library_root} ({'public: per-browser' if config.public else 'local'})",
           flush=True)
+    disk.exit_on_sigterm()
     demo.launch(server_name=args.host, server_port=args.port, show_error=False, prevent_thread_lock=True,
-                **launch_options())
+                **launch_options(config))
     start_background_work()
     demo.block_thread()
 
@@ -217,6 +219,6 @@ def serve_in_background(config: Config, port: int | None = None) -> gr.Blocks:
     Stop it with ``demo.close()``."""
     demo = build_app(config)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_options())
+                **launch_options(config))
     start_background_work()
     return demo
