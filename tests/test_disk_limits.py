@@ -120,6 +120,17 @@ def test_the_size_cap_never_deletes_a_file_just_handed_out(server):
     assert not path.exists()
 
 
+def test_a_player_file_handed_out_again_counts_as_fresh(tmp_path):
+    from studio.audio.io import write_wav_once
+
+    samples = np.arange(1000, dtype=np.int16)
+    path = write_wav_once(samples, 48000, tmp_path)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    assert write_wav_once(samples, 48000, tmp_path) == path  # the same sound again (undo, another visitor)
+    assert time.time() - path.stat().st_mtime < 60, "the sweeper would delete a file just handed out"
+
+
 def test_the_default_schedule_sweeps_within_minutes():
     every, max_age, min_age = DEFAULT_SCHEDULE
     assert max_age <= 15 * 60 and every <= 60

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +96,9 @@ def write_wav_once(samples: np.ndarray, sample_rate: int, folder) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(path) as f:
             soundfile.write(f, samples, int(sample_rate), subtype="PCM_16", format="WAV")
+    else:
+        with suppress(OSError):
+            os.utime(path)  # handed out again: the cache sweeper (studio.ui.disk) ages files from their last use
     return path
 
 
