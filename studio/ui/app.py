@@ -153,8 +153,9 @@ def _api_endpoints(config: Config) -> None:
 def launch_options(config: Config | None = None) -> dict:
     """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch) and, given the
     config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk)."""
+    disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public) if config else None
     return dict(theme=gr.themes.Soft(), css=CSS, js=synth_panel.tooltip_script(), max_file_size="10mb",
-                footer_links=["api"], app_kwargs=disk.app_kwargs(config.export_dir) if config else None)
+                footer_links=["api"], app_kwargs=disk_guard)
 
 
 def make_config(library: str | os.PathLike | None = None, public: bool | None = None) -> Config:

@@ -256,12 +256,13 @@ def lifespan(guard: DiskGuard):
     return run
 
 
-def app_kwargs(export_dir: str | None = None) -> dict:
-    """``launch(app_kwargs=...)`` for a studio server: the upload quota and the sweeper."""
+def app_kwargs(export_dir: str | None = None, quotas: bool = True) -> dict:
+    """``launch(app_kwargs=...)`` for a studio server: the sweeper, and with ``quotas`` (public mode) the upload
+    quota."""
     from starlette.middleware import Middleware
 
     guard = DiskGuard(export_dir)
-    return dict(middleware=[Middleware(UploadQuota, guard=guard)], lifespan=lifespan(guard))
+    return dict(middleware=[Middleware(UploadQuota, guard=guard)] if quotas else [], lifespan=lifespan(guard))
 
 
 # ---------------------------------------------------------------------------------------------------------------
