@@ -371,9 +371,9 @@ class Library:
         ``max_total_bytes`` (the shared disk; approximate, without the lock: the totals are recounted now and then)."""
         if self.sessions is None:
             return
-        if self.max_sessions is not None and not self.folder.is_dir():
+        if self.max_sessions is not None and not _has_sounds(self.folder):
             with contextlib.suppress(OSError):
-                if sum(1 for p in self.sessions.iterdir() if p.is_dir()) >= self.max_sessions:
+                if sum(1 for p in self.sessions.iterdir() if _has_sounds(p)) >= self.max_sessions:
                     raise LibraryError(f"this studio already keeps the most libraries it can ({self.max_sessions} "
                                        "browsers), so a new one cannot be started now: export the sound to keep "
                                        "it (Export WAV + preset)")
@@ -390,6 +390,8 @@ class Library:
 
         new_name = clean_name(new_name)
         new_slug = slugify(new_name)
+        if not self.folder.is_dir():  # nothing to rename; and looking must not create a (session) folder
+            raise SoundNotFoundError(f"no saved sound called {check_slug(slug)!r}", "slug")
         with self._locked():
             preset = dataclasses.replace(self.load(check_slug(slug)), name=new_name)
             if new_slug != slug and self.exists(new_slug) and not overwrite:
@@ -407,6 +409,8 @@ class Library:
 
     def delete(self, slug: str) -> None:
         """Remove a saved sound (preset first, so a crash never leaves a listed sound without its file)."""
+        if not self.folder.is_dir():  # nothing to delete; and looking must not create a (session) folder
+            raise SoundNotFoundError(f"no saved sound called {check_slug(slug)!r}", "slug")
         with self._locked():
             path = self.preset_path(slug)
             if not path.exists():
@@ -440,6 +444,11 @@ _usage: dict[str, list] = {}  # sessions folder -> [monotonic time it was counte
 
 def _mb(n: int) -> str:
     return f"{n / limits.MB:.1f} MB"
+
+
+def _has_sounds(folder: Path) -> bool:
+    """Whether a session folder holds a saved sound (an emptied library holds no place among PUBLIC_MAX_SESSIONS)."""
+    return folder.is_dir() and any(folder.glob(f"*{PRESET_SUFFIX}"))
 
 
 def _folder_bytes(folder: Path) -> int:

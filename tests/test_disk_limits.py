@@ -59,6 +59,13 @@ def test_a_client_over_its_upload_quota_is_refused_while_another_still_uploads(s
     # Claiming another address in front of the proxy's does not help: the proxy's own entry counts.
     spoofed = upload(server, "198.51.100.9, 203.0.113.1", 400 * KB)
     assert spoofed.status_code == 429
+    # Nor does a second Content-Type header that hides the multipart one (the server reads the first).
+    body = (b'--b\r\nContent-Disposition: form-data; name="files"; filename="x.bin"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n" + b"\0" * (400 * KB) + b"\r\n--b--\r\n")
+    hidden = httpx.post(f"{server.local_url}gradio_api/upload", content=body, timeout=30,
+                        headers=[("Content-Type", "multipart/form-data; boundary=b"), ("Content-Type", "text/plain"),
+                                 ("X-Forwarded-For", "203.0.113.1")])
+    assert hidden.status_code == 429, hidden.text
     other = upload(server, "203.0.113.2", 400 * KB)
     assert other.status_code == 200, other.text
     assert Path(other.json()[0]).is_file()
@@ -197,3 +204,18 @@ def test_the_number_of_browser_libraries_is_bounded(tmp_path, monkeypatch):
     with pytest.raises(LibraryError, match="most libraries it can"):
         late.save(*_sound("one"))
     assert len(list((tmp_path / "sessions").iterdir())) == 2  # the refused browser left no folder
+    for attempt in (lambda: late.delete("one"), lambda: late.rename("one", "two")):
+        with pytest.raises(LibraryError, match="no saved sound"):
+            attempt()
+    assert len(list((tmp_path / "sessions").iterdir())) == 2  # nor did looking for a sound to delete or rename
+
+
+def test_an_emptied_library_holds_no_place_among_the_libraries(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "PUBLIC_MAX_SESSIONS", 1)
+    first = open_library(tmp_path, True, new_session_token())
+    first.save(*_sound("one"))
+    late = open_library(tmp_path, True, new_session_token())
+    with pytest.raises(LibraryError, match="most libraries it can"):
+        late.save(*_sound("one"))
+    first.delete("one")
+    late.save(*_sound("one"))

@@ -94,11 +94,11 @@ class DiskGuard:
                 return 429, (f"Too many uploads: at most {limits.UPLOAD_CLIENT_MAX_REQUESTS} in {minutes} from one "
                              "address. Try again in a few minutes.")
             if sum(n for _, n in mine) + size > limits.UPLOAD_CLIENT_MAX_BYTES:
-                return 429, (f"Upload quota used up: at most {limits.UPLOAD_CLIENT_MAX_BYTES // limits.MB} MB in "
+                return 429, (f"Upload quota used up: at most {limits.UPLOAD_CLIENT_MAX_BYTES / limits.MB:.3g} MB in "
                              f"{minutes} from one address. Try again in a few minutes.")
             if sum(n for _, n in self.everyone) + size > limits.UPLOAD_TOTAL_MAX_BYTES:
                 return 503, ("The server takes no more uploads right now (all visitors together sent "
-                             f"{limits.UPLOAD_TOTAL_MAX_BYTES // limits.MB} MB in {minutes}). "
+                             f"{limits.UPLOAD_TOTAL_MAX_BYTES / limits.MB:.3g} MB in {minutes}). "
                              "Try again in a few minutes.")
             if self.cache_bytes + size > limits.CACHE_MAX_BYTES:
                 return 503, "The server's space for files is full right now. Try again in a few minutes."
@@ -120,13 +120,15 @@ class UploadQuota:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") != "POST":
             return await self.app(scope, receive, send)
-        headers = dict(scope.get("headers", ()))
-        if not headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
-            return await self.app(scope, receive, send)
+        headers = scope.get("headers", ())
+        if not any(key == b"content-type" and b"multipart" in value.lower() for key, value in headers):
+            return await self.app(scope, receive, send)  # (any of them: a repeated header must not slip past)
         try:
-            size = int(headers.get(b"content-length", b""))
-        except ValueError:
+            size = int(next(value for key, value in headers if key == b"content-length"))
+        except StopIteration:
             return await _refuse(send, receive, 411, "Uploads must declare their size (Content-Length).", drain=False)
+        except ValueError:
+            return await _refuse(send, receive, 400, "The upload's Content-Length is not a number.", drain=False)
         refusal = self.guard.admit(client_key(scope), size)
         if refusal is not None:
             status, reason = refusal
