@@ -2,7 +2,7 @@
 
 A public studio must not let one visitor fill the server's disk. The numbers (also listed in the README's public-mode
 section) are sized for the studio's own use: a preset file is ~4 KB, a match target at most 10 MB, a saved sound at
-the default settings ~0.4 MB and the largest (192 kHz × 30 s) 11.5 MB.
+the default settings (48 kHz × 2 s) ~0.2 MB and the largest (192 kHz × 30 s) 11.5 MB.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ MB = 1024 * 1024
 
 # -- Saved sounds in public mode (studio.library) -----------------------------------------------------------------
 PUBLIC_MAX_SOUNDS = 200  # sounds in one browser's library
-PUBLIC_MAX_SESSION_BYTES = 100 * MB  # files in one browser's library (~250 sounds at the default settings)
+PUBLIC_MAX_SESSION_BYTES = 100 * MB  # files in one browser's library (200 default sounds take ~40 MB)
 PUBLIC_MAX_TOTAL_BYTES = 2048 * MB  # all browsers' libraries together
 PUBLIC_MAX_SESSIONS = 1000  # browser libraries (session folders) on the server
 LIBRARY_RECOUNT_S = 30.0  # the total above is recounted from the disk at most this often (and kept up by saves)

@@ -67,7 +67,7 @@ def render_concurrency() -> int:
 
 
 def build_app(config: Config) -> gr.Blocks:
-    """The studio as a ``gr.Blocks`` (not launched). Launch it with :func:`launch_options`."""
+    """The studio as a ``gr.Blocks`` (not launched). Launch it with :func:`launch_options` (given the config)."""
     initial = st.initial_state(initial_sound())
     studio = Studio(config=config)
     with gr.Blocks(title="Synth sketch studio", analytics_enabled=False) as demo:  # caches: studio.ui.disk
