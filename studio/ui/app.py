@@ -21,8 +21,8 @@ from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Config, Studio, player_audio, user_errors
-from studio.ui.views import limit_renders, render_audio, start_warm_up, to_player
+from studio.ui.common import DURATIONS, RENDER_GROUP, Config, Studio, player_audio, user_errors
+from studio.ui.views import accept_only, limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
 QUEUE_MAX_SIZE = 64  # beyond this, new requests are refused at once instead of waiting minutes
@@ -54,6 +54,14 @@ def initial_sound():
     from studio.presets import Preset
 
     return Preset(name="init", theta=default_theta(), settings=RenderSettings(), tags=("init",))
+
+
+def public_render_settings() -> list:
+    """The render shapes a public studio accepts: the studio's rate and control rate with the buffer lengths
+    its menu offers, and the factory presets' own settings (any other shape would compile a new renderer)."""
+    base = RenderSettings()
+    return [*(dataclasses.replace(base, duration=float(d)) for d in DURATIONS),
+            *(p.settings for p in factory_presets())]
 
 
 def render_concurrency() -> int:
@@ -114,6 +122,7 @@ def build_app(config: Config) -> gr.Blocks:
         match_panel.wire(studio, match, demo)
     demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
     limit_renders(config.render_concurrency)  # knob renders run off the queue
+    accept_only(public_render_settings() if config.public else None)
     return demo
 
 
