@@ -22,10 +22,13 @@ from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
 from studio.ui import state as st
 from studio.ui.common import DURATIONS, RENDER_GROUP, Config, Studio, player_audio, user_errors
+from studio.ui.jobs import GATE, long_job_limits
 from studio.ui.views import accept_only, limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
-QUEUE_MAX_SIZE = 64  # beyond this, new requests are refused at once instead of waiting minutes
+# Beyond this many waiting events, new requests are refused at once instead of waiting minutes. Gradio counts every
+# event in one pool, so long jobs never wait in it: they start at once and jobs.GATE orders or refuses them.
+QUEUE_MAX_SIZE = 64
 
 INTRO = """# Synth sketch studio
 Every knob of the 78-parameter *Voice* synthesizer (torchsynth's patch, as used by SynthAX and CTAG), rendered
@@ -122,6 +125,7 @@ def build_app(config: Config) -> gr.Blocks:
         match_panel.wire(studio, match, demo)
     demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
     limit_renders(config.render_concurrency)  # knob renders run off the queue
+    GATE.configure(long_job_limits(config.render_concurrency, config.public))  # long jobs too
     accept_only(public_render_settings() if config.public else None)
     return demo
 
