@@ -93,6 +93,13 @@ class JobRunner:
                 if self._tickets.get(session) is ticket:
                     del self._tickets[session]
 
+    def check_room(self, session: str) -> None:
+        """Refuse (:class:`JobRefused`) now what :meth:`job` would refuse, before a handler reads its inputs."""
+        with self._lock:
+            claimed = session in self._claimed
+        if not claimed:
+            self.gate.check_room(session, self.kind)
+
     def wait_turn(self, session: str, flag: threading.Event,
                   waiting: Callable[[str], dict]) -> Generator[dict, None, bool]:
         """Inside :meth:`job`: wait for the job's turn (the gate's limits), yielding ``waiting(line)`` with a
@@ -287,27 +294,36 @@ class JobGate:
     def admit(self, session: str, kind: str, claim: bool = False) -> Ticket:
         """A ticket for ``session``'s job of ``kind`` (``claim``: reserved now, started by a later step within
         ``CLAIM_TTL_S``); :class:`JobRefused` saying why when the page or the server has enough."""
-        label, stoppable = JOB_KINDS[kind]
-        limits = self.limits
         with self._cond:
-            self._drop_stale()
-            mine = [t for t in self._tickets if t.session == session]
-            if any(t.kind == kind for t in mine):
-                then = "stop it or wait for it to finish" if stoppable else "wait for it to finish"
-                raise JobRefused(f"{label[0].upper()}{label[1:]} is already running for this page — {then}, "
-                                 f"then try again.", kind)
-            if len(mine) >= limits.session_total:
-                names = ", ".join(JOB_KINDS[t.kind][0] for t in mine)
-                raise JobRefused(f"This page already has {len(mine)} long jobs running or waiting ({names}): "
-                                 f"wait for one to finish, then try again.", kind)
-            same = [t for t in self._tickets if t.kind == kind]
-            if len(same) >= limits.running.get(kind, 1) + limits.waiting or len(self._tickets) >= limits.total:
-                raise JobRefused(f"The studio is busy: {len(self._tickets)} long jobs are running or waiting "
-                                 f"({len(same)} like this one), so {label} was not started. Try again in a "
-                                 f"minute; knobs and renders keep working meanwhile.", kind)
+            self._refuse(session, kind)
             ticket = Ticket(session, kind, claim)
             self._tickets.append(ticket)
             return ticket
+
+    def check_room(self, session: str, kind: str) -> None:
+        """:class:`JobRefused` now when :meth:`admit` would refuse (so a handler can refuse before reading its
+        inputs); the room is not reserved."""
+        with self._cond:
+            self._refuse(session, kind)
+
+    def _refuse(self, session: str, kind: str) -> None:
+        label, stoppable = JOB_KINDS[kind]
+        limits = self.limits  # the caller holds the lock
+        self._drop_stale()
+        mine = [t for t in self._tickets if t.session == session]
+        if any(t.kind == kind for t in mine):
+            then = "stop it or wait for it to finish" if stoppable else "wait for it to finish"
+            raise JobRefused(f"{label[0].upper()}{label[1:]} is already running for this page — {then}, "
+                             f"then try again.", kind)
+        if len(mine) >= limits.session_total:
+            names = ", ".join(JOB_KINDS[t.kind][0] for t in mine)
+            raise JobRefused(f"This page already has {len(mine)} long jobs running or waiting ({names}): "
+                             f"wait for one to finish, then try again.", kind)
+        same = [t for t in self._tickets if t.kind == kind]
+        if len(same) >= limits.running.get(kind, 1) + limits.waiting or len(self._tickets) >= limits.total:
+            raise JobRefused(f"The studio is busy: {len(self._tickets)} long jobs are running or waiting "
+                             f"({len(same)} like this one), so {label} was not started. Try again in a "
+                             f"minute; knobs and renders keep working meanwhile.", kind)
 
     def take(self, ticket: Ticket) -> None:
         """The claimed job has started: its ticket no longer expires."""

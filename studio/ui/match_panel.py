@@ -139,6 +139,7 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
     current sound's settings; locked knobs keep its values. The last update adds the matches (best first) to the
     session's list and puts the best in the A/B player's "B".
     """
+    MATCHES.check_room(session)  # a page's second match is refused before its target is read
     settings = state.sound.settings
     budget = check_choice(budget, MATCH_PLANS, "budget")
     strategy = check_choice(strategy or "learned_es", STRATEGIES, "strategy")
