@@ -21,7 +21,7 @@ from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Studio, player_audio, sound_outputs, sound_values, user_errors
-from studio.ui.jobs import GATE, session_id
+from studio.ui.jobs import GATE, JobRefused, session_id
 from studio.ui.library_panel import FACTORY, SAVED, library_for, sound_for_choice
 from studio.ui.views import render_audio, to_player
 
@@ -118,8 +118,11 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     def redraw(state: st.StudioState, space, colour_by, seed, selected, request: gr.Request = None):
         seed = check_seed(seed, "map_seed")
         library, _ = library_for(studio, state)
-        with GATE.turn(session_id(request), "map"):  # refused at once when the page or server has enough
-            drawn = draw(library, space or "theta", colour_by or "tag", seed)
+        try:
+            with GATE.turn(session_id(request), "map"):  # refused at once when the page or server has enough
+                drawn = draw(library, space or "theta", colour_by or "tag", seed)
+        except JobRefused as refused:  # a note, not an error: page loads redraw the map too
+            return gr.update(), gr.update(), str(refused), gr.update()
         selected = selected if selected in drawn.keys else None
         return drawn, drawn.svg(selected), drawn.note, selected
 
