@@ -148,8 +148,8 @@ def default_sounds_per_step(backend: str) -> int:
 
 
 # Compiled renderers are kept by memory, not only by count: each holds its executables and constants, and their
-# size grows with the buffer (measured on a CPU: RSS grows 85–120 bytes per audio sample per shape compiled, so
-# 192 kHz × 29 s costs ~0.6 GB; bench numbers in the README's public-mode section). Least recently used go first.
+# size grows with the buffer (measured on a CPU: RSS grew 65–120 bytes per audio sample per shape compiled, so
+# 192 kHz × 29 s costs ~0.6 GB; bench/renderer_memory.py). Least recently used go first.
 RENDERER_BYTES_PER_SAMPLE = 120
 RENDERER_CACHE_BYTES = int(float(os.environ.get("SYNTH_RENDERER_CACHE_MB", "768")) * 2**20)
 RENDERER_CACHE_COUNT = 16
