@@ -21,11 +21,14 @@ from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
 from studio.ui import disk
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Config, Studio, player_audio, user_errors
-from studio.ui.views import limit_renders, render_audio, start_warm_up, to_player
+from studio.ui.common import DURATIONS, RENDER_GROUP, Config, Studio, player_audio, user_errors
+from studio.ui.jobs import GATE, long_job_limits
+from studio.ui.views import accept_only, limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
-QUEUE_MAX_SIZE = 64  # beyond this, new requests are refused at once instead of waiting minutes
+# Beyond this many waiting events, new requests are refused at once instead of waiting minutes. Gradio counts every
+# event in one pool, so long jobs never wait in it: they start at once and jobs.GATE orders or refuses them.
+QUEUE_MAX_SIZE = 64
 
 INTRO = """# Synth sketch studio
 Every knob of the 78-parameter *Voice* synthesizer (torchsynth's patch, as used by SynthAX and CTAG), rendered
@@ -54,6 +57,14 @@ def initial_sound():
     from studio.presets import Preset
 
     return Preset(name="init", theta=default_theta(), settings=RenderSettings(), tags=("init",))
+
+
+def public_render_settings() -> list:
+    """The render shapes a public studio accepts: the studio's rate and control rate with the buffer lengths
+    its menu offers, and the factory presets' own settings (any other shape would compile a new renderer)."""
+    base = RenderSettings()
+    return [*(dataclasses.replace(base, duration=float(d)) for d in DURATIONS),
+            *(p.settings for p in factory_presets())]
 
 
 def render_concurrency() -> int:
@@ -114,6 +125,8 @@ def build_app(config: Config) -> gr.Blocks:
         match_panel.wire(studio, match, demo)
     demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
     limit_renders(config.render_concurrency)  # knob renders run off the queue
+    GATE.configure(long_job_limits(config.render_concurrency, config.public))  # long jobs too
+    accept_only(public_render_settings() if config.public else None)
     return demo
 
 

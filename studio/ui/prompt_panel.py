@@ -131,7 +131,7 @@ class PromptResult:
     score: float
 
 
-SEARCHES = JobRunner(MAX_RESULTS, UPDATE_INTERVAL_S)  # every session's prompt searches
+SEARCHES = JobRunner(MAX_RESULTS, UPDATE_INTERVAL_S, kind="prompt")  # every session's prompt searches
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -227,6 +227,9 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
         mask = lock_mask(list(locks or []))
         if mask.all():
             raise StudioError("every knob is locked: unlock at least one group to search", "locks")
+        if not (yield from SEARCHES.wait_turn(session, flag, lambda line: {c["progress"]: line})):
+            yield {c["progress"]: "Stopped before the first generation: nothing found."}
+            return
         warm = None
         if scorer is None:
             if not shared_scorer().done():
@@ -422,7 +425,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         try:
             return claim_search(prompt, session_id(request)), True
         except StudioError as refused:
-            gr.Warning(str(refused), title="A search is running")
+            gr.Warning(str(refused), title="Search not started")
             return gr.update(), False
         except Exception as error:
             raise shown_error(error) from None
@@ -437,11 +440,11 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
 
     inputs = [claimed, c["prompt"], c["pitch"], c["length"], c["brightness"], c["noisiness"], c["budget"],
               c["strategy"], c["seed"], c["restarts"], locks, studio.state, c["results"]]
-    # Searches queue on their own (not behind knob renders, which stay responsive). Generate first claims the
-    # session's search at once (no queue): a second Generate while one runs gets a message instead of vanishing.
-    # Progress is the panel's own text line: no spinner or error pill over it (it hid the text after an error).
-    searching = dict(concurrency_id="prompt-search", concurrency_limit=limit, api_visibility="private",
-                     show_progress="hidden")
+    # Searches never wait in Gradio's queue (its slots are shared with knob renders and page loads): they start
+    # at once and the job gate (jobs.GATE) orders them, refusing at once what a page or the server has no room
+    # for. Generate first claims the session's search (no wait): a second Generate while one runs gets a message
+    # instead of vanishing. Progress is the panel's own text line: no spinner or error pill over it.
+    searching = dict(concurrency_limit=None, api_visibility="private", show_progress="hidden")
     claiming = dict(concurrency_limit=None, trigger_mode="multiple", show_progress="hidden", **private)
     for trigger in (c["generate"].click, c["prompt"].submit):
         trigger(start_prompt_search, c["prompt"], [c["progress"], claimed], **claiming) \
