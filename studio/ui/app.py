@@ -23,6 +23,7 @@ from studio.ui import explore_panel, export_panel, library_panel, map_panel, mat
 from studio.ui import http
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Config, Studio, player_audio, user_errors
+from studio.ui.payloads import guard_inputs
 from studio.ui.views import limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
@@ -115,7 +116,7 @@ def build_app(config: Config) -> gr.Blocks:
         match_panel.wire(studio, match, demo)
     demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
     limit_renders(config.render_concurrency)  # knob renders run off the queue
-    return demo
+    return guard_inputs(demo)  # malformed payloads get a message and one log line, not a traceback
 
 
 def _api_endpoints(config: Config) -> None:
