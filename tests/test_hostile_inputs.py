@@ -135,6 +135,9 @@ REFUSED = [
     ("match_uploaded_sound", match(audio={"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}),
      r"not one uploaded to this server"),
     ("make", [None, 0.25], r"expected 5 input values, got 2"),
+    ("make", [None, 0.25, 8, 0, None], r"Locked: expected a list of choices, got None"),
+    ("randomize_sound", [None, None, 0], r"unknown randomize amount None"),
+    *[("load_example", [v], r"Examples: expected the number of an example from 0 to") for v in (None, 10**6, "0")],
 ]
 
 
@@ -148,6 +151,31 @@ def test_hostile_values_get_a_specific_message_and_no_traceback(server, quiet_se
     assert message, f"{event}: an error without a message for {inputs!r}"
     assert re.search(expected, message), message
     assert "<b>" not in message  # a value is quoted as text, never as markup
+
+
+def test_every_event_answers_odd_values_with_a_message(server, quiet_server):
+    """Every event the page can send (the knobs aside: tested below), each input in turn given a value of the wrong
+    kind (a dict; "nan" for numbers), the others the page's defaults: an answer or a message, never a bare error or
+    a traceback."""
+    url, events = server
+    components = {c["id"]: c for c in httpx.get(url + "/config", timeout=30).json()["components"]}
+    checked = 0
+    for name, event in events.items():
+        if not event.get("backend_fn") or name.startswith(("set_", "draw_pictures")):
+            continue
+        kinds = [components[i]["type"] for i in event["inputs"]]
+        defaults = [None if kind == "state" else components[i]["props"].get("value")
+                    for i, kind in zip(event["inputs"], kinds)]
+        for position, kind in enumerate(kinds):
+            if kind == "state":
+                continue
+            for value in ({"x": 1}, "nan") if kind in ("slider", "number") else ({"x": 1},):
+                data = list(defaults)
+                data[position] = value
+                ok, message = send(server, name, data)
+                assert ok or message, f"{name}: {kind} input {position} = {value!r} failed without a message"
+                checked += 1
+    assert checked > 50
 
 
 def test_a_refusal_is_logged_in_one_line(server, quiet_server):

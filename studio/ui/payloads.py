@@ -23,6 +23,7 @@ import functools
 import html
 import logging
 import math
+import re
 from numbers import Real
 
 import gradio as gr
@@ -121,12 +122,15 @@ def check_payload(block, value) -> None:
         else:
             _check_choice(block, value, name)
     elif isinstance(block, components.CheckboxGroup):
-        if value is None:
-            return
         if not isinstance(value, list):
             raise SettingsError(f"{name}: expected a list of choices, got {shown_value(value)}", name)
         for item in value:
             _check_choice(block, item, name)
+    elif isinstance(block, components.Dataset):  # examples: the page sends the number of the one clicked
+        count = len(block.raw_samples or ())
+        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < count):
+            raise SettingsError(f"{name}: expected the number of an example from 0 to {count - 1}, "
+                                f"got {shown_value(value)}", name)
     elif isinstance(block, components.Checkbox):
         if value is not None and not isinstance(value, bool):
             raise SettingsError(f"{name}: expected true or false, got {shown_value(value)}", name)
@@ -173,8 +177,11 @@ def guard_inputs(demo: gr.Blocks) -> gr.Blocks:
                 raise
             raise _refused(event, html.escape(str(error.message)[:300], quote=False)) from None
         except Exception as error:  # Gradio could not read a value (a file it did not hand out, too few inputs, …)
+            position = re.search(r"input component at index (\d+)", str(error))
             if type(error).__name__ == "InvalidPathError":
                 message = "a file in the request is not one uploaded to this server: upload it first"
+            elif position and int(position.group(1)) < len(block_fn.inputs):
+                message = f"{control_name(block_fn.inputs[int(position.group(1))])}: the value sent is not accepted"
             else:
                 message = f"the request's inputs were not understood ({type(error).__name__})"
             raise _refused(event, message) from None
