@@ -19,10 +19,11 @@ from studio.library import default_library_root, import_preset, load_or_create_s
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
-from studio.ui import disk
+from studio.ui import disk, http
 from studio.ui import state as st
 from studio.ui.common import DURATIONS, RENDER_GROUP, Config, Studio, player_audio, user_errors
 from studio.ui.jobs import GATE, long_job_limits
+from studio.ui.payloads import guard_inputs
 from studio.ui.views import accept_only, limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
@@ -127,7 +128,7 @@ def build_app(config: Config) -> gr.Blocks:
     limit_renders(config.render_concurrency)  # knob renders run off the queue
     GATE.configure(long_job_limits(config.render_concurrency, config.public))  # long jobs too
     accept_only(public_render_settings() if config.public else None)
-    return demo
+    return guard_inputs(demo)  # malformed payloads get a message and one log line, not a traceback
 
 
 def _api_endpoints(config: Config) -> None:
@@ -168,7 +169,7 @@ def launch_options(config: Config | None = None) -> dict:
     config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk)."""
     disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public) if config else None
     return dict(theme=gr.themes.Soft(), css=CSS, js=synth_panel.tooltip_script(), max_file_size="10mb",
-                footer_links=["api"], app_kwargs=disk_guard)
+                footer_links=["api"], app_kwargs=http.app_kwargs(disk_guard))  # and security headers everywhere
 
 
 def make_config(library: str | os.PathLike | None = None, public: bool | None = None) -> Config:
