@@ -13,8 +13,8 @@ import gradio as gr
 from studio.library import Library, LibraryError, clean_name, new_session_token, open_library, parse_tags
 from studio.presets import factory_preset, factory_presets, utc_timestamp
 from studio.ui import state as st
-from studio.ui.common import (FACTORY, SAVED, RENDER_GROUP, Studio, on_player, sound_outputs, sound_values,
-                              status_text, user_errors)
+from studio.ui.common import (FACTORY, SAVED, RENDER_GROUP, Studio, markdown_text, on_player, sound_outputs,
+                              sound_values, status_text, toast_text, user_errors)
 from studio.ui.views import render_audio
 
 
@@ -65,7 +65,7 @@ def save_to_library(studio: Studio, state: st.StudioState, preset, version, over
     entry = library.save(preset, render_audio(preset), preset.settings.sample_rate, overwrite=bool(overwrite))
     if make_current:
         state = dataclasses.replace(state, sound=preset, base=preset)
-    gr.Info(f"Saved “{preset.name}” to the library")
+    gr.Info(f"Saved “{toast_text(preset.name)}” to the library")
     return state, picker_update(library, SAVED + entry.slug), int(version or 0) + 1
 
 
@@ -146,7 +146,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     def rename(choice, new_name, overwrite, state, version):
         library, state = library_for(studio, state)
         entry = library.rename(selected_slug(choice), new_name, overwrite=bool(overwrite))
-        gr.Info(f"Renamed to “{entry.name}”")
+        gr.Info(f"Renamed to “{toast_text(entry.name)}”")
         return state, picker_update(library, SAVED + entry.slug), int(version or 0) + 1, ""
 
     c["rename"].click(rename, [c["picker"], c["new_name"], c["overwrite"], studio.state, studio.library_version],
@@ -157,7 +157,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         library, state = library_for(studio, state)
         slug = selected_slug(choice)
         name = library.load(slug).name
-        return gr.update(visible=True), f"Delete **{name}** from the library? This cannot be undone."
+        return gr.update(visible=True), f"Delete **{markdown_text(name)}** from the library? This cannot be undone."
 
     c["delete"].click(ask_delete, [c["picker"], studio.state], [c["confirm_row"], c["confirm_text"]], **private)
     c["cancel"].click(lambda: gr.update(visible=False), None, c["confirm_row"], **private)
@@ -168,7 +168,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         slug = selected_slug(choice)
         name = library.load(slug).name
         library.delete(slug)
-        gr.Info(f"Deleted “{name}”")
+        gr.Info(f"Deleted “{toast_text(name)}”")
         return state, picker_update(library, None), int(version or 0) + 1, gr.update(visible=False)
 
     c["confirm"].click(delete, [c["picker"], studio.state, studio.library_version],
