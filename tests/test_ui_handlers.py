@@ -173,8 +173,8 @@ def test_export_writes_files_named_after_the_sound(local, loop):
 def test_public_sessions_are_isolated_even_against_forged_choices(public, loop):
     demo, root = public
     alice, bob = Session(demo, loop), Session(demo, loop)
-    token = new_session_token()
-    alice("on_page_load", token)
+    token = alice("on_page_load", new_session_token())[1]  # a token the server did not sign is replaced
+    assert token.startswith("v2.")
     bob("on_page_load", None)  # a browser without a stored token gets a fresh one
     alice("pick", "factory:bass")
     alice("save", "Alice only", "", False)
@@ -210,8 +210,8 @@ def test_command_line_and_environment(monkeypatch, tmp_path):
     assert parse_args([]).host == "0.0.0.0"  # a Space must listen on all interfaces
     monkeypatch.setenv("SYNTH_STUDIO_LIBRARY", str(tmp_path / "from-env"))
     config = make_config()
-    assert config.public and config.library_root == str(tmp_path / "from-env") and config.browser_secret
-    assert not make_config(tmp_path / "local", public=False).browser_secret
+    assert config.public and config.library_root == str(tmp_path / "from-env") and config.token_key
+    assert not make_config(tmp_path / "local", public=False).token_key
 
 
 def test_only_user_mistakes_show_their_own_message_and_bugs_are_logged(caplog):

@@ -29,7 +29,7 @@ class Config:
     public: bool
     export_dir: str
     render_concurrency: int = 1
-    browser_secret: str | None = None  # encrypts the public-mode token in the browser's localStorage
+    token_key: str | None = None  # public mode: signs browsers' library tokens and names their folders; never sent
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The library panel: pick a factory preset or a saved sound, save the current one, rename, delete.
 
 Wiring only: files, names and isolation rules live in ``studio.library``. In public mode the library a session
-sees is chosen by a secret token kept in the browser's localStorage (so a page reload finds the same sounds) and
-never by anything the page sends as a name.
+sees is chosen by a token the server signed, kept in the browser's localStorage (so a page reload finds the same
+sounds), and never by anything the page sends as a name. The key that signs tokens stays on the server: the page
+and ``/config`` never see it.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import dataclasses
 
 import gradio as gr
 
-from studio.library import Library, LibraryError, clean_name, new_session_token, open_library, parse_tags
+from studio.library import (Library, LibraryError, clean_name, new_session_token, open_library, parse_tags,
+                            token_id)
 from studio.presets import factory_preset, factory_presets, utc_timestamp
 from studio.ui import state as st
 from studio.ui.common import (FACTORY, SAVED, RENDER_GROUP, Studio, markdown_text, on_player, sound_outputs,
@@ -19,11 +21,16 @@ from studio.ui.views import render_audio
 
 
 
+TOKEN_STORAGE_KEY = "synth-studio-library-key"  # the signed token (the unsigned one was "…-library-token")
+BROWSER_STATE_PASSPHRASE = "synth-studio: not a secret, the token is signed on the server"
+
+
 def library_for(studio: Studio, state: st.StudioState) -> tuple[Library, st.StudioState]:
     """This session's library; in public mode a session without a token (an API client) gets a fresh one."""
+    key = studio.config.token_key
     if studio.config.public and not state.token:
-        state = dataclasses.replace(state, token=new_session_token())
-    return open_library(studio.config.library_root, studio.config.public, state.token), state
+        state = dataclasses.replace(state, token=new_session_token(key))
+    return open_library(studio.config.library_root, studio.config.public, state.token, key), state
 
 
 def picker_choices(library: Library | None) -> list[tuple[str, str]]:
@@ -94,8 +101,9 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
             c["confirm_text"] = gr.Markdown("", elem_id="delete-confirm-text")
             c["confirm"] = gr.Button("Yes, delete it", variant="stop", elem_id="btn-delete-confirm", size="sm")
             c["cancel"] = gr.Button("Keep it", elem_id="btn-delete-cancel", size="sm")
-    c["token"] = gr.BrowserState(None, storage_key="synth-studio-library-token",
-                                 secret=studio.config.browser_secret)
+    # The stored value is a token the server signed; Gradio's own encryption of it is only obfuscation, with a
+    # fixed passphrase that /config shows to everyone (Gradio sends BrowserState's secret to the page).
+    c["token"] = gr.BrowserState(None, storage_key=TOKEN_STORAGE_KEY, secret=BROWSER_STATE_PASSPHRASE)
     return c
 
 
@@ -108,8 +116,9 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
 
     def on_page_load(token, state, version):
         if studio.config.public:
-            if not (isinstance(token, str) and len(token) >= 16):  # first visit, or storage cleared
-                token = state.token or new_session_token()
+            key = studio.config.token_key
+            if token_id(token, key) is None:  # first visit, storage cleared, or a token not signed here
+                token = state.token if token_id(state.token, key) is not None else new_session_token(key)
             state = dataclasses.replace(state, token=token)
         library, state = library_for(studio, state)
         # The version bump tells the other panels (morph menus, map) to read this session's library.
