@@ -5,10 +5,14 @@ user. The browser half is tests/browser/test_public_browser.py."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 import os
+import shutil
 import socket
 import stat
+import subprocess
 import threading
 import urllib.request
 
@@ -91,9 +95,10 @@ class Session:
         coroutine = self.demo.process_api(block_fn=block_fn, inputs=inputs, state=self.state)
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)["data"]
 
-    def load(self, stored) -> tuple[str, list[str]]:
-        """The page loads with ``stored`` in localStorage: (the token it keeps now, its picker's labels)."""
-        _, token, picker, _ = self("on_page_load", stored)
+    def load(self, stored, legacy=None) -> tuple[str, list[str]]:
+        """The page loads with ``stored`` in localStorage (and ``legacy``, what an older studio left there):
+        (the token it keeps now, its picker's labels)."""
+        _, token, picker, _ = self("on_page_load", stored, legacy)
         return token, [label for label, _ in picker["choices"]]
 
 
@@ -134,6 +139,66 @@ def test_a_browser_finds_its_library_again_and_forgeries_find_nothing(tmp_path, 
         issued, labels = other.load(stored)
         assert issued != stored and issued != token and lib.token_id(issued, lib.load_or_create_secret(tmp_path))
         assert "saved · Mine" not in labels, stored
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Browsers an older studio gave a token
+
+
+def cryptojs_encrypt(value: str, secret: str) -> str:
+    """What Gradio's BrowserState stored for ``value`` with ``secret`` (CryptoJS's format, made by openssl)."""
+    passphrase = hashlib.sha256(secret.encode()).hexdigest()
+    blob = subprocess.run(["openssl", "enc", "-aes-256-cbc", "-md", "md5", "-salt", "-pass", f"pass:{passphrase}",
+                           "-base64", "-A"], input=json.dumps(value).encode(), capture_output=True, check=True)
+    return base64.b64encode(os.urandom(16)).decode() + ":" + blob.stdout.decode().strip()
+
+
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="no openssl command to encrypt with")
+
+
+def test_aes_decryption_matches_the_standard():
+    from studio.legacy_token import _decrypt_block, _round_keys
+
+    # FIPS-197, appendix C.3 (AES-256)
+    plain = _decrypt_block(bytes.fromhex("8ea2b7ca516745bfeafc49904b496089"), _round_keys(bytes(range(32))))
+    assert plain.hex() == "00112233445566778899aabbccddeeff"
+
+
+@needs_openssl
+def test_an_older_studios_stored_token_is_read_with_its_secret_only():
+    from studio.legacy_token import legacy_token
+
+    secret, token = "s" * 64, lib.new_session_token()
+    stored = cryptojs_encrypt(token, secret)
+    assert legacy_token(stored, secret) == token
+    for bad in (legacy_token(stored, "t" * 64), legacy_token(stored, None), legacy_token(None, secret),
+                legacy_token("x:" + "A" * 40, secret), legacy_token(stored[:-8] + "AAAAAAA=", secret),
+                legacy_token("v2.a.b", secret), legacy_token(cryptojs_encrypt(["a list"], secret), secret)):
+        assert bad is None
+
+
+@needs_openssl
+def test_a_browser_an_older_studio_served_keeps_its_sounds(tmp_path, loop, monkeypatch):
+    """Its library moves to the new token's folder the first time it comes back; its old token (and a made-up
+    one) opens nothing afterwards."""
+    monkeypatch.delenv("SYNTH_STUDIO_SECRET", raising=False)
+    old_secret, old_token = "b" * 64, lib.new_session_token()
+    (tmp_path / ".browser-secret").write_text(old_secret)
+    old = lib.open_library(tmp_path, True, old_token)  # where an older studio kept this browser's sounds
+    old.save(factory_preset("bell"), np.zeros(4800, np.float32), 48000)
+    demo = build_app(make_config(tmp_path, public=True))
+
+    stored = cryptojs_encrypt(old_token, old_secret)
+    token, labels = Session(demo, loop).load(None, stored)
+    assert has_bell(labels) and not old.folder.exists()
+    assert mode(tmp_path / "sessions" / lib.namespace_for(token, lib.load_or_create_secret(tmp_path))) == 0o700
+    assert has_bell(Session(demo, loop).load(token)[1])  # the new token from now on
+    assert not has_bell(Session(demo, loop).load(None, stored)[1])  # the old one again: moved already
+    assert not has_bell(Session(demo, loop).load(None, cryptojs_encrypt(lib.new_session_token(), old_secret))[1])
+
+
+def has_bell(labels) -> bool:
+    return any(label.startswith("saved · bell") for label in labels)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def uploaded(path) -> dict:
 @pytest.mark.parametrize("text", CORPUS)
 def test_names_tags_and_files_through_the_library_panel(demo, loop, toasts, tmp_path, text):
     s = Session(demo, loop)
-    s("on_page_load", None)
+    s("on_page_load", None, None)
     s("pick", "factory:bass")
     name = f"x {text}"[:80]
     out = s("save", name, "a, b", False)

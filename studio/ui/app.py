@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.explore import warm_up_umap
+from studio.legacy_token import legacy_secret
 from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
@@ -164,11 +165,12 @@ def make_config(library: str | os.PathLike | None = None, public: bool | None = 
     """A :class:`Config` from arguments, falling back to the environment (see ``studio.library``)."""
     root = Path(library).expanduser() if library else default_library_root()
     public = public_mode() if public is None else public
-    key = None  # only public mode gives browsers (signed) library tokens
+    key = legacy = None  # only public mode gives browsers (signed) library tokens
     if public:
         key = os.environ.get("SYNTH_STUDIO_SECRET") or load_or_create_secret(root)
+        legacy = os.environ.get("SYNTH_STUDIO_SECRET") or legacy_secret(root)
     return Config(library_root=str(root), public=public, export_dir=disk.new_export_dir(),
-                  render_concurrency=render_concurrency(), token_key=key)
+                  render_concurrency=render_concurrency(), token_key=key, legacy_secret=legacy)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -30,6 +30,7 @@ class Config:
     export_dir: str
     render_concurrency: int = 1
     token_key: str | None = None  # public mode: signs browsers' library tokens and names their folders; never sent
+    legacy_secret: str | None = None  # the secret older studios encrypted tokens with (to adopt their libraries)
 
 
 @dataclass

@@ -11,6 +11,7 @@ import dataclasses
 
 import gradio as gr
 
+from studio.legacy_token import adopt_legacy_library, legacy_token
 from studio.library import (Library, LibraryError, clean_name, new_session_token, open_library, parse_tags,
                             token_id)
 from studio.presets import factory_preset, factory_presets, utc_timestamp
@@ -21,7 +22,8 @@ from studio.ui.views import render_audio
 
 
 
-TOKEN_STORAGE_KEY = "synth-studio-library-key"  # the signed token (the unsigned one was "…-library-token")
+TOKEN_STORAGE_KEY = "synth-studio-library-key"  # the signed token
+LEGACY_STORAGE_KEY = "synth-studio-library-token"  # where older studios kept an unsigned one
 BROWSER_STATE_PASSPHRASE = "synth-studio: not a secret, the token is signed on the server"
 
 
@@ -104,6 +106,7 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
     # The stored value is a token the server signed; Gradio's own encryption of it is only obfuscation, with a
     # fixed passphrase that /config shows to everyone (Gradio sends BrowserState's secret to the page).
     c["token"] = gr.BrowserState(None, storage_key=TOKEN_STORAGE_KEY, secret=BROWSER_STATE_PASSPHRASE)
+    c["legacy"] = gr.Textbox(None, visible=False)  # an older studio's stored token, read by the load event
     return c
 
 
@@ -114,18 +117,26 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     render = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private",
                   **on_player(studio))
 
-    def on_page_load(token, state, version):
+    def on_page_load(token, legacy, state, version):
         if studio.config.public:
             key = studio.config.token_key
             if token_id(token, key) is None:  # first visit, storage cleared, or a token not signed here
                 token = state.token if token_id(state.token, key) is not None else new_session_token(key)
+                # A browser an older studio gave a token: its library moves to the new token's folder.
+                adopt_legacy_library(studio.config.library_root, legacy_token(legacy, studio.config.legacy_secret),
+                                     token, key)
             state = dataclasses.replace(state, token=token)
         library, state = library_for(studio, state)
         # The version bump tells the other panels (morph menus, map) to read this session's library.
         return state, (token if studio.config.public else gr.skip()), picker_update(library), int(version or 0) + 1
 
-    demo.load(on_page_load, [c["token"], studio.state, studio.library_version],
-              [studio.state, c["token"], c["picker"], studio.library_version], **private)
+    # The page sends what an older studio left in localStorage along with its token (see studio.legacy_token) and
+    # forgets it once it holds a signed token.
+    demo.load(on_page_load, [c["token"], c["legacy"], studio.state, studio.library_version],
+              [studio.state, c["token"], c["picker"], studio.library_version], **private,
+              js=f"(token, legacy, ...rest) => [token, localStorage.getItem({LEGACY_STORAGE_KEY!r}), ...rest]"
+              ).then(None, js=f"() => {{ if (localStorage.getItem({TOKEN_STORAGE_KEY!r})) "
+                             f"localStorage.removeItem({LEGACY_STORAGE_KEY!r}); }}", **private)
 
     @user_errors
     def pick(choice, state):
