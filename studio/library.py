@@ -2,8 +2,10 @@
 
 Layout: ``<root>/<slug>.yaml`` (the preset, the source of truth) and ``<root>/<slug>.wav`` (its render, for
 listening and downloading). In public mode every browser session gets its own folder
-``<root>/sessions/<namespace>/``, where the namespace is a hash of a secret per-browser token, so one
-session can neither list, read nor overwrite another's sounds.
+``<root>/sessions/<namespace>/``. The browser keeps a token the server signed (``v2.<id>.<signature>``, an HMAC
+with a key that never leaves the server); the namespace is another HMAC of the token's id, so one session can
+neither list, read nor overwrite another's sounds, a forged or altered token is refused, and a folder's name says
+nothing about the token that opens it.
 
 Safety rules, and why:
 - A sound's file name is a *slug* derived from its display name (``[a-z0-9-]``, at most 60 characters), and
@@ -13,6 +15,7 @@ Safety rules, and why:
   (``os.replace`` is atomic on POSIX): a crash leaves either the old file or the new one, never half of one.
   The WAV is written before the preset, and only presets are listed, so a crash between the two leaves
   no visible sound; stale temporary files are swept on the next open.
+- Folders the library creates are private to the server's user (0700) and so are its files (0600).
 - Multi-file operations (save, rename, delete) hold an exclusive ``flock`` on ``<folder>/.lock``, shared by
   threads and processes alike, so "does it exist?" and "write it" cannot interleave with another writer
   (no silent overwrite) and a preset never pairs with another writer's WAV.
@@ -23,6 +26,7 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -45,6 +49,9 @@ PRESET_SUFFIX = ".yaml"
 WAV_SUFFIX = ".wav"
 MAX_NAME_CHARS = 80
 MAX_SLUG_CHARS = 60
+PRIVATE_DIR_MODE = 0o700  # the library's folders and files: only the server's user may read them
+PRIVATE_FILE_MODE = 0o600
+TOKEN_PREFIX = "v2."  # a signed session token: "v2.<id>.<signature>"
 PENDING_SUFFIX = ".pending"  # ".<slug>.pending": that sound's pair is being replaced (see Library._replacing)
 
 _SLUG_RE = re.compile(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_SLUG_CHARS - 1}}})")
@@ -138,16 +145,45 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def new_session_token() -> str:
-    """A fresh secret that identifies one browser's library in public mode (~192 random bits)."""
-    return secrets.token_urlsafe(24)
+def _mac(key: str, purpose: str, ident: str) -> str:
+    return hmac.new(key.encode(), f"synth-studio/{purpose}/{ident}".encode(), hashlib.sha256).hexdigest()
 
 
-def namespace_for(token: str) -> str:
-    """The folder name of a session's library: 32 hex digits of SHA-256(token).
+def new_session_token(key: str | None = None) -> str:
+    """A fresh secret that identifies one browser's library in public mode (~192 random bits).
 
-    Hashing keeps the secret token out of file names and makes any token, however odd, a safe path component.
+    With the server's ``key`` it is signed, ``v2.<id>.<signature>`` (see :func:`token_id`): the form the studio
+    hands to browsers. Without one, the bare random id (for a library opened without a key)."""
+    ident = secrets.token_urlsafe(24)
+    if key is None:
+        return ident
+    return f"{TOKEN_PREFIX}{ident}.{_mac(key, 'token', ident)[:43]}"
+
+
+def token_id(token, key: str) -> str | None:
+    """The id inside a token signed with ``key``, or None for anything else (forged, altered, signed with another
+    key, an old unsigned token, not text)."""
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    ident, _, signature = token[len(TOKEN_PREFIX):].rpartition(".")
+    if len(ident) < 16 or not hmac.compare_digest(signature, _mac(key, "token", ident)[:43]):
+        return None
+    return ident
+
+
+def namespace_for(token: str, key: str | None = None) -> str:
+    """The folder name of a session's library: 32 hex digits.
+
+    With the server's ``key``: an HMAC of the signed token's id (a token that :func:`token_id` refuses raises
+    :class:`LibraryError`), so only the server can tell which folder a token opens and a folder's name leads to no
+    token. Without one: SHA-256 of the token. Either keeps the token out of file names and makes any token,
+    however odd, a safe path component.
     """
+    if key is not None:
+        ident = token_id(token, key)
+        if ident is None:
+            raise LibraryError("this browser's library token is not valid here: reload the page", "session")
+        return _mac(key, "namespace", ident)[:32]
     if not isinstance(token, str) or len(token) < 16:
         raise LibraryError("the session token is missing or too short", "session")
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
@@ -161,14 +197,14 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a hidden temporary file in the same folder and an atomic rename."""
     from studio.audio.io import atomic_file
 
-    with atomic_file(path) as f:
+    with atomic_file(path, PRIVATE_FILE_MODE) as f:
         f.write(data)
 
 
 def _write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     from studio.audio.io import write_wav  # stages in a hidden ".<name>.*.tmp" file and renames: atomic
 
-    write_wav(path, np.asarray(audio, np.float32), int(sample_rate))
+    write_wav(path, np.asarray(audio, np.float32), int(sample_rate), mode=PRIVATE_FILE_MODE)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -210,6 +246,7 @@ class Library:
     def __init__(self, root: str | os.PathLike, namespace: str | None = None, max_sounds: int | None = None,
                  max_bytes: int | None = None, max_total_bytes: int | None = None, max_sessions: int | None = None):
         root = Path(root).expanduser()
+        self.root = root
         if namespace is not None:
             if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace):
                 raise LibraryError("invalid library namespace", "session")
@@ -234,8 +271,12 @@ class Library:
     def _locked(self):
         # One lock file per folder; flock is per open file description, so threads of one process exclude each
         # other as well as other processes, and a killed holder releases it automatically.
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a+b") as f:
+        if not self.folder.is_dir():
+            if self.folder != self.root:  # <root>/sessions: private too, not only the session's own folder
+                self.folder.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            self.folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "a+b") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
                 yield
@@ -252,7 +293,7 @@ class Library:
         next :meth:`_recover` re-renders their WAVs from their presets, so no mismatched pair survives a crash."""
         markers = [self._pending(slug) for slug in slugs]
         for marker in markers:
-            marker.touch()
+            marker.touch(mode=PRIVATE_FILE_MODE)
         _fsync_dir(self.folder)
         yield
         _fsync_dir(self.folder)
@@ -423,13 +464,14 @@ class Library:
                 _sessions_usage_add(self.sessions, -freed)
 
 
-def open_library(root: str | os.PathLike, public: bool, token: str | None) -> Library:
-    """The library a session sees: the root itself locally, or the token's own namespace in public mode."""
+def open_library(root: str | os.PathLike, public: bool, token: str | None, key: str | None = None) -> Library:
+    """The library a session sees: the root itself locally, or the token's own namespace in public mode
+    (``key``: the server's token key, see :func:`namespace_for`)."""
     if not public:
         return Library(root)
     if not token:
         raise LibraryError("this session has no library yet: reload the page", "session")
-    return Library(root, namespace=namespace_for(token), max_sounds=limits.PUBLIC_MAX_SOUNDS,
+    return Library(root, namespace=namespace_for(token, key), max_sounds=limits.PUBLIC_MAX_SOUNDS,
                    max_bytes=limits.PUBLIC_MAX_SESSION_BYTES, max_total_bytes=limits.PUBLIC_MAX_TOTAL_BYTES,
                    max_sessions=limits.PUBLIC_MAX_SESSIONS)
 
@@ -563,15 +605,17 @@ def parse_tags(text: str | None) -> tuple[str, ...]:
     return tags
 
 
-def load_or_create_secret(root: str | os.PathLike) -> str:
-    """A persistent random secret stored in ``<root>/.browser-secret`` (created once, mode 0600).
+TOKEN_KEY_FILE = ".token-key"
 
-    Gradio encrypts the public-mode token it keeps in each browser with it; a fresh secret per start would make
-    every browser's library unreachable after a restart.
+
+def load_or_create_secret(root: str | os.PathLike, name: str = TOKEN_KEY_FILE) -> str:
+    """A persistent random secret stored in ``<root>/<name>`` (created once, mode 0600), by default the key that
+    signs public-mode tokens and names their libraries (:func:`new_session_token`, :func:`namespace_for`). It
+    never leaves the server; a fresh key per start would make every browser's library unreachable after a restart.
     """
     root = Path(root).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / ".browser-secret"
+    root.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    path = root / name
     with contextlib.suppress(FileNotFoundError):
         secret = path.read_text(encoding="ascii").strip()
         if len(secret) >= 32:

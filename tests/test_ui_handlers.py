@@ -173,20 +173,21 @@ def test_export_writes_files_named_after_the_sound(local, loop):
 def test_public_sessions_are_isolated_even_against_forged_choices(public, loop):
     demo, root = public
     alice, bob = Session(demo, loop), Session(demo, loop)
-    token = new_session_token()
-    alice("on_page_load", token)
-    bob("on_page_load", None)  # a browser without a stored token gets a fresh one
+    token = alice("on_page_load", new_session_token(), None)[1]  # a token the server did not sign is replaced
+    assert token.startswith("v2.")
+    bob("on_page_load", None, None)  # a browser without a stored token gets a fresh one
     alice("pick", "factory:bass")
     alice("save", "Alice only", "", False)
     with pytest.raises(gr.Error, match=REFUSED):
         bob("pick", "library:alice-only")  # bob sends alice's id: it names nothing he may choose
     with pytest.raises(gr.Error, match=REFUSED):
         bob("ask_delete", "library:alice-only")
-    labels = [label for label, _ in bob.outputs("on_page_load", bob("on_page_load", None))["sound-picker"]["choices"]]
+    picker = bob.outputs("on_page_load", bob("on_page_load", None, None))["sound-picker"]
+    labels = [label for label, _ in picker["choices"]]
     assert not any("Alice only" in label for label in labels)
     # Alice, back after a reload with the same stored token, sees her sound.
     again = Session(demo, loop)
-    picker = again.outputs("on_page_load", again("on_page_load", token))["sound-picker"]
+    picker = again.outputs("on_page_load", again("on_page_load", token, None))["sound-picker"]
     labels = [label for label, _ in picker["choices"]]
     assert "saved · Alice only" in labels
     [folder] = (root / "sessions").iterdir()  # only a session that saved has a folder: looking writes nothing
@@ -210,8 +211,8 @@ def test_command_line_and_environment(monkeypatch, tmp_path):
     assert parse_args([]).host == "0.0.0.0"  # a Space must listen on all interfaces
     monkeypatch.setenv("SYNTH_STUDIO_LIBRARY", str(tmp_path / "from-env"))
     config = make_config()
-    assert config.public and config.library_root == str(tmp_path / "from-env") and config.browser_secret
-    assert not make_config(tmp_path / "local", public=False).browser_secret
+    assert config.public and config.library_root == str(tmp_path / "from-env") and config.token_key
+    assert not make_config(tmp_path / "local", public=False).token_key
 
 
 def test_only_user_mistakes_show_their_own_message_and_bugs_are_logged(caplog):

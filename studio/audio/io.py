@@ -46,8 +46,11 @@ _NEW_FILE_MODE = 0o666 & ~_process_umask()  # read once at import, before any th
 
 
 @contextmanager
-def atomic_file(path):
+def atomic_file(path, mode: int | None = None):
     """Open a temporary binary file; on success put its bytes at ``path``, on failure delete it.
+
+    ``mode``: the new file's permissions (e.g. ``0o600`` for a file only the server's user may read); by default
+    those a plainly created file would get.
 
     A regular file (or a new one) is replaced atomically: the temporary lives next to it (``.<name>.<random>.tmp``,
     hidden, with the permissions a plainly created file would get; mkstemp's are 0600) and is moved over it, so
@@ -63,7 +66,7 @@ def atomic_file(path):
     special = path.exists() and not path.is_file()
     fd, tmp_name = tempfile.mkstemp(dir=None if special else path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, _NEW_FILE_MODE)
+        os.fchmod(fd, _NEW_FILE_MODE if mode is None else mode)
         with os.fdopen(fd, "w+b") as f:
             yield f
             f.flush()
@@ -102,13 +105,14 @@ def write_wav_once(samples: np.ndarray, sample_rate: int, folder) -> Path:
     return path
 
 
-def write_wav(path, audio, sample_rate: int, subtype: str = "PCM_16") -> Path:
+def write_wav(path, audio, sample_rate: int, subtype: str = "PCM_16", mode: int | None = None) -> Path:
     """Write mono float audio ``[T]`` (nominally in [−1, 1]) to a WAV file, atomically; return the path.
 
     subtype: ``"PCM_16"`` (default), ``"PCM_24"`` or ``"FLOAT"`` (32-bit float keeps values beyond ±1).
     PCM subtypes clip to [−1, 1] first, because libsndfile would otherwise wrap out-of-range samples around.
     The file is written to a temporary name in the same folder and moved into place with ``os.replace``,
-    so a reader never sees half a file and a failed write leaves any previous file untouched.
+    so a reader never sees half a file and a failed write leaves any previous file untouched. ``mode``: the
+    file's permissions (see :func:`atomic_file`).
     """
     import soundfile  # lazy: keeps `import studio.audio` light for callers that only analyse
 
@@ -121,7 +125,7 @@ def write_wav(path, audio, sample_rate: int, subtype: str = "PCM_16") -> Path:
     if subtype != "FLOAT":
         arr = np.clip(arr, -1.0, 1.0)
     path = Path(path)
-    with atomic_file(path) as f:
+    with atomic_file(path, mode) as f:
         soundfile.write(f, arr, int(sample_rate), subtype=subtype, format="WAV")
     return path
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio.explore import warm_up_umap
+from studio.legacy_token import legacy_secret
 from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
@@ -81,6 +82,8 @@ def render_concurrency() -> int:
 def build_app(config: Config) -> gr.Blocks:
     """The studio as a ``gr.Blocks`` (not launched). Launch it with :func:`launch_options` (given the config)."""
     initial = st.initial_state(initial_sound())
+    if config.public and not config.token_key:  # public mode signs browsers' tokens: it needs the key
+        config = dataclasses.replace(config, token_key=load_or_create_secret(config.library_root))
     studio = Studio(config=config)
     with gr.Blocks(title="Synth sketch studio", analytics_enabled=False) as demo:  # caches: studio.ui.disk
         studio.state = gr.State(initial)
@@ -176,11 +179,12 @@ def make_config(library: str | os.PathLike | None = None, public: bool | None = 
     """A :class:`Config` from arguments, falling back to the environment (see ``studio.library``)."""
     root = Path(library).expanduser() if library else default_library_root()
     public = public_mode() if public is None else public
-    secret = None  # only public mode keeps a (encrypted) library token in the browser
+    key = legacy = None  # only public mode gives browsers (signed) library tokens
     if public:
-        secret = os.environ.get("SYNTH_STUDIO_SECRET") or load_or_create_secret(root)
+        key = os.environ.get("SYNTH_STUDIO_SECRET") or load_or_create_secret(root)
+        legacy = os.environ.get("SYNTH_STUDIO_SECRET") or legacy_secret(root)
     return Config(library_root=str(root), public=public, export_dir=disk.new_export_dir(),
-                  render_concurrency=render_concurrency(), browser_secret=secret)
+                  render_concurrency=render_concurrency(), token_key=key, legacy_secret=legacy)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -18,7 +18,8 @@ from studio.explore import LOCK_GROUPS, LOCK_LABELS, describe_locks, lock_mask, 
 from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, player_audio, sound_outputs, sound_values, user_errors
+from studio.ui.common import (RENDER_GROUP, Studio, markdown_text, player_audio, sound_outputs, sound_values,
+                              user_errors)
 from studio.ui.jobs import GATE, session_id
 from studio.ui.library_panel import (FACTORY, library_for, picker_choices, save_to_library, saved_outputs,
                                      sound_for_choice)
@@ -170,8 +171,8 @@ def wire_variations(studio: Studio, c: dict) -> None:
         with GATE.turn(session_id(request), "variations"):  # refused at once when the page or server has enough
             found = variations_of(state.sound, float(delta), int(count), seed, mask)
         infos = [f"distance **{d:.2f}**" for d in found.distances]
-        summary = (f"{int(count)} variations of **{state.sound.name}** · δ {float(delta):g} · seed {seed} · "
-                   f"locked: {describe_locks(mask)} · distances {found.distances.min():.2f}–"
+        summary = (f"{int(count)} variations of **{markdown_text(state.sound.name)}** · δ {float(delta):g} · "
+                   f"seed {seed} · locked: {describe_locks(mask)} · distances {found.distances.min():.2f}–"
                    f"{found.distances.max():.2f}")
         return (found.presets, summary, *_slot_values(slots, found.presets, found.audio, infos))
 
@@ -242,8 +243,9 @@ def wire_morph(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         with GATE.turn(session_id(request), "morph"):  # refused at once when the page or server has enough
             strip, presets = strip_between(a, b, int(steps), mode or "linear", mask)
         infos = [step_info(j, p, strip.step_distances) for j, p in enumerate(strip.positions)]
-        note = "" if a.settings == b.settings else f" · every step uses {a.name}'s render settings"
-        summary = (f"{int(steps)}-step {strip.mode} strip from **{a.name}** to **{b.name}** · A to B distance "
+        note = "" if a.settings == b.settings else f" · every step uses {markdown_text(a.name)}'s render settings"
+        summary = (f"{int(steps)}-step {strip.mode} strip from **{markdown_text(a.name)}** to "
+                   f"**{markdown_text(b.name)}** · A to B distance "
                    f"{strip.endpoint_distance:.2f} · locked: {describe_locks(mask)}{note}")
         return (state, presets, summary, *_slot_values(slots, presets, strip.audio, infos))
 

@@ -11,7 +11,7 @@ import gradio as gr
 
 from studio.library import clean_name, export_files, import_preset, sweep_exports
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, on_player, sound_outputs, sound_values, user_errors
+from studio.ui.common import RENDER_GROUP, Studio, on_player, sound_outputs, sound_values, toast_text, user_errors
 from studio.ui.views import render_audio
 
 PRESET_TYPES = [".yaml", ".yml", ".json"]
@@ -47,7 +47,7 @@ def wire(studio: Studio, c: dict) -> None:
         if not path:
             raise gr.Error("No file arrived: try the upload again", print_exception=False)
         preset = import_preset(path, display_name=Path(path).name)
-        gr.Info(f"Imported “{preset.name}”")
+        gr.Info(f"Imported “{toast_text(preset.name)}”")
         return sound_values(st.load(state, preset))
 
     c["import"].upload(upload, [c["import"], studio.state], sound_outputs(studio), **render, **on_player(studio))

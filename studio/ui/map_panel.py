@@ -20,7 +20,8 @@ from studio.explore.maps import COLOUR_BY, colour_groups
 from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, player_audio, sound_outputs, sound_values, user_errors
+from studio.ui.common import (RENDER_GROUP, Studio, markdown_text, player_audio, sound_outputs, sound_values,
+                              user_errors)
 from studio.ui.jobs import GATE, JobRefused, session_id
 from studio.ui.library_panel import FACTORY, SAVED, library_for, sound_for_choice
 from studio.ui.views import render_audio, to_player
@@ -144,7 +145,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         preset, _ = sound_for_choice(studio, state, key)
         audio = to_player(render_audio(preset), preset.settings.sample_rate)
         label = drawn.labels[drawn.keys.index(key)]
-        return audio, f"**{preset.name}**  \n{label}", key, drawn.svg(key)
+        return audio, f"**{markdown_text(preset.name)}**  \n{markdown_text(label)}", key, drawn.svg(key)
 
     c["map"].point(play, [studio.state, c["drawn"]], [c["audio"], c["picked"], c["selected"], c["map"]],
                    show_progress="hidden", **render)

@@ -30,8 +30,8 @@ from studio.explore import lock_mask
 from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.search.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.ui import state as st
-from studio.ui.common import (RENDER_GROUP, Studio, failed_line, player_audio, sound_outputs, streamed_user_errors,
-                              user_errors)
+from studio.ui.common import (RENDER_GROUP, Studio, failed_line, markdown_text, player_audio, sound_outputs,
+                              streamed_user_errors, user_errors)
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
@@ -102,7 +102,7 @@ def _display_name(path) -> str:
 
 def target_text(target: Target, guess) -> str:
     """What was read and measured, for the line under the target."""
-    return f"**Target:** {target.describe()}.  \n**Measured:** {guess.describe()}."
+    return f"**Target:** {markdown_text(target.describe())}.  \n**Measured:** {guess.describe()}."
 
 
 def show_target(path, state: st.StudioState) -> tuple:

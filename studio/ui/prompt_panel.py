@@ -30,8 +30,8 @@ from studio.scoring.factory import ENABLE_CLAP, scorer_headline
 from studio.scoring.shared import shared_scorer
 from studio.search import BUDGET_NAMES, STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, search, to_preset
 from studio.ui import state as st
-from studio.ui.common import (RENDER_GROUP, Studio, failed_line, player_audio, shown_error, sound_outputs,
-                              streamed_user_errors, user_errors)
+from studio.ui.common import (RENDER_GROUP, Studio, failed_line, markdown_text, player_audio, shown_error,
+                              sound_outputs, streamed_user_errors, toast_text, user_errors)
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
@@ -160,12 +160,12 @@ def understood_text(scorer, objective, typed_chars: int = 0) -> str:
     cut = ""
     if typed_chars:
         cut = (f"**Prompt cut:** it was {typed_chars:,} characters long; the search reads its first "
-               f"{len(objective.prompt)} (up to “…{objective.prompt[-30:].lstrip()}”).  \n")
+               f"{len(objective.prompt)} (up to “…{markdown_text(objective.prompt[-30:].lstrip())}”).  \n")
     if scorer.explains_prompt:
-        text = f"{cut}**Understood:** {scorer.explain(objective.prompt, duration)}"
+        text = f"{cut}**Understood:** {markdown_text(scorer.explain(objective.prompt, duration))}"
     else:
         text = (f"{cut}{scorer.label} judges the prompt's text itself. (Descriptor reading, for reference: "
-                f"{explain(objective.prompt, duration)})")
+                f"{markdown_text(explain(objective.prompt, duration))})")
     if objective.constraints.active:
         replaced = " — they replace the prompt's targets on those qualities" if scorer.explains_prompt else ""
         text += f"  \n**Constraints:** {objective.constraints.describe()}{replaced}"
@@ -306,7 +306,7 @@ def claim_search(prompt, session: str) -> str:
         raise StudioError(f"{first} is still running, so Generate{new} was not started. Press "
                           f"Cancel to stop it (its best so far is kept) or wait for it to finish, then press "
                           f"Generate again.", "prompt")
-    return f"Starting the search for “{what}”…" if what else "Starting the search…"
+    return f"Starting the search for “{markdown_text(what)}”…" if what else "Starting the search…"
 
 
 def failed_search(c: dict, message: str) -> dict:
@@ -425,7 +425,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         try:
             return claim_search(prompt, session_id(request)), True
         except StudioError as refused:
-            gr.Warning(str(refused), title="Search not started")
+            gr.Warning(toast_text(refused), title="Search not started")
             return gr.update(), False
         except Exception as error:
             raise shown_error(error) from None
