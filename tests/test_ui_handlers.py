@@ -22,7 +22,7 @@ from studio.ui.jobs import JobRunner
 
 # A forged sound id is refused twice over: Gradio checks a dropdown's value against the choices it offered this
 # session, and the library checks ids and namespaces; either message will do.
-REFUSED = "not in the list of choices|no saved sound|not a valid sound id"
+REFUSED = "is not one of the choices|not in the list of choices|no saved sound|not a valid sound id"
 
 
 class Session:
