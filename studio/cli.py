@@ -122,12 +122,10 @@ def _tail(text: str) -> float:
     return checks.check_number(text, 0.0, MAX_TAIL, "--tail", "s")
 
 
-def _key(text: str, field: str) -> float:
-    """A whole MIDI note 0–127 from a note name (C4) or a number."""
-    midi = checks.parse_note(text, field)
-    if not (0 <= midi <= 127 and float(midi).is_integer()):
-        raise SettingsError(f"{field} must be a note from C-1 (0) to G9 (127) on a semitone, got {text!r}", field)
-    return midi
+def _key(text: str, field: str) -> int:
+    from studio.instrument.sampler import key_note
+
+    return key_note(text, field)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,9 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the sampler file(s) to write (default: both)")
     instrument.add_argument("--every", metavar="N", type=_checked(checks.check_whole, 1, 12, "--every"), default=3,
                             help="semitones between samples, 1 to 12 (default: 3)")
-    instrument.add_argument("--low", metavar="NOTE", type=_checked(_key, "--low"), default=36.0,
+    instrument.add_argument("--low", metavar="NOTE", type=_checked(_key, "--low"), default=36,
                             help="lowest sampled note, a name (C2) or MIDI number (default: C2 = 36)")
-    instrument.add_argument("--high", metavar="NOTE", type=_checked(_key, "--high"), default=96.0,
+    instrument.add_argument("--high", metavar="NOTE", type=_checked(_key, "--high"), default=96,
                             help="highest sampled note (default: C7 = 96)")
     instrument.add_argument("--sample-rate", metavar="HZ", type=sample_rate, help="override the preset's sample rate")
     instrument.add_argument("--bits", type=int, choices=(16, 24), default=24, help="bits per sample (default: 24)")
@@ -664,8 +662,8 @@ def cmd_export_instrument(args) -> int:
 
     from studio.instrument.sampler import export_instrument
 
-    made = export_instrument(preset, output, fmt=args.format, every=args.every, low=int(args.low),
-                             high=int(args.high), sample_rate=args.sample_rate, bits=args.bits)
+    made = export_instrument(preset, output, fmt=args.format, every=args.every, low=args.low, high=args.high,
+                             sample_rate=args.sample_rate, bits=args.bits)
     print(f"wrote {output}: {made.describe()}")
     return 0
 

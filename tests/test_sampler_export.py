@@ -196,7 +196,9 @@ def test_single_sound_export_trims_and_takes_rate_and_depth(tmp_path):
     (dict(fmt="exs"), "unknown format 'exs': choose one of sfz, dspreset, both"),
     (dict(every=0), "every must be a whole number from 1 to 12"),
     (dict(low=80, high=60), r"the lowest note \(G#5\) must not be above the highest \(C4\)"),
-    (dict(high=128), "high must be a whole number from 0 to 127"),
+    (dict(high=128), r"high must be a note from C-1 \(0\) to G9 \(127\) on a semitone, got 128"),
+    (dict(low="H2"), "low 'H2' is not a note"),
+    (dict(low="C4 +50 ct"), "not a note"),
     (dict(bits=8), "bits must be 16 or 24"),
     (dict(sample_rate=4000), "sample rate must be a whole number from 8000"),
 ])

@@ -75,6 +75,18 @@ class InstrumentExport:
                 f"{self.release:g} s ({formats}){shift}")
 
 
+def key_note(value, field: str) -> int:
+    """A key of the instrument's range: a note name (``C4``, ``F#2``) or a MIDI number, on a semitone from 0 to
+    127; :class:`~studio.errors.SettingsError` naming ``field`` otherwise."""
+    from studio.checks import label, parse_note
+
+    midi = parse_note(value.strip() if isinstance(value, str) else value, field)
+    if not (0 <= midi <= 127 and float(midi).is_integer()):
+        raise SettingsError(f"{label(field)} must be a note from C-1 (0) to G9 (127) on a semitone, got {value!r}",
+                            field)
+    return int(midi)
+
+
 def sample_roots(low: int, high: int, every: int) -> list[int]:
     """Root notes from ``low`` to ``high`` every ``every`` semitones (``high`` included when the steps land on
     it)."""
@@ -149,8 +161,8 @@ def export_instrument(preset, output, fmt: str = "both", every: int = 3, low: in
                       sample_rate: int | None = None, bits: int = 24) -> InstrumentExport:
     """Write ``preset`` as a zipped multi-sample instrument at ``output`` (see the module's docstring).
 
-    fmt: ``sfz``, ``dspreset`` or ``both``. every: semitones between samples (1–12). low/high: MIDI notes of the
-    lowest and highest sample (0–127). sample_rate: default the preset's. bits: 16 or 24.
+    fmt: ``sfz``, ``dspreset`` or ``both``. every: semitones between samples (1–12). low/high: the lowest and
+    highest sample's note, a name (``C2``) or a MIDI number (0–127). sample_rate: default the preset's. bits: 16 or 24.
     """
     from studio.audio.io import atomic_file, wav_bytes
     from studio.library import file_stem
@@ -158,7 +170,7 @@ def export_instrument(preset, output, fmt: str = "both", every: int = 3, low: in
 
     fmt = check_choice(fmt, FORMATS, "format")
     every = check_whole(every, 1, 12, "every")
-    low, high = check_whole(low, 0, 127, "low"), check_whole(high, 0, 127, "high")
+    low, high = key_note(low, "low"), key_note(high, "high")
     if low > high:
         raise SettingsError(f"the lowest note ({note_name(low)}) must not be above the highest ({note_name(high)})",
                             "low")
@@ -216,5 +228,5 @@ def export_sound(preset, folder, sample_rate: int | None = None, bits: int = 16,
 
 
 __all__ = ["BIT_CHOICES", "FORMATS", "InstrumentExport", "Sample", "dspreset_text", "export_instrument",
-           "export_sound", "key_ranges", "pitch_offset", "render_samples", "sample_roots", "sfz_text",
+           "export_sound", "key_note", "key_ranges", "pitch_offset", "render_samples", "sample_roots", "sfz_text",
            "sound_audio"]
