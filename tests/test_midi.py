@@ -209,7 +209,8 @@ GOOD = midi_bytes([(0, 1, 60, 100), (1, 1, 64, 100)])
     (GOOD[:30], "the MIDI file is corrupt and cannot be read"),
     (GOOD[:14] + b"MTrk\xff\xff\xff\xff" + GOOD[22:], "the MIDI file is corrupt"),
     (_meta_only(), "the file holds no notes to play"),
-    (_simultaneous(10_000), f"more than {midi.MAX_POLYPHONY} notes sound at once at 0.00 s"),
+    (_simultaneous(10_000), f"10000 notes sound at once at 0.00 s; the studio plays at most {midi.MAX_POLYPHONY}"),
+    (_simultaneous(midi.MAX_NOTES + 1), f"the file holds more than {midi.MAX_NOTES} notes"),
     (midi_bytes([(0, 1, 60, 100)], tempos=((0, 1),)), "a tempo change at 0.00 s sets 6e\\+07 BPM; the studio plays "
                                                        "tempos from 5 to 1000 BPM"),
     (midi_bytes([(0, 1, 60, 100)], tempos=((0, 0),)), "sets an infinite tempo"),
@@ -223,6 +224,21 @@ def test_bad_files_get_clear_messages(data, message):
     with pytest.raises(StudioError, match=re.compile(r"^song\.mid: (.* )?" + message)) as caught:
         midi.read_midi(data, "song.mid")
     assert caught.value.field == "midi"
+
+
+def test_polyphony_counts_notes_as_rendered():
+    start = np.arange(600) * 0.125
+    assert midi.polyphony(start, np.full(600, 1e6)) == (32, pytest.approx(3.875))  # held notes end at 4 s
+    assert midi.polyphony([0.0, 1.0], [1.0, 1.0]) == (1, 0.0)  # one ends as the next starts
+    # a drum track that never sends note-offs: each hit is held to the end, rendered for 4 s, so it plays
+    track = mido.MidiTrack([mido.Message("note_on", note=36 + i % 3, velocity=100, channel=9,
+                                         time=0 if i == 0 else TICKS // 2) for i in range(300)])
+    song = mido.MidiFile(ticks_per_beat=TICKS)
+    song.tracks.append(track)
+    out = io.BytesIO()
+    song.save(file=out)
+    parsed = midi.read_midi(out.getvalue())
+    assert len(parsed) == 300 and parsed.length.max() == pytest.approx(299 * 0.25)
 
 
 def test_bad_paths_and_tails(tmp_path, pluck):

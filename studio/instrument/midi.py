@@ -137,13 +137,11 @@ def read_midi(midi, source: str | None = None) -> Song:
         data = path.read_bytes()
     song = _open(data, source)
 
-    now, tempo_changes = 0.0, 0
-    held: dict[tuple[int, int], deque] = defaultdict(deque)  # (channel, key) → starts of held notes
+    now, tempo_changes, note_ons = 0.0, 0, 0
+    held: dict[tuple[int, int], deque] = defaultdict(deque)  # (channel, key) → (start, velocity) of held notes
     notes: list[tuple[float, float, int, int]] = []
-    sounding, most, most_at = 0, 0, 0.0
     try:
-        messages = iter(song)  # merged tracks, .time in seconds at the tempo then in force
-        for msg in messages:
+        for msg in song:  # merged tracks, .time in seconds at the tempo then in force
             now += msg.time
             if msg.type == "set_tempo":
                 tempo_changes += 1
@@ -154,24 +152,18 @@ def read_midi(midi, source: str | None = None) -> Song:
                                        f"{MIN_BPM:g} to {MAX_BPM:g} BPM")
             elif msg.type == "note_on" and msg.velocity > 0:
                 held[(msg.channel, msg.note)].append((now, msg.velocity))
-                sounding += 1
-                if sounding > most:
-                    most, most_at = sounding, now
+                note_ons += 1
+                if note_ons > MAX_NOTES:
+                    raise _bad(source, f"the file holds more than {MAX_NOTES} notes; the studio plays at most "
+                                       f"{MAX_NOTES}")
             elif msg.type in ("note_off", "note_on"):
                 queue = held.get((msg.channel, msg.note))
                 if queue:
                     start, velocity = queue.popleft()
                     notes.append((start, now - start, msg.note, velocity))
-                    sounding -= 1
             if now > MAX_SONG_SECONDS:
                 raise _bad(source, f"the song runs past {MAX_SONG_SECONDS / 60:g} minutes; the studio renders at "
                                    f"most {MAX_SONG_SECONDS / 60:g} minutes")
-            if most > MAX_POLYPHONY:
-                raise _bad(source, f"more than {MAX_POLYPHONY} notes sound at once at {most_at:.2f} s; the studio "
-                                   f"plays at most {MAX_POLYPHONY} at a time")
-            if len(notes) > MAX_NOTES:
-                raise _bad(source, f"the file holds more than {MAX_NOTES} notes; the studio plays at most "
-                                   f"{MAX_NOTES}")
     except StudioError:
         raise
     except Exception as err:  # a track that mido cannot merge or decode
@@ -180,10 +172,27 @@ def read_midi(midi, source: str | None = None) -> Song:
         notes += [(start, now - start, key, velocity) for start, velocity in queue]
     if not notes:
         raise _bad(source, "the file holds no notes to play")
+    most, at = polyphony(np.array([n[0] for n in notes]), np.array([n[1] for n in notes]))
+    if most > MAX_POLYPHONY:
+        raise _bad(source, f"{most} notes sound at once at {at:.2f} s; the studio plays at most {MAX_POLYPHONY} at "
+                           "a time")
     notes.sort(key=lambda n: (n[0], n[2]))
     start, length, pitch, velocity = (np.array(column) for column in zip(*notes))
     return Song(start.astype(np.float64), length.astype(np.float64), pitch.astype(np.int64),
                 velocity.astype(np.int64), float(now), tempo_changes, source)
+
+
+def polyphony(start, length) -> tuple[int, float]:
+    """The most notes held at once and when (s), counting each note for its note-on as rendered (at most 4 s,
+    at least 0.01 s; a note that ends as another starts does not overlap it)."""
+    start = np.asarray(start, np.float64)
+    end = start + np.clip(np.asarray(length, np.float64), MIN_NOTE_ON, MAX_NOTE_ON)
+    times = np.concatenate([start, end])
+    steps = np.concatenate([np.ones(start.size, np.int64), -np.ones(end.size, np.int64)])
+    order = np.lexsort((steps, times))  # at equal times, releases before starts
+    count = np.cumsum(steps[order])
+    peak = int(np.argmax(count))
+    return int(count[peak]), float(times[order][peak])
 
 
 def release_tail(theta) -> float:
@@ -269,5 +278,5 @@ def play_midi(preset, midi, sample_rate: int | None = None, tail: float | None =
 
 
 __all__ = ["BUFFER_SECONDS", "MAX_NOTES", "MAX_POLYPHONY", "MAX_SONG_SECONDS", "MAX_TAIL", "PEAK", "RenderedSong",
-           "Song", "buffer_seconds", "play_midi", "read_midi", "release_tail", "render_song", "rows_per_call",
-           "velocity_gain"]
+           "Song", "buffer_seconds", "play_midi", "polyphony", "read_midi", "release_tail", "render_song",
+           "rows_per_call", "velocity_gain"]
