@@ -201,10 +201,10 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def _write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+def _write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     from studio.audio.io import write_wav  # stages in a hidden ".<name>.*.tmp" file and renames: atomic
 
-    write_wav(path, np.asarray(audio, np.float32), int(sample_rate), mode=PRIVATE_FILE_MODE)
+    write_wav(path, np.asarray(audio, np.float32), int(sample_rate), subtype=subtype, mode=PRIVATE_FILE_MODE)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -533,12 +533,13 @@ def _sessions_usage_add(sessions: Path, delta: int) -> None:
 MAX_IMPORT_BYTES = 256 * 1024  # a preset is ~4 KB; anything near this is not one
 
 
-def export_files(preset, audio: np.ndarray, sample_rate: int, folder: str | os.PathLike) -> tuple[Path, Path]:
+def export_files(preset, audio: np.ndarray, sample_rate: int, folder: str | os.PathLike,
+                 subtype: str = "PCM_16") -> tuple[Path, Path]:
     """Write ``<slug>.wav`` and ``<slug>.yaml`` for a download into a fresh subfolder of ``folder``.
 
     The files are named after the sound (``"Warm Bass"`` → ``warm-bass.wav``) so a browser saves them under a
-    meaningful name; a fresh subfolder per export keeps concurrent sessions' files apart. Returns
-    ``(wav_path, preset_path)``.
+    meaningful name; a fresh subfolder per export keeps concurrent sessions' files apart. ``subtype``: the WAV's
+    sample format (``PCM_16``, ``PCM_24`` or ``FLOAT``). Returns ``(wav_path, preset_path)``.
     """
     from studio.presets import dumps_preset
 
@@ -547,7 +548,7 @@ def export_files(preset, audio: np.ndarray, sample_rate: int, folder: str | os.P
     preset_path = out / f"{slug}{PRESET_SUFFIX}"
     _write_bytes_atomic(preset_path, dumps_preset(preset, fmt="yaml").encode("utf-8"))
     wav_path = out / f"{slug}{WAV_SUFFIX}"
-    _write_wav_atomic(wav_path, audio, sample_rate)
+    _write_wav_atomic(wav_path, audio, sample_rate, subtype)
     return wav_path, preset_path
 
 

@@ -163,11 +163,57 @@ def test_export_writes_files_named_after_the_sound(local, loop):
     demo, _ = local
     s = Session(demo, loop)
     s("pick", "factory:bell")
-    files = s.outputs("export", s("export", "Glass Bell #1"))["exports"]
+    files = s.outputs("export", s("export", "Glass Bell #1", False, "the sound's own", "16"))["exports"]
     names = sorted(Path(f["path"]).name for f in files)
     assert names == ["glass-bell-1.wav", "glass-bell-1.yaml"]
     with pytest.raises(gr.Error, match="give the sound a name"):
-        s("export", "  ")
+        s("export", "  ", False, "the sound's own", "16")
+
+
+def test_export_options_instrument_and_midi_file(local, loop, tmp_path):
+    import io
+    import zipfile
+
+    import mido
+    import soundfile
+
+    s = Session(demo := local[0], loop)
+    assert demo is not None
+    s("pick", "factory:pluck")
+    files = s.outputs("export", s("export", "Plk", True, "44100", "24"))["exports"]
+    wav = next(Path(f["path"]) for f in files if f["path"].endswith(".wav"))
+    info = soundfile.info(wav)
+    assert (info.samplerate, info.subtype) == (44100, "PCM_24") and info.frames < 0.4 * 44100  # trimmed
+
+    files = s.outputs("instrument", s("instrument", "Plk", "sfz", 12, "C3", "C5", "the sound's own", "16"))["exports"]
+    with zipfile.ZipFile(files[0]["path"]) as archive:
+        assert Path(files[0]["path"]).name == "plk.zip"
+        assert archive.namelist() == ["plk.yaml", "plk.sfz", "samples/plk-C3.wav", "samples/plk-C4.wav",
+                                      "samples/plk-C5.wav"]
+    with pytest.raises(gr.Error, match=r"high must be a note from C-1 \(0\) to G9 \(127\)"):
+        s("instrument", "Plk", "sfz", 12, "C3", "C 9000", "the sound's own", "16")
+
+    song = mido.MidiFile(ticks_per_beat=480)
+    song.tracks.append(mido.MidiTrack([mido.Message("note_on", note=n, velocity=100, time=0 if i == 0 else 240)
+                                       for i, n in enumerate((60, 64, 67))] + [mido.Message("note_off", note=67)]))
+    path = tmp_path / "tune.mid"
+    song.save(path)
+    upload = {"path": str(path), "orig_name": "tune.mid", "meta": {"_type": "gradio.FileData"}}
+    out = s.outputs("play_midi_file", s("play_midi_file", upload, "the sound's own"))
+    assert out["midi-info"].startswith("tune.mid through **pluck**: 3 notes")
+    audio, rate = soundfile.read(out["midi-player"]["path"], dtype="int16")
+    assert rate == 48000 and audio.shape[0] == round(0.81 * rate) and np.abs(audio).max() > 20000  # 0.5 s + 0.01 + tail
+    path.write_bytes(io.BytesIO(b"MThd\x00\x00").getvalue())
+    with pytest.raises(gr.Error, match="tune.mid: the MIDI file is corrupt"):
+        s("play_midi_file", upload, "the sound's own")
+
+
+def test_the_status_line_says_when_the_buffer_cuts_the_release(local, loop):
+    s = Session(local[0], loop)
+    out = s("pick", "factory:pad")  # 1.3 s held + 0.65 s release: ends inside its 2 s buffer
+    assert "release cut" not in status_of(s, "pick", out)
+    out = s("set_keyboard.duration", 3.0)
+    assert "⚠ **release cut: raise duration**" in status_of(s, "set_keyboard.duration", out)
 
 
 def test_public_sessions_are_isolated_even_against_forged_choices(public, loop):

@@ -230,7 +230,18 @@ def status_text(state: st.StudioState) -> str:
     settings = s.settings
     b = f"B: **{markdown_text(state.pinned.name)}**" if state.pinned is not None else "B: none pinned"
     return (f"**{markdown_text(s.name)}**{modified} · {settings.duration:g} s at {settings.sample_rate / 1000:g} kHz, "
-            f"noise seed {settings.noise_seed} · undo {len(state.past)} · redo {len(state.future)} · {b}")
+            f"noise seed {settings.noise_seed} · undo {len(state.past)} · redo {len(state.future)} · {b}"
+            + release_cut_note(s))
+
+
+def release_cut_note(sound) -> str:
+    """`` · ⚠ release cut: …`` when the buffer cuts the sound while it still sounds (its last 10 ms peak above
+    −50 dBFS, :func:`studio.instrument.trim.cut_at_end`; the player fades it so it does not click), else ``""``."""
+    from studio.instrument.trim import cut_at_end
+    from studio.ui.views import render_audio  # remembered: the player's render of the same sound
+
+    cut = cut_at_end(render_audio(sound), sound.settings.sample_rate)
+    return " · ⚠ **release cut: raise duration** (*Buffer length* ends before the sound does)" if cut else ""
 
 
 def view_outputs(studio: Studio) -> list:

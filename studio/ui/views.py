@@ -107,10 +107,14 @@ def to_player(audio: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
 
 
 def sound_views(sound) -> tuple[tuple[int, np.ndarray], np.ndarray, np.ndarray]:
-    """Render a sound and draw it: ``((sr, int16 [T]), spectrogram uint8 [H, W, 3], waveform uint8 [h, W, 3])``."""
+    """Render a sound and draw it: ``((sr, int16 [T]), spectrogram uint8 [H, W, 3], waveform uint8 [h, W, 3])``.
+    The player gets the render with a 5 ms de-click fade where the buffer cut the sound (and every sample as
+    rendered otherwise); the pictures show the render itself."""
+    from studio.instrument.trim import declicked
+
     audio = render_audio(sound)
     sr = sound.settings.sample_rate
-    return to_player(audio, sr), plots.spectrogram_image(audio, sr), plots.waveform_image(audio, sr)
+    return to_player(declicked(audio, sr), sr), plots.spectrogram_image(audio, sr), plots.waveform_image(audio, sr)
 
 
 # ---------------------------------------------------------------------------------------------------------------
