@@ -82,6 +82,22 @@ def test_the_server_bounds_running_and_waiting_jobs_of_a_kind():
     assert stopped.value.value is False
 
 
+def test_a_public_server_runs_no_more_long_jobs_at_once_than_renders_may():
+    """Five visitors' jobs of five kinds all ran at once and every knob render waited ~20× longer on two cores."""
+    gate = JobGate(jobs.long_job_limits(render_concurrency=1, public=True))
+    first, second = gate.admit("page 1", "prompt"), gate.admit("page 2", "variations")
+    assert next(gate.wait_turn(first), "runs") == "runs"
+    waiting = gate.wait_turn(second, tick_s=0.01)
+    assert next(waiting) == 0  # another kind, nothing of its kind ahead, yet it waits: one long job runs at a time
+    gate.release(first)
+    with pytest.raises(StopIteration) as started:
+        next(waiting)
+    assert started.value.value is True
+    local = JobGate(jobs.long_job_limits(render_concurrency=1, public=False))  # one person's studio: kinds overlap
+    for page, kind in (("page 1", "prompt"), ("page 2", "variations")):
+        assert next(local.wait_turn(local.admit(page, kind)), "runs") == "runs"
+
+
 def test_a_claim_whose_job_never_starts_gives_its_place_back(monkeypatch):
     gate = JobGate(limits(waiting=0))
     gate.admit("page", "prompt", claim=True)

@@ -258,12 +258,14 @@ class JobLimits:
     """How many long jobs run and wait. ``running``: per kind, how many run at once in this process; ``waiting``:
     per kind, how many more may wait for their turn; ``total``: running and waiting together, every kind (each
     holds one of Gradio's worker threads, 40 by default); ``session_running``: how many of one page's jobs run at
-    once (None: no page limit); ``session_total``: how many one page may have running or waiting."""
+    once (None: no page limit); ``session_total``: how many one page may have running or waiting;
+    ``running_total``: how many run at once whatever their kind (None: only the per-kind limits)."""
     running: dict
     waiting: int = 4
     total: int = 16
     session_running: int | None = None
     session_total: int = len(JOB_KINDS)
+    running_total: int | None = None
 
 
 class Ticket:
@@ -342,6 +344,8 @@ class JobGate:
         limits = self.limits
         if sum(t.running for t in self._tickets if t.kind == ticket.kind) >= limits.running.get(ticket.kind, 1):
             return False
+        if limits.running_total is not None and sum(t.running for t in self._tickets) >= limits.running_total:
+            return False
         if limits.session_running is not None and \
                 sum(t.running for t in self._tickets if t.session == ticket.session) >= limits.session_running:
             return False
@@ -416,11 +420,15 @@ GATE = JobGate()  # every long job of this process; the app sets its limits (:fu
 
 def long_job_limits(render_concurrency: int, public: bool) -> JobLimits:
     """The app's limits: searches run as many at once as renders may (matches one: each holds every core), a few
-    more wait; a public page runs one long job at a time with at most two more waiting."""
+    more wait; a public page runs one long job at a time with at most two more waiting, and a public server runs
+    no more long jobs at once, of any kind, than renders may: each long job keeps the cores busy between its
+    generations, and five at once (one per kind, from five visitors) made every knob render wait ~20× longer on
+    two cores (``bench/load_test.py``); the others wait their turn in the gate, costing nothing."""
     running = {kind: max(1, int(render_concurrency)) for kind in JOB_KINDS}
     running["match"] = 1
     if public:
-        return JobLimits(running=running, waiting=4, total=16, session_running=1, session_total=3)
+        return JobLimits(running=running, waiting=4, total=16, session_running=1, session_total=3,
+                         running_total=max(1, int(render_concurrency)))
     return JobLimits(running=running, waiting=4, total=16)
 
 
