@@ -20,6 +20,7 @@ from studio.library import default_library_root, import_preset, load_or_create_s
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
+from studio.ui.keyboard_panel import page_script
 from studio.ui import state as st
 from studio.ui.common import RENDER_GROUP, Config, Studio, player_audio, user_errors
 from studio.ui.views import limit_renders, render_audio, start_warm_up, to_player
@@ -152,8 +153,8 @@ def _api_endpoints(config: Config) -> None:
 
 def launch_options() -> dict:
     """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch)."""
-    return dict(theme=gr.themes.Soft(), css=CSS, js=synth_panel.tooltip_script(), max_file_size="10mb",
-                footer_links=["api"])
+    return dict(theme=gr.themes.Soft(), css=CSS, js=page_script(synth_panel.tooltip_script()),
+                max_file_size="10mb", footer_links=["api"])
 
 
 def make_config(library: str | os.PathLike | None = None, public: bool | None = None) -> Config:

@@ -1,0 +1,185 @@
+"""The keyboard panel beside the player: an on-screen piano, the computer keyboard and Web MIDI play the current
+sound's notes in the browser (Web Audio), from samples rendered here for the whole shown range at once.
+
+Wiring only: the notes are rendered and packed by :mod:`studio.instrument.keyboard`; the page's side (piano,
+keys, MIDI, Web Audio, shortcuts) is ``keyboard.js`` next to this module. Whenever the session's sound changes
+(a knob, a load, undo, adopt…: any event that changes ``studio.state``) or the page asks for another octave, the
+range is rendered again and sent as one int16 payload; the page decodes it and plays from it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from studio.background import once, started
+from studio.instrument.keyboard import DEFAULT_START, KEYS, key_range, keyboard_samples, pack
+from studio.synth import PARAM_INDEX, RenderSettings, default_theta
+from studio.ui import state as st
+from studio.ui import views
+from studio.ui.common import Studio
+
+log = logging.getLogger(__name__)
+SCRIPT = Path(__file__).with_name("keyboard.js")
+PITCH = PARAM_INDEX["keyboard.midi_f0"]
+WARM_UP = "keyboard-warm-up"
+LOAD_JS = "(payload) => { if (window.synthKeyboard) window.synthKeyboard.load(payload); }"
+
+PANEL = f"""
+<div id="kb-root" class="kb">
+  <div class="kb-bar">
+    <button class="kb-down-octave" title="Octave down (Z)" aria-label="Octave down">◀ Z</button>
+    <span class="kb-range">C3–C5</span>
+    <button class="kb-up-octave" title="Octave up (X)" aria-label="Octave up">X ▶</button>
+    <button class="kb-hold" aria-pressed="false"
+            title="Hold: a released key plays its whole rendered note (off: it fades out at once)">Hold</button>
+    <button class="kb-loop" aria-pressed="false" title="Loop player A (L)">Loop A (L)</button>
+    <span class="kb-own-note"></span>
+  </div>
+  <div class="kb-piano" role="group" aria-label="Piano: {KEYS} keys; press to play"></div>
+  <div class="kb-foot">
+    <span class="kb-midi" data-state="off">MIDI: not connected</span>
+    <button class="kb-midi-connect" title="Play from a MIDI keyboard (the browser may ask for permission)">
+      Connect MIDI</button>
+    <span class="kb-status">loading the keyboard…</span>
+  </div>
+  <div class="kb-help">Keys <b>A W S E D F T G Y H U J K</b> play, <b>Z</b>/<b>X</b> shift the octave ·
+    <b>Space</b> plays/stops A · <b>Ctrl/⌘-Z</b> undo, <b>Shift-Ctrl/⌘-Z</b> redo · <b>L</b> loops A
+    (not while typing in a box)</div>
+</div>
+<style>
+#kb-root {{ --kb-white: calc(100% / var(--kb-whites, 15)); --kb-black: calc(100% / var(--kb-whites, 15) * 0.62);
+  user-select: none; -webkit-user-select: none; font-size: 12px; }}
+#kb-root .kb-bar, #kb-root .kb-foot {{ display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin: 4px 0; }}
+#kb-root button {{ border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 2px 8px;
+  background: var(--button-secondary-background-fill); color: var(--body-text-color); cursor: pointer; }}
+#kb-root button[aria-pressed=true] {{ background: var(--color-accent); color: white;
+  border-color: var(--color-accent); }}
+#kb-root .kb-range {{ min-width: 4.5em; text-align: center; font-weight: 600; }}
+#kb-root .kb-own-note {{ color: var(--color-accent); }}
+#kb-root .kb-piano {{ position: relative; display: flex; height: 112px; touch-action: none; border-radius: 0 0 6px 6px;
+  overflow: hidden; border-top: 3px solid #333; }}
+#kb-root .kb-key {{ box-sizing: border-box; display: flex; flex-direction: column; justify-content: flex-end;
+  align-items: center; cursor: pointer; }}
+#kb-root .kb-white {{ flex: 1 1 0; min-width: 0; background: linear-gradient(#fff, #f1f1f1); color: #333;
+  border: 1px solid #999; border-top: none; border-radius: 0 0 5px 5px; }}
+#kb-root .kb-black {{ position: absolute; top: 0; width: var(--kb-black); height: 62%; z-index: 2; color: #ddd;
+  background: linear-gradient(#444, #111); border: 1px solid #000; border-radius: 0 0 4px 4px; }}
+#kb-root .kb-name {{ font-size: 10px; line-height: 1; margin-bottom: 5px; white-space: nowrap; }}
+#kb-root .kb-black .kb-name {{ font-size: 8px; }}
+#kb-root .kb-letter {{ font-size: 9px; opacity: .55; margin-bottom: auto; margin-top: 4px; }}
+#kb-root .kb-own {{ box-shadow: inset 0 -6px 0 var(--color-accent); }}
+#kb-root .kb-white.kb-down {{ background: linear-gradient(#dfe6ff, #c9d4ff); }}
+#kb-root .kb-black.kb-down {{ background: linear-gradient(#5a66a8, #2e3670); }}
+#kb-root .kb-midi[data-state=on] {{ color: #1a7f37; }}
+#kb-root .kb-status {{ opacity: .75; margin-left: auto; }}
+#kb-root .kb-help {{ opacity: .7; font-size: 11px; }}
+@media (max-width: 640px) {{ #kb-root .kb-piano {{ height: 96px; }} #kb-root .kb-letter {{ display: none; }}
+  #kb-root .kb-help {{ display: none; }} }}
+</style>
+"""
+
+
+def build(studio: Studio) -> dict:
+    """The keyboard panel (call inside the player column): the piano's markup, a hidden box through which the page
+    asks for a range of keys, and the hidden payload the page plays from."""
+    c = {"panel": gr.HTML(PANEL, elem_id="keyboard-panel", js_on_load=None, container=False, padding=False)}
+    c["range"] = gr.Textbox(json.dumps([DEFAULT_START, 0]), elem_id="keyboard-range", visible="hidden",
+                            container=False)
+    c["payload"] = gr.JSON(None, elem_id="keyboard-payload", visible=False)
+    c["sent"] = gr.State(None)  # the version this session's page holds: a change that leaves the sound alone sends none
+    start_keyboard_warm_up()
+    return c
+
+
+def wire(studio: Studio, c: dict) -> None:
+    """Every change of the session's state (any event that changes the sound) and every range the page asks for
+    renders the keys and sends them; the page then decodes the payload (``synthKeyboard.load``)."""
+    inputs, outputs = [studio.state, c["range"], c["sent"]], [c["payload"], c["sent"]]
+    options = dict(queue=False, show_progress="hidden", api_visibility="private", trigger_mode="always_last")
+    load = dict(fn=None, inputs=[c["payload"]], outputs=None, queue=False, show_progress="hidden",
+                api_visibility="private", js=LOAD_JS)
+    studio.state.change(keyboard_payload, inputs, outputs, **options).then(**load)
+    c["range"].input(keyboard_payload, inputs, outputs, **options).then(**load)
+
+
+def requested_start(raw) -> int:
+    """The first key the page asks for (``[start, counter]`` as JSON, or a bare number); the default when malformed."""
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+        if isinstance(value, list):
+            value = value[0]
+        return int(np.clip(int(value), 0, 128 - KEYS))
+    except (TypeError, ValueError, OverflowError):
+        return DEFAULT_START
+
+
+def sound_version(sound, start: int) -> str:
+    """A short name for (θ, settings, range): equal names, equal samples."""
+    digest = hashlib.sha1(np.asarray(sound.theta, np.float32).tobytes() + repr(sound.settings).encode()
+                          + str(start).encode())
+    return digest.hexdigest()[:16]
+
+
+_RECENT: dict = {}  # version → payload: sessions moving through the same sounds (undo/redo) reuse renders
+_RECENT_SIZE = 8
+_RECENT_LOCK = threading.Lock()
+
+
+def keyboard_payload(state: st.StudioState, raw_range, sent: str | None):
+    """(payload for the page, the version it now holds): the keys of the requested range rendered for the
+    session's sound, or nothing new when the page already holds them."""
+    if state is None:
+        return gr.skip(), gr.skip()
+    start = requested_start(raw_range)
+    version = sound_version(state.sound, start)
+    if version == sent:
+        return gr.skip(), gr.skip()
+    with _RECENT_LOCK:
+        payload = _RECENT.get(version)
+    if payload is None:
+        payload = render_payload(state.sound, start, version)
+        with _RECENT_LOCK:
+            _RECENT[version] = payload
+            while len(_RECENT) > _RECENT_SIZE:
+                _RECENT.pop(next(iter(_RECENT)))
+    return payload, version
+
+
+def render_payload(sound, start: int, version: str = "") -> dict:
+    """The payload the page plays from (see :func:`studio.instrument.keyboard.pack`), plus the sound's name and its
+    own note (the piano marks it)."""
+    views.wait_for_warm_up()
+    with views._RENDER_SLOTS:  # the knob renders' process-wide limit (studio.ui.views.limit_renders) bounds these too
+        samples = keyboard_samples(sound.theta, sound.settings, start)
+    payload = pack(samples, version)
+    payload["own"] = float(st.human_values(sound.theta)[PITCH])
+    payload["name"] = str(sound.name)
+    return payload
+
+
+def start_keyboard_warm_up() -> None:
+    """Compile the keyboard's batch (one shape per batch size) in the background, after the player's renderer;
+    only where the player's warm-up was started (a served studio, not a test that builds the app)."""
+    if started(views.WARM_UP) is None:
+        return
+
+    def warm() -> None:
+        views.wait_for_warm_up(None)
+        keyboard_samples(default_theta(), RenderSettings(), DEFAULT_START)
+
+    once(WARM_UP, warm)
+
+
+def page_script(*scripts: str) -> str:
+    """One ``launch(js=…)`` function that runs the given page scripts (each ``() => {…}``) and then the keyboard's."""
+    calls = "".join(f"({s.strip()})();\n" for s in scripts)
+    return f"() => {{\n{calls}{SCRIPT.read_text(encoding='utf-8')}\n}}"
+
+
+__all__ = ["build", "wire", "keyboard_payload", "render_payload", "requested_start", "page_script", "key_range"]
