@@ -3,6 +3,7 @@ equal to the player's samples, one shared gain, trailing silence cut with a fade
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -10,8 +11,8 @@ import pytest
 
 from studio.audio.io import to_int16
 from studio.audio.sound_profile import profile_as_dict, sound_profile
-from studio.instrument.keyboard import (DEFAULT_START, KEYS, audible_length, key_range, keyboard_samples, pack,
-                                        render_keys, unpack)
+from studio.instrument.keyboard import (DEFAULT_START, KEYS, audible_length, from_bytes, header, key_range,
+                                        keyboard_samples, render_keys, to_bytes)
 from studio.presets import factory_preset
 from studio.synth import PARAM_INDEX, RenderSettings, default_theta, render
 from studio.ui import state as st
@@ -72,18 +73,23 @@ def test_a_sustained_sound_cut_by_the_buffer_ends_faded():
     assert np.abs(keys.pcm[:, -1]).max() == 0 and np.abs(keys.pcm[:, -300]).max() > 100
 
 
-def test_pack_round_trip_is_exact_and_compact(init_keys):
-    payload = json.loads(json.dumps(pack(init_keys, "v1")))
-    back = unpack(payload)
+def test_packing_round_trip_is_exact_and_compact(init_keys):
+    head = json.loads(json.dumps(header(init_keys, "v1")))
+    data = to_bytes(init_keys)
+    back = from_bytes(data, head)
     assert np.array_equal(back.pcm, init_keys.pcm) and back.start == init_keys.start
-    assert back.sample_rate == init_keys.sample_rate and payload["version"] == "v1"
-    assert len(payload["pcm"]) <= 4 * init_keys.pcm.nbytes / 3 + 4  # base64 of the int16 block, nothing more
+    assert back.sample_rate == init_keys.sample_rate and head["version"] == "v1"
+    assert len(data) == 2 * KEYS * init_keys.length  # one int16 block, nothing more
+    assert data[:2] == int(init_keys.pcm[0, 0]).to_bytes(2, "little", signed=True)  # little-endian, note-major
 
 
 def test_the_handler_sends_a_range_once_per_sound():
     state = st.initial_state(factory_preset("bass"))
     payload, version = keyboard_payload(state, json.dumps([36, 3]), None)
     assert payload["start"] == 36 and payload["version"] == version and payload["name"] == "bass"
+    written = from_bytes(Path(payload["path"]).read_bytes(), payload)  # the file the page fetches
+    expected = factory_preset("bass")
+    assert np.array_equal(written.pcm, keyboard_samples(expected.theta, expected.settings, 36).pcm)
     assert payload["own"] == pytest.approx(float(st.human_values(state.sound.theta)[PITCH]))
     again = keyboard_payload(state, json.dumps([36, 4]), version)  # the page holds it: nothing is sent
     assert again == (gr.skip(), gr.skip())

@@ -1,5 +1,6 @@
 """The playable keyboard's samples: every note of a range of keys rendered from one patch in one batched call, and
-packed compactly (one int16 block, base64) for the browser, which plays them with the Web Audio API.
+packed compactly (one block of int16, with a small JSON header) for the browser, which plays them with the Web
+Audio API.
 
 Each key is the patch itself at that key's pitch (:func:`studio.instrument.notes.note_thetas`): same knobs, same
 note length, same render settings and noise seed, so the key of the sound's own note sounds like the player. All
@@ -7,7 +8,6 @@ notes share one fixed gain (the player's), so a quiet sound stays quiet and the 
 """
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,23 +79,24 @@ def keyboard_samples(theta, settings: RenderSettings, start: int = DEFAULT_START
     return KeyboardSamples(start=int(midi[0]), pcm=to_int16(audio, gain=GAIN), sample_rate=int(settings.sample_rate))
 
 
-def pack(samples: KeyboardSamples, version: str = "") -> dict:
-    """The samples as a JSON-ready dict for the browser: one base64 block of little-endian int16, note-major
-    (``count × length``), with what the page needs to slice it. ``version`` names the sound (the page skips a
-    payload it already holds)."""
-    pcm = np.ascontiguousarray(samples.pcm.astype("<i2"))
+def to_bytes(samples: KeyboardSamples) -> bytes:
+    """The notes as one block of little-endian int16, note-major (``count × length`` samples): what the page
+    fetches and plays from."""
+    return np.ascontiguousarray(samples.pcm.astype("<i2")).tobytes()
+
+
+def header(samples: KeyboardSamples, version: str = "") -> dict:
+    """What the page needs to slice :func:`to_bytes`'s block (JSON-ready); ``version`` names the sound and range."""
     return {"version": version, "start": samples.start, "count": samples.count, "length": samples.length,
-            "sample_rate": samples.sample_rate, "gain": samples.gain,
-            "pcm": base64.b64encode(pcm.tobytes()).decode("ascii")}
+            "sample_rate": samples.sample_rate, "gain": samples.gain}
 
 
-def unpack(payload: dict) -> KeyboardSamples:
-    """:func:`pack`'s inverse (tests, tools)."""
-    pcm = np.frombuffer(base64.b64decode(payload["pcm"]), dtype="<i2").astype(np.int16)
-    return KeyboardSamples(start=int(payload["start"]), sample_rate=int(payload["sample_rate"]),
-                           pcm=pcm.reshape(int(payload["count"]), int(payload["length"])),
-                           gain=float(payload["gain"]))
+def from_bytes(data: bytes, head: dict) -> KeyboardSamples:
+    """:func:`to_bytes` and :func:`header`'s inverse (tests, tools)."""
+    pcm = np.frombuffer(data, dtype="<i2").astype(np.int16).reshape(int(head["count"]), int(head["length"]))
+    return KeyboardSamples(start=int(head["start"]), pcm=pcm, sample_rate=int(head["sample_rate"]),
+                           gain=float(head["gain"]))
 
 
 __all__ = ["KEYS", "DEFAULT_START", "KeyboardSamples", "key_range", "render_keys", "audible_length",
-           "keyboard_samples", "pack", "unpack"]
+           "keyboard_samples", "to_bytes", "header", "from_bytes"]

@@ -43,19 +43,29 @@
   }
   kb.context = () => ctx;
 
-  // The payload: {version, start, count, length, sample_rate, gain, own, pcm: base64 of int16 little-endian}.
-  function decodeBase64(text) {
-    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
-    const bin = atob(text), bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    return bytes;
-  }
+  // The payload: {version, start, count, length, sample_rate, gain, own, name, path}; the samples are the file at
+  // path (int16 little-endian, note-major), served by Gradio as a static file.
+  const fileUrl = path => {
+    const root = ((window.gradio_config && window.gradio_config.root) || (location.origin + location.pathname))
+      .replace(/\/$/, '');
+    return `${root}/gradio_api/file=${encodeURI(path)}`;
+  };
+  let wanted = null;
   kb.load = payload => {
-    if (!payload || typeof payload !== 'object' || !payload.pcm) return;
+    if (!payload || typeof payload !== 'object' || !payload.path) return;
     kb.receivedAt = performance.now();
+    wanted = payload.version;
+    fetch(fileUrl(payload.path)).then(r => {
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.arrayBuffer();
+    }).then(data => { if (wanted === payload.version) arm(payload, data); }, error => {
+      kb.error = String(error);
+      setStatus('could not load the keyboard’s notes: change the sound or reload the page');
+    });
+  };
+  function arm(payload, data) {
     const t0 = performance.now();
-    const bytes = decodeBase64(payload.pcm);
-    const pcm = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 1);
+    const pcm = new Int16Array(data, 0, data.byteLength >> 1);
     const {count, length, sample_rate: rate} = payload;
     // Each note becomes an AudioBuffer when first played, or in the background right after: the payload is armed
     // as soon as its samples are decoded.
@@ -91,7 +101,7 @@
     kb.loads += 1;
     draw();
     setStatus(`ready: ${count} notes of “${payload.name || 'the sound'}”`);
-  };
+  }
 
   function play(midi, velocity = 127, source = 'api', eventTime = undefined) {
     if (!kb.buffers.length) { setStatus('the keyboard is still loading the sound…'); return; }

@@ -4,13 +4,17 @@ sound's notes in the browser (Web Audio), from samples rendered here for the who
 Wiring only: the notes are rendered and packed by :mod:`studio.instrument.keyboard`; the page's side (piano,
 keys, MIDI, Web Audio, shortcuts) is ``keyboard.js`` next to this module. Whenever the session's sound changes
 (a knob, a load, undo, adopt…: any event that changes ``studio.state``) or the page asks for another octave, the
-range is rendered again and sent as one int16 payload; the page decodes it and plays from it.
+range is rendered again and written as one int16 file (served as a static file, named by its content); a small
+JSON header tells the page where it is, and the page fetches it and plays from it (a 5 MB payload through Gradio's
+JSON took ~200 ms of the page's time; the file's fetch takes a few ms).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
+import tempfile
 import threading
 from pathlib import Path
 
@@ -18,7 +22,7 @@ import gradio as gr
 import numpy as np
 
 from studio.background import once, started
-from studio.instrument.keyboard import DEFAULT_START, KEYS, key_range, keyboard_samples, pack
+from studio.instrument.keyboard import DEFAULT_START, KEYS, header, keyboard_samples, to_bytes
 from studio.synth import PARAM_INDEX, RenderSettings, default_theta
 from studio.ui import state as st
 from studio.ui import views
@@ -56,7 +60,8 @@ PANEL = f"""
 #kb-root {{ --kb-white: calc(100% / var(--kb-whites, 15)); --kb-black: calc(100% / var(--kb-whites, 15) * 0.62);
   user-select: none; -webkit-user-select: none; font-size: 12px; }}
 #kb-root .kb-bar, #kb-root .kb-foot {{ display: flex; flex-wrap: wrap; align-items: center; gap: 6px; margin: 4px 0; }}
-#kb-root button {{ border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 2px 8px;
+#kb-root button {{ border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 1px 8px;
+  font: inherit; font-size: 12px; font-weight: 500; line-height: 1.6;
   background: var(--button-secondary-background-fill); color: var(--body-text-color); cursor: pointer; }}
 #kb-root button[aria-pressed=true] {{ background: var(--color-accent); color: white;
   border-color: var(--color-accent); }}
@@ -92,20 +97,39 @@ def build(studio: Studio) -> dict:
     c["range"] = gr.Textbox(json.dumps([DEFAULT_START, 0]), elem_id="keyboard-range", visible="hidden",
                             container=False)
     c["payload"] = gr.JSON(None, elem_id="keyboard-payload", visible=False)
+    gr.set_static_paths([keyboard_dir()])  # the keys' files are fetched directly (before launch: build time)
     c["sent"] = gr.State(None)  # the version this session's page holds: a change that leaves the sound alone sends none
+    c["state"] = studio.state
     start_keyboard_warm_up()
     return c
 
 
 def wire(studio: Studio, c: dict) -> None:
-    """Every change of the session's state (any event that changes the sound) and every range the page asks for
-    renders the keys and sends them; the page then decodes the payload (``synthKeyboard.load``)."""
-    inputs, outputs = [studio.state, c["range"], c["sent"]], [c["payload"], c["sent"]]
-    options = dict(queue=False, show_progress="hidden", api_visibility="private", trigger_mode="always_last")
-    load = dict(fn=None, inputs=[c["payload"]], outputs=None, queue=False, show_progress="hidden",
+    """Every change of the session's state through the queue (loads, undo, adopt, open…: Gradio fires
+    ``state.change`` after those) and every range the page asks for renders the keys and sends them; the page then
+    decodes the payload (``synthKeyboard.load``). Events off the queue (knob releases) get no ``state.change`` from
+    Gradio: they call :func:`follow`."""
+    studio.keyboard = c
+    studio.state.change(keyboard_payload, *_io(c), **OPTIONS).then(**_load(c))
+    c["range"].input(keyboard_payload, *_io(c), **OPTIONS).then(**_load(c))
+
+
+def follow(studio: Studio, event) -> None:
+    """Re-arm the keyboard after ``event`` (an event off the queue that changes the sound), off the queue too."""
+    c = studio.keyboard
+    event.then(keyboard_payload, *_io(c), **OPTIONS).then(**_load(c))
+
+
+OPTIONS = dict(queue=False, show_progress="hidden", api_visibility="private", trigger_mode="always_last")
+
+
+def _io(c: dict) -> tuple[list, list]:
+    return [c["state"], c["range"], c["sent"]], [c["payload"], c["sent"]]
+
+
+def _load(c: dict) -> dict:
+    return dict(fn=None, inputs=[c["payload"]], outputs=None, queue=False, show_progress="hidden",
                 api_visibility="private", js=LOAD_JS)
-    studio.state.change(keyboard_payload, inputs, outputs, **options).then(**load)
-    c["range"].input(keyboard_payload, inputs, outputs, **options).then(**load)
 
 
 def requested_start(raw) -> int:
@@ -120,15 +144,25 @@ def requested_start(raw) -> int:
 
 
 def sound_version(sound, start: int) -> str:
-    """A short name for (θ, settings, range): equal names, equal samples."""
+    """A name for (θ, settings, range): equal names, equal samples (long enough that no one guesses another's)."""
     digest = hashlib.sha1(np.asarray(sound.theta, np.float32).tobytes() + repr(sound.settings).encode()
                           + str(start).encode())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
 
 
 _RECENT: dict = {}  # version → payload: sessions moving through the same sounds (undo/redo) reuse renders
-_RECENT_SIZE = 8
-_RECENT_LOCK = threading.Lock()
+_RECENT_SIZE = 16
+_FILES_KEPT = 32  # newest keyboard files kept on disk (each up to 25 × 2 bytes × the buffer's samples)
+_LOCK = threading.Lock()
+_DIR: list[Path] = []
+
+
+def keyboard_dir() -> Path:
+    """This process's folder of keyboard files (made once, under the system's temporary folder)."""
+    with _LOCK:
+        if not _DIR:
+            _DIR.append(Path(tempfile.mkdtemp(prefix="synth-studio-keyboard-")).resolve())
+        return _DIR[0]
 
 
 def keyboard_payload(state: st.StudioState, raw_range, sent: str | None):
@@ -140,27 +174,43 @@ def keyboard_payload(state: st.StudioState, raw_range, sent: str | None):
     version = sound_version(state.sound, start)
     if version == sent:
         return gr.skip(), gr.skip()
-    with _RECENT_LOCK:
+    with _LOCK:
         payload = _RECENT.get(version)
-    if payload is None:
+    if payload is None or not Path(payload["path"]).exists():
         payload = render_payload(state.sound, start, version)
-        with _RECENT_LOCK:
+        with _LOCK:
             _RECENT[version] = payload
             while len(_RECENT) > _RECENT_SIZE:
                 _RECENT.pop(next(iter(_RECENT)))
     return payload, version
 
 
-def render_payload(sound, start: int, version: str = "") -> dict:
-    """The payload the page plays from (see :func:`studio.instrument.keyboard.pack`), plus the sound's name and its
-    own note (the piano marks it)."""
+def render_payload(sound, start: int, version: str | None = None) -> dict:
+    """Render the keys ``start …`` of ``sound``, write them as one int16 file and return the page's header (see
+    :func:`studio.instrument.keyboard.header`) with the file's ``path``, the sound's name and its own note."""
+    version = version or sound_version(sound, start)
     views.wait_for_warm_up()
     with views._RENDER_SLOTS:  # the knob renders' process-wide limit (studio.ui.views.limit_renders) bounds these too
         samples = keyboard_samples(sound.theta, sound.settings, start)
-    payload = pack(samples, version)
-    payload["own"] = float(st.human_values(sound.theta)[PITCH])
-    payload["name"] = str(sound.name)
+    path = keyboard_dir() / f"{version}.pcm"
+    if not path.exists():  # content-named: a file a page may be fetching is never rewritten
+        partial = path.with_suffix(f".{threading.get_ident()}.part")
+        partial.write_bytes(to_bytes(samples))
+        os.replace(partial, path)
+        _prune(path.parent)
+    payload = header(samples, version)
+    payload.update(path=str(path), own=float(st.human_values(sound.theta)[PITCH]), name=str(sound.name))
     return payload
+
+
+def _prune(folder: Path) -> None:
+    """Keep the newest :data:`_FILES_KEPT` keyboard files (older ones belong to sounds long changed)."""
+    try:
+        files = sorted(folder.glob("*.pcm"), key=lambda f: f.stat().st_mtime)
+        for old in files[:-_FILES_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError as error:  # another thread pruned first: nothing lost
+        log.debug("keyboard files: %s", error)
 
 
 def start_keyboard_warm_up() -> None:
@@ -182,4 +232,4 @@ def page_script(*scripts: str) -> str:
     return f"() => {{\n{calls}{SCRIPT.read_text(encoding='utf-8')}\n}}"
 
 
-__all__ = ["build", "wire", "keyboard_payload", "render_payload", "requested_start", "page_script", "key_range"]
+__all__ = ["build", "wire", "follow", "keyboard_payload", "render_payload", "requested_start", "page_script"]

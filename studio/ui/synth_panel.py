@@ -321,18 +321,20 @@ def wire_knobs(studio: Studio, c: dict) -> None:
         # .release, not .change: one render when the user lets go, not one per drag tick. The slider's raw value
         # (preprocess=False) so a typed 1e9, -5 or an empty box reaches the handler, which clamps or refuses it.
         # Off the queue, and the audio first: the pictures follow in a second call.
-        slider.release(user_errors(_knob_handler(i)), [slider, studio.state],
-                       [studio.state, studio.audio, studio.status, slider], trigger_mode="always_last",
-                       preprocess=False, queue=False, api_visibility="private", show_progress="hidden"
-                       ).then(user_errors(draw_pictures), [studio.state], pictures, queue=False,
-                              api_visibility="private", show_progress="hidden")
+        released = slider.release(user_errors(_knob_handler(i)), [slider, studio.state],
+                                  [studio.state, studio.audio, studio.status, slider], trigger_mode="always_last",
+                                  preprocess=False, queue=False, api_visibility="private", show_progress="hidden")
+        released.then(user_errors(draw_pictures), [studio.state], pictures, queue=False,
+                      api_visibility="private", show_progress="hidden")
+        keyboard_panel.follow(studio, released)  # off the queue, so no state.change: re-arm the keyboard here
     # Typed values (Enter, leaving the box, ↺) arrive here as raw text from the page's script (tooltip_script).
     typed = gr.Textbox(elem_id="knob-typed", visible="hidden", container=False)
-    typed.input(user_errors(commit_typed), [typed, studio.state], [studio.state, studio.audio, studio.status,
-                                                                   *studio.sliders],
-                queue=False, api_visibility="private", show_progress="hidden"
-                ).then(user_errors(draw_pictures), [studio.state], pictures, queue=False, api_visibility="private",
-                       show_progress="hidden")
+    committed = typed.input(user_errors(commit_typed), [typed, studio.state],
+                            [studio.state, studio.audio, studio.status, *studio.sliders],
+                            queue=False, api_visibility="private", show_progress="hidden")
+    committed.then(user_errors(draw_pictures), [studio.state], pictures, queue=False, api_visibility="private",
+                   show_progress="hidden")
+    keyboard_panel.follow(studio, committed)
     studio.state.change(knob_marks, [studio.state], [marks], queue=False, api_visibility="private",
                         show_progress="hidden")
 
