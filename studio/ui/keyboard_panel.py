@@ -75,17 +75,21 @@ PANEL = f"""
   border: 1px solid #999; border-top: none; border-radius: 0 0 5px 5px; }}
 #kb-root .kb-black {{ position: absolute; top: 0; width: var(--kb-black); height: 62%; z-index: 2; color: #ddd;
   background: linear-gradient(#444, #111); border: 1px solid #000; border-radius: 0 0 4px 4px; }}
-#kb-root .kb-name {{ font-size: 10px; line-height: 1; margin-bottom: 5px; white-space: nowrap; }}
-#kb-root .kb-black .kb-name {{ font-size: 8px; }}
-#kb-root .kb-letter {{ font-size: 9px; opacity: .55; margin-bottom: auto; margin-top: 4px; }}
-#kb-root .kb-own {{ box-shadow: inset 0 -6px 0 var(--color-accent); }}
+#kb-root .kb-name {{ font-size: 10px; line-height: 1; margin-bottom: 5px; white-space: nowrap; color: #333; }}
+#kb-root .kb-letter {{ font-size: 9px; line-height: 1; margin-bottom: 3px; color: #888; }}
+#kb-root .kb-black .kb-name {{ font-size: 8px; color: #eee; margin-bottom: 4px; }}
+#kb-root .kb-black .kb-letter {{ color: #aaa; }}
+#kb-root .kb-own {{ box-shadow: inset 0 -4px 0 var(--color-accent); }}
+#kb-root .kb-own .kb-name {{ color: var(--color-accent); font-weight: 700; margin-bottom: 7px; }}
 #kb-root .kb-white.kb-down {{ background: linear-gradient(#dfe6ff, #c9d4ff); }}
 #kb-root .kb-black.kb-down {{ background: linear-gradient(#5a66a8, #2e3670); }}
 #kb-root .kb-midi[data-state=on] {{ color: #1a7f37; }}
 #kb-root .kb-status {{ opacity: .75; margin-left: auto; }}
 #kb-root .kb-help {{ opacity: .7; font-size: 11px; }}
-@media (max-width: 640px) {{ #kb-root .kb-piano {{ height: 96px; }} #kb-root .kb-letter {{ display: none; }}
-  #kb-root .kb-help {{ display: none; }} }}
+/* A phone: one line of buttons, no key letters, help or status (the keys show what plays); the knobs stay close. */
+@media (max-width: 640px) {{ #kb-root .kb-piano {{ height: 88px; }}
+  #kb-root .kb-letter, #kb-root .kb-help, #kb-root .kb-status, #kb-root .kb-own-note {{ display: none; }}
+  #kb-root .kb-bar, #kb-root .kb-foot {{ gap: 4px; margin: 2px 0; }} #kb-root button {{ padding: 0 6px; }} }}
 </style>
 """
 
