@@ -70,7 +70,7 @@ def time_server(repeats: int) -> list[tuple[str, float, float, float, int]]:
             payload = render_payload(sound, 48)
             times.append((time.perf_counter() - start) * 1e3)
         median, p90 = stats(times)
-        rows.append((name, median, p90, len(payload["pcm"]) / 1e6, payload["length"]))
+        rows.append((name, median, p90, 2 * payload["count"] * payload["length"] / 1e6, payload["length"]))
     return rows
 
 
@@ -89,8 +89,9 @@ def time_browser(repeats: int) -> dict[str, list[float]] | str:
     wait_for_warm_up()
     demo = serve_in_background(make_config(tempfile.mkdtemp(prefix="keyboard-latency-library-"), public=False))
     out: dict[str, list[float]] = {k: [] for k in ("key → start", "key → output", "click → start", "click → output",
-                                                   "knob release → armed", "release → payload received",
-                                                   "payload decode", "undo (Ctrl-Z) → armed")}
+                                                   "knob release → armed", "release → header received",
+                                                   "header → armed (file fetch + decode)", "decode",
+                                                   "undo (Ctrl-Z) → armed")}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM,
@@ -134,10 +135,11 @@ def time_browser(repeats: int) -> dict[str, list[float]] | str:
                 page.wait_for_function(f"v => {kb}.version !== v && {kb}.armedAt > window.__release", arg=version,
                                        timeout=10_000)
                 r = page.evaluate(f"() => [{kb}.armedAt - window.__release, {kb}.receivedAt - window.__release,"
-                                  f" {kb}.decodeMs]")
+                                  f" {kb}.armedAt - {kb}.receivedAt, {kb}.decodeMs]")
                 out["knob release → armed"].append(r[0])
-                out["release → payload received"].append(r[1])
-                out["payload decode"].append(r[2])
+                out["release → header received"].append(r[1])
+                out["header → armed (file fetch + decode)"].append(r[2])
+                out["decode"].append(r[3])
                 page.wait_for_timeout(200)  # the pictures land; the next drag starts from a quiet page
             page.evaluate("() => document.activeElement && document.activeElement.blur()")
             for _ in range(min(repeats, 20)):  # undo walks back through the drags: a queued event, cached renders
@@ -164,8 +166,8 @@ def main(argv=None) -> None:
     tune_cpu()
     import jax
 
-    print(f"*Keyboard latency — {cpu_name()}; jax {jax.__version__} on {jax.default_backend()}; "
-          f"{args.repeats} repeats*\n")
+    print(f"*Keyboard latency — {cpu_name()} (load average {os.getloadavg()[0]:.1f} at the start); "
+          f"jax {jax.__version__} on {jax.default_backend()}; {args.repeats} repeats*\n")
     print("| keyboard payload (server: 25 keys, one batched render, packed) | median | p90 | payload | samples/key |")
     print("|---|---:|---:|---:|---:|")
     for name, median, p90, mb, length in time_server(args.repeats):

@@ -177,6 +177,13 @@ def test_space_and_l_drive_the_player_and_no_shortcut_fires_in_a_text_box(page, 
     page.keyboard.press("l")
     assert keyboard(page, "kb.loop") is True
     assert page.locator("#kb-root .kb-loop").get_attribute("aria-pressed") == "true"
+    # Looping: the 2 s sound plays again when it ends, until stopped.
+    if not keyboard(page, "kb.playerPlaying()"):
+        page.keyboard.press("Space")
+    page.wait_for_function("() => window.synthKeyboard.loops >= 1", timeout=8_000)
+    page.wait_for_function("() => window.synthKeyboard.playerPlaying()")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => !window.synthKeyboard.playerPlaying()")
     page.keyboard.press("l")
     assert keyboard(page, "kb.loop") is False
 
