@@ -55,6 +55,7 @@
   let wanted = null;
   kb.load = payload => {
     if (!payload || typeof payload !== 'object' || !payload.path) return;
+    if (payload.version === wanted) return;  // already armed (or arriving): a change that kept the sound
     kb.receivedAt = performance.now();
     wanted = payload.version;
     fetch(fileUrl(payload.path)).then(r => {
@@ -62,6 +63,7 @@
       return r.arrayBuffer();
     }).then(data => { if (wanted === payload.version) arm(payload, data); }, error => {
       kb.error = String(error);
+      if (wanted === payload.version) wanted = null;  // the same payload may be tried again
       setStatus('could not load the keyboard’s notes: change the sound or reload the page');
     });
   };
@@ -447,7 +449,10 @@
     setStatus('loading the sound’s notes…');
     requestRange(kb.start);
     // The page may still be wiring its events when this runs: ask again until the first notes arrive.
-    const retry = setInterval(() => { if (kb.loads) clearInterval(retry); else requestRange(kb.start); }, 2000);
+    let tries = 0;
+    const retry = setInterval(() => {
+      if (kb.loads || ++tries > 5) clearInterval(retry); else requestRange(kb.start);
+    }, 2000);
     return true;
   }
   if (!setup()) {

@@ -26,7 +26,7 @@ from studio.instrument.keyboard import DEFAULT_START, KEYS, header, keyboard_sam
 from studio.synth import PARAM_INDEX, RenderSettings, default_theta
 from studio.ui import state as st
 from studio.ui import views
-from studio.ui.common import Studio
+from studio.ui.common import Studio, user_errors
 
 log = logging.getLogger(__name__)
 SCRIPT = Path(__file__).with_name("keyboard.js")
@@ -114,14 +114,14 @@ def wire(studio: Studio, c: dict) -> None:
     decodes the payload (``synthKeyboard.load``). Events off the queue (knob releases) get no ``state.change`` from
     Gradio: they call :func:`follow`."""
     studio.keyboard = c
-    studio.state.change(keyboard_payload, *_io(c), **OPTIONS).then(**_load(c))
-    c["range"].input(keyboard_payload, *_io(c), **OPTIONS).then(**_load(c))
+    studio.state.change(user_errors(keyboard_payload), *_io(c), **OPTIONS).then(**_load(c))
+    c["range"].input(user_errors(keyboard_payload), *_io(c), **OPTIONS).then(**_load(c))
 
 
 def follow(studio: Studio, event) -> None:
     """Re-arm the keyboard after ``event`` (an event off the queue that changes the sound), off the queue too."""
     c = studio.keyboard
-    event.then(keyboard_payload, *_io(c), **OPTIONS).then(**_load(c))
+    event.then(user_errors(keyboard_payload), *_io(c), **OPTIONS).then(**_load(c))
 
 
 OPTIONS = dict(queue=False, show_progress="hidden", api_visibility="private", trigger_mode="always_last")
