@@ -277,9 +277,13 @@
     return false;
   }
   kb.typing = typing;
-  // Space on a focused control (a button, a checkbox, a slider) is that control's own key.
-  const ownsSpace = el => el && (/^(BUTTON|INPUT|SELECT|TEXTAREA|A|SUMMARY)$/.test(el.tagName)
+  // Space on a control reached with the keyboard (a button, a checkbox, a slider) is that control's own key; one
+  // merely clicked with the mouse (no focus ring) does not keep it, so Space after clicking Undo plays A.
+  const control = el => el && (/^(BUTTON|INPUT|SELECT|TEXTAREA|A|SUMMARY)$/.test(el.tagName)
     || ['button', 'checkbox', 'slider', 'switch', 'radio', 'tab', 'option'].includes(el.getAttribute && el.getAttribute('role')));
+  let pointing = false;  // the focus was last placed by a mouse or touch press, not by Tab
+  addEventListener('pointerdown', () => { pointing = true; }, true);
+  const ownsSpace = el => control(el) && !pointing;
 
   function clickButton(id, what) {
     const b = document.getElementById(id);
@@ -289,8 +293,10 @@
     return true;
   }
 
+  let spaceTaken = false;
   addEventListener('keydown', e => {
     const target = e.target;
+    if (e.key === 'Tab') pointing = false;
     if (typing(target) || e.altKey) return;
     const mod = e.ctrlKey || e.metaKey;
     if (mod) {
@@ -306,6 +312,7 @@
     if (e.code === 'Space') {
       if (ownsSpace(target)) return;
       e.preventDefault();
+      spaceTaken = true;
       if (!e.repeat) togglePlayer();
       return;
     }
@@ -322,6 +329,7 @@
     play(midi, 127, 'key', e.timeStamp);
   });
   addEventListener('keyup', e => {
+    if (e.code === 'Space' && spaceTaken) { spaceTaken = false; e.preventDefault(); return; }  // no button's click
     if (!heldCodes.has(e.code)) return;
     release(heldCodes.get(e.code));
     heldCodes.delete(e.code);
@@ -445,6 +453,8 @@
     $('.kb-hold').addEventListener('click', () => setHold(!kb.hold));
     $('.kb-loop').addEventListener('click', () => setLoop(!kb.loop));
     $('.kb-midi-connect').addEventListener('click', () => connectMidi());
+    // The panel's buttons do not take the focus from a click, so Space and the letters stay the keyboard's.
+    for (const b of root().querySelectorAll('button')) b.addEventListener('mousedown', e => e.preventDefault());
     midiIntro();
     setStatus('loading the sound’s notes…');
     requestRange(kb.start);
