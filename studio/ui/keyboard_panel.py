@@ -6,7 +6,7 @@ keys, MIDI, Web Audio, shortcuts) is ``keyboard.js`` next to this module. Whenev
 (a knob, a load, undo, adopt…: any event that changes ``studio.state``) or the page asks for another octave, the
 range is rendered again and written as one int16 file (served as a static file, named by its content); a small
 JSON header tells the page where it is, and the page fetches it and plays from it (a 5 MB payload through Gradio's
-JSON took ~200 ms of the page's time; the file's fetch takes a few ms).
+JSON took ~200 ms of the page's time; fetching the file takes tens of ms).
 """
 from __future__ import annotations
 
@@ -104,6 +104,7 @@ def build(studio: Studio) -> dict:
     gr.set_static_paths([keyboard_dir()])  # the keys' files are fetched directly (before launch: build time)
     c["sent"] = gr.State(None)  # the version this session's page holds: a change that leaves the sound alone sends none
     c["state"] = studio.state
+    studio.keyboard = c
     start_keyboard_warm_up()
     return c
 
@@ -113,7 +114,6 @@ def wire(studio: Studio, c: dict) -> None:
     ``state.change`` after those) and every range the page asks for renders the keys and sends them; the page then
     decodes the payload (``synthKeyboard.load``). Events off the queue (knob releases) get no ``state.change`` from
     Gradio: they call :func:`follow`."""
-    studio.keyboard = c
     studio.state.change(user_errors(keyboard_payload), *_io(c), **OPTIONS).then(**_load(c))
     c["range"].input(user_errors(keyboard_payload), *_io(c), **OPTIONS).then(**_load(c))
 
