@@ -10,6 +10,9 @@
     python -m studio info
     python -m studio vary PRESET -o DIR [--delta 0.25] [--count 8] [--seed N] [--lock GROUP ...]
     python -m studio morph A B -o DIR [--steps 5] [--mode linear|even] [--lock GROUP ...]
+    python -m studio play PRESET SONG.mid -o song.wav [--sample-rate N] [--tail S]
+    python -m studio export-instrument PRESET -o OUT.zip [--format sfz|dspreset|both] [--every N] [--low NOTE]
+                     [--high NOTE] [--sample-rate N] [--bits 16|24]
 
 PRESET is a preset file (.yaml, .yml, .json) or the name of a factory preset (``bass``). Mistakes a user
 can make (a missing or invalid file, a bad option value: a :class:`~studio.errors.StudioError`) end with one
@@ -111,6 +114,18 @@ def _sample_rate(text: str) -> int:
     from studio.synth.voice import MAX_SAMPLE_RATE
 
     return checks.check_whole(text, 8_000, MAX_SAMPLE_RATE, "sample_rate")
+
+
+def _tail(text: str) -> float:
+    from studio.instrument.midi import MAX_TAIL
+
+    return checks.check_number(text, 0.0, MAX_TAIL, "--tail", "s")
+
+
+def _key(text: str, field: str) -> int:
+    from studio.instrument.sampler import key_note
+
+    return key_note(text, field)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +257,42 @@ def build_parser() -> argparse.ArgumentParser:
     morph.add_argument("--lock", metavar="GROUP", nargs="+", action="extend", default=[],
                        help="hold these at A's values along the strip (as for vary)")
     morph.set_defaults(run=cmd_morph)
+
+    play = commands.add_parser(
+        "play", help="render a MIDI file through a preset",
+        description="Render every note of a MIDI file (.mid, type 0 or 1) through a preset: each at its pitch, held "
+                    "for its own length (at most 4 s, the synth's longest note-on) with the release tail after it, "
+                    "velocity as gain, tempo changes honoured; mixed and normalized to -1 dBFS.")
+    play.add_argument("preset", metavar="PRESET", help="a preset file (.yaml, .yml, .json) or a factory preset name")
+    play.add_argument("song", metavar="SONG.mid", type=Path, help="a Standard MIDI File")
+    play.add_argument("-o", "--output", metavar="OUT.wav", type=Path,
+                      help="where to write the WAV (default: SONG's stem + .wav, here)")
+    play.add_argument("--sample-rate", metavar="HZ", type=sample_rate, help="override the preset's sample rate")
+    play.add_argument("--tail", metavar="S", type=_checked(_tail),
+                      help="seconds each note rings after its note-off (default: the preset's longest release)")
+    play.add_argument("--float", action="store_true", help="write 32-bit float samples instead of 16-bit PCM")
+    play.set_defaults(run=cmd_play)
+
+    instrument = commands.add_parser(
+        "export-instrument", help="export a preset as a multi-sample instrument (SFZ, DecentSampler)",
+        description="Render a preset every N semitones across a key range, trim each sample to its audible end with "
+                    "a short fade, write WAVs with their root note (smpl chunk), an SFZ file and/or a DecentSampler "
+                    ".dspreset, and zip them with the preset.")
+    instrument.add_argument("preset", metavar="PRESET",
+                            help="a preset file (.yaml, .yml, .json) or a factory preset name")
+    instrument.add_argument("-o", "--output", metavar="OUT.zip", type=Path,
+                            help="where to write the zip (default: PRESET's name or file stem + .zip, here)")
+    instrument.add_argument("--format", choices=("sfz", "dspreset", "both"), default="both",
+                            help="the sampler file(s) to write (default: both)")
+    instrument.add_argument("--every", metavar="N", type=_checked(checks.check_whole, 1, 12, "--every"), default=3,
+                            help="semitones between samples, 1 to 12 (default: 3)")
+    instrument.add_argument("--low", metavar="NOTE", type=_checked(_key, "--low"), default=36,
+                            help="lowest sampled note, a name (C2) or MIDI number (default: C2 = 36)")
+    instrument.add_argument("--high", metavar="NOTE", type=_checked(_key, "--high"), default=96,
+                            help="highest sampled note (default: C7 = 96)")
+    instrument.add_argument("--sample-rate", metavar="HZ", type=sample_rate, help="override the preset's sample rate")
+    instrument.add_argument("--bits", type=int, choices=(16, 24), default=24, help="bits per sample (default: 24)")
+    instrument.set_defaults(run=cmd_export_instrument)
 
     info = commands.add_parser("info", help="versions, JAX backend and devices",
                                description="Show the studio's version and its environment.")
@@ -568,6 +619,52 @@ def cmd_morph(args) -> int:
         preset_path, _ = _write_sound(folder, name, step, audio)
         gap = "" if j == 1 else f"  distance to step {j - 1}: {strip.step_distances[j - 2]:.3f}"
         print(f"  {preset_path} + .wav  t {strip.positions[j - 1]:.3f}{gap}")
+    return 0
+
+
+def cmd_play(args) -> int:
+    """Render SONG.mid through PRESET to a WAV file and print one summary line."""
+    import dataclasses
+
+    preset, _ = _load(args.preset)
+    output = args.output or Path(f"{args.song.stem}.wav")
+    _check_output_folder(output)
+    if args.sample_rate is not None:
+        _check_settings(dataclasses.replace(preset.settings, sample_rate=args.sample_rate),
+                        {"sample_rate": "--sample-rate"})
+
+    from studio.audio.io import write_wav
+    from studio.instrument.midi import play_midi
+    from studio.search.engine import use_compilation_cache
+
+    use_compilation_cache()  # the buffer lengths a song uses compile once, not once per run
+    song = play_midi(preset, args.song, sample_rate=args.sample_rate, tail=args.tail)
+    write_wav(output, song.audio, song.sample_rate, subtype="FLOAT" if args.float else "PCM_16")
+    print(f"wrote {output}: {args.song.name} through {preset.name}: {song.describe()}")
+    return 0
+
+
+def cmd_export_instrument(args) -> int:
+    """Write PRESET as a zipped multi-sample instrument and print what it holds."""
+    import dataclasses
+
+    preset, stem = _load(args.preset)
+    output = args.output or Path(f"{stem}.zip")
+    if output.suffix.lower() != ".zip":
+        raise StudioError(f"the output {output} must end in .zip", "output")
+    _check_output_folder(output)
+    if args.sample_rate is not None:
+        _check_settings(dataclasses.replace(preset.settings, sample_rate=args.sample_rate),
+                        {"sample_rate": "--sample-rate"})
+    if args.low > args.high:
+        raise SettingsError(f"--low ({checks.note_name(args.low)}) must not be above --high "
+                            f"({checks.note_name(args.high)})", "--low")
+
+    from studio.instrument.sampler import export_instrument
+
+    made = export_instrument(preset, output, fmt=args.format, every=args.every, low=args.low, high=args.high,
+                             sample_rate=args.sample_rate, bits=args.bits)
+    print(f"wrote {output}: {made.describe()}")
     return 0
 
 

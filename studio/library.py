@@ -2,8 +2,10 @@
 
 Layout: ``<root>/<slug>.yaml`` (the preset, the source of truth) and ``<root>/<slug>.wav`` (its render, for
 listening and downloading). In public mode every browser session gets its own folder
-``<root>/sessions/<namespace>/``, where the namespace is a hash of a secret per-browser token, so one
-session can neither list, read nor overwrite another's sounds.
+``<root>/sessions/<namespace>/``. The browser keeps a token the server signed (``v2.<id>.<signature>``, an HMAC
+with a key that never leaves the server); the namespace is another HMAC of the token's id, so one session can
+neither list, read nor overwrite another's sounds, a forged or altered token is refused, and a folder's name says
+nothing about the token that opens it.
 
 Safety rules, and why:
 - A sound's file name is a *slug* derived from its display name (``[a-z0-9-]``, at most 60 characters), and
@@ -13,6 +15,7 @@ Safety rules, and why:
   (``os.replace`` is atomic on POSIX): a crash leaves either the old file or the new one, never half of one.
   The WAV is written before the preset, and only presets are listed, so a crash between the two leaves
   no visible sound; stale temporary files are swept on the next open.
+- Folders the library creates are private to the server's user (0700) and so are its files (0600).
 - Multi-file operations (save, rename, delete) hold an exclusive ``flock`` on ``<folder>/.lock``, shared by
   threads and processes alike, so "does it exist?" and "write it" cannot interleave with another writer
   (no silent overwrite) and a preset never pairs with another writer's WAV.
@@ -23,18 +26,22 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import hmac
 import logging
 import os
 import re
 import secrets
 import tempfile
+import threading
 import time
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
+from studio import limits
 from studio.errors import StudioError
+from studio.limits import PUBLIC_MAX_SOUNDS  # noqa: F401 (the limits live in studio.limits)
 
 ENV_LIBRARY = "SYNTH_STUDIO_LIBRARY"  # library root folder
 ENV_PUBLIC = "SYNTH_STUDIO_PUBLIC"  # "1"/"true": per-session namespaces (default on when SPACE_ID is set)
@@ -42,7 +49,9 @@ PRESET_SUFFIX = ".yaml"
 WAV_SUFFIX = ".wav"
 MAX_NAME_CHARS = 80
 MAX_SLUG_CHARS = 60
-PUBLIC_MAX_SOUNDS = 200  # per session in public mode, so one visitor cannot fill the disk
+PRIVATE_DIR_MODE = 0o700  # the library's folders and files: only the server's user may read them
+PRIVATE_FILE_MODE = 0o600
+TOKEN_PREFIX = "v2."  # a signed session token: "v2.<id>.<signature>"
 PENDING_SUFFIX = ".pending"  # ".<slug>.pending": that sound's pair is being replaced (see Library._replacing)
 
 _SLUG_RE = re.compile(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_SLUG_CHARS - 1}}})")
@@ -136,16 +145,45 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def new_session_token() -> str:
-    """A fresh secret that identifies one browser's library in public mode (~192 random bits)."""
-    return secrets.token_urlsafe(24)
+def _mac(key: str, purpose: str, ident: str) -> str:
+    return hmac.new(key.encode(), f"synth-studio/{purpose}/{ident}".encode(), hashlib.sha256).hexdigest()
 
 
-def namespace_for(token: str) -> str:
-    """The folder name of a session's library: 32 hex digits of SHA-256(token).
+def new_session_token(key: str | None = None) -> str:
+    """A fresh secret that identifies one browser's library in public mode (~192 random bits).
 
-    Hashing keeps the secret token out of file names and makes any token, however odd, a safe path component.
+    With the server's ``key`` it is signed, ``v2.<id>.<signature>`` (see :func:`token_id`): the form the studio
+    hands to browsers. Without one, the bare random id (for a library opened without a key)."""
+    ident = secrets.token_urlsafe(24)
+    if key is None:
+        return ident
+    return f"{TOKEN_PREFIX}{ident}.{_mac(key, 'token', ident)[:43]}"
+
+
+def token_id(token, key: str) -> str | None:
+    """The id inside a token signed with ``key``, or None for anything else (forged, altered, signed with another
+    key, an old unsigned token, not text)."""
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    ident, _, signature = token[len(TOKEN_PREFIX):].rpartition(".")
+    if len(ident) < 16 or not hmac.compare_digest(signature, _mac(key, "token", ident)[:43]):
+        return None
+    return ident
+
+
+def namespace_for(token: str, key: str | None = None) -> str:
+    """The folder name of a session's library: 32 hex digits.
+
+    With the server's ``key``: an HMAC of the signed token's id (a token that :func:`token_id` refuses raises
+    :class:`LibraryError`), so only the server can tell which folder a token opens and a folder's name leads to no
+    token. Without one: SHA-256 of the token. Either keeps the token out of file names and makes any token,
+    however odd, a safe path component.
     """
+    if key is not None:
+        ident = token_id(token, key)
+        if ident is None:
+            raise LibraryError("this browser's library token is not valid here: reload the page", "session")
+        return _mac(key, "namespace", ident)[:32]
     if not isinstance(token, str) or len(token) < 16:
         raise LibraryError("the session token is missing or too short", "session")
     return hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
@@ -159,14 +197,14 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a hidden temporary file in the same folder and an atomic rename."""
     from studio.audio.io import atomic_file
 
-    with atomic_file(path) as f:
+    with atomic_file(path, PRIVATE_FILE_MODE) as f:
         f.write(data)
 
 
-def _write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+def _write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     from studio.audio.io import write_wav  # stages in a hidden ".<name>.*.tmp" file and renames: atomic
 
-    write_wav(path, np.asarray(audio, np.float32), int(sample_rate))
+    write_wav(path, np.asarray(audio, np.float32), int(sample_rate), subtype=subtype, mode=PRIVATE_FILE_MODE)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -200,11 +238,15 @@ class Library:
 
     root: the library root; namespace: ``None`` for the root itself (local mode) or a 32-hex-digit
     :func:`namespace_for` value (public mode: ``root/sessions/<namespace>``). max_sounds: refuse new sounds
-    beyond this count (``None``: no limit).
+    beyond this count (``None``: no limit). max_bytes: refuse a save that would take this folder's files beyond
+    this many bytes. max_total_bytes, max_sessions (namespaces only): refuse a save that would take all sessions'
+    files together beyond this many bytes, or that would start a library when this many session folders exist.
     """
 
-    def __init__(self, root: str | os.PathLike, namespace: str | None = None, max_sounds: int | None = None):
+    def __init__(self, root: str | os.PathLike, namespace: str | None = None, max_sounds: int | None = None,
+                 max_bytes: int | None = None, max_total_bytes: int | None = None, max_sessions: int | None = None):
         root = Path(root).expanduser()
+        self.root = root
         if namespace is not None:
             if not isinstance(namespace, str) or not _NAMESPACE_RE.fullmatch(namespace):
                 raise LibraryError("invalid library namespace", "session")
@@ -212,6 +254,10 @@ class Library:
         else:
             self.folder = root
         self.max_sounds = max_sounds
+        self.max_bytes = max_bytes
+        self.sessions = self.folder.parent if namespace is not None else None  # all public libraries' folder
+        self.max_total_bytes = max_total_bytes if namespace is not None else None
+        self.max_sessions = max_sessions if namespace is not None else None
         self._recover()  # the folder itself is created by the first write, not by looking
 
     # -- paths -----------------------------------------------------------------------------------------------
@@ -225,8 +271,12 @@ class Library:
     def _locked(self):
         # One lock file per folder; flock is per open file description, so threads of one process exclude each
         # other as well as other processes, and a killed holder releases it automatically.
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a+b") as f:
+        if not self.folder.is_dir():
+            if self.folder != self.root:  # <root>/sessions: private too, not only the session's own folder
+                self.folder.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            self.folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "a+b") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
                 yield
@@ -243,7 +293,7 @@ class Library:
         next :meth:`_recover` re-renders their WAVs from their presets, so no mismatched pair survives a crash."""
         markers = [self._pending(slug) for slug in slugs]
         for marker in markers:
-            marker.touch()
+            marker.touch(mode=PRIVATE_FILE_MODE)
         _fsync_dir(self.folder)
         yield
         _fsync_dir(self.folder)
@@ -326,6 +376,8 @@ class Library:
         audio = np.asarray(audio, np.float32)
         if audio.ndim != 1 or audio.size == 0:
             raise LibraryError(f"audio must be one non-empty channel [T], got shape {list(audio.shape)}")
+        new_bytes = _WAV_HEADER_BYTES + 2 * audio.size + len(text.encode("utf-8"))  # a 16-bit WAV and the preset
+        self._check_shared_space(slug, new_bytes)  # before the folder exists: a refused visitor leaves none
         with self._locked():
             exists = self.exists(slug)
             if exists and not overwrite:
@@ -333,10 +385,45 @@ class Library:
                                        "allow overwriting", "name")
             if not exists and self.max_sounds is not None and len(self.slugs()) >= self.max_sounds:
                 raise LibraryError(f"the library is full ({self.max_sounds} sounds): delete some first")
+            old_bytes = self._pair_bytes(slug)
+            if self.max_bytes is not None:
+                used = _folder_bytes(self.folder)
+                if used - old_bytes + new_bytes > self.max_bytes:
+                    raise LibraryError(f"your library is full: {_mb(used)} of {_mb(self.max_bytes)} used, and this "
+                                       f"sound needs {_mb(new_bytes)}; delete some sounds first (or save at a lower "
+                                       "sample rate or a shorter buffer length)")
             with self._replacing(slug):
                 _write_wav_atomic(self.wav_path(slug), audio, sample_rate)
                 _write_bytes_atomic(self.preset_path(slug), text.encode("utf-8"))
+            if self.sessions is not None:
+                _sessions_usage_add(self.sessions, self._pair_bytes(slug) - old_bytes)
         return Entry(slug, preset.name, tuple(preset.tags), preset.created, self.preset_path(slug), self.wav_path(slug))
+
+    def _pair_bytes(self, slug: str) -> int:
+        """The bytes a saved sound's two files take (0 for files that do not exist)."""
+        total = 0
+        for path in (self.wav_path(slug), self.preset_path(slug)):
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+        return total
+
+    def _check_shared_space(self, slug: str, new_bytes: int) -> None:
+        """Refuse a save that would start a library beyond ``max_sessions`` or take all public libraries beyond
+        ``max_total_bytes`` (the shared disk; approximate, without the lock: the totals are recounted now and then)."""
+        if self.sessions is None:
+            return
+        if self.max_sessions is not None and not _has_sounds(self.folder):
+            with contextlib.suppress(OSError):
+                if sum(1 for p in self.sessions.iterdir() if _has_sounds(p)) >= self.max_sessions:
+                    raise LibraryError(f"this studio already keeps the most libraries it can ({self.max_sessions} "
+                                       "browsers), so a new one cannot be started now: export the sound to keep "
+                                       "it (Export WAV + preset)")
+        if self.max_total_bytes is not None:
+            total = sessions_bytes(self.sessions)
+            if total - self._pair_bytes(slug) + new_bytes > self.max_total_bytes:
+                raise LibraryError(f"this studio's disk space for saved sounds is used up ({_mb(total)} of "
+                                   f"{_mb(self.max_total_bytes)} for all visitors), so nothing can be saved now: "
+                                   "export the sound to keep it (Export WAV + preset)")
 
     def rename(self, slug: str, new_name: str, overwrite: bool = False) -> Entry:
         """Give a saved sound a new display name (and so a new id); its sound is unchanged."""
@@ -344,6 +431,8 @@ class Library:
 
         new_name = clean_name(new_name)
         new_slug = slugify(new_name)
+        if not self.folder.is_dir():  # nothing to rename; and looking must not create a (session) folder
+            raise SoundNotFoundError(f"no saved sound called {check_slug(slug)!r}", "slug")
         with self._locked():
             preset = dataclasses.replace(self.load(check_slug(slug)), name=new_name)
             if new_slug != slug and self.exists(new_slug) and not overwrite:
@@ -361,22 +450,81 @@ class Library:
 
     def delete(self, slug: str) -> None:
         """Remove a saved sound (preset first, so a crash never leaves a listed sound without its file)."""
+        if not self.folder.is_dir():  # nothing to delete; and looking must not create a (session) folder
+            raise SoundNotFoundError(f"no saved sound called {check_slug(slug)!r}", "slug")
         with self._locked():
             path = self.preset_path(slug)
             if not path.exists():
                 raise SoundNotFoundError(f"no saved sound called {slug!r}", "slug")
+            freed = self._pair_bytes(slug)
             path.unlink()
             self.wav_path(slug).unlink(missing_ok=True)
             _fsync_dir(self.folder)
+            if self.sessions is not None:
+                _sessions_usage_add(self.sessions, -freed)
 
 
-def open_library(root: str | os.PathLike, public: bool, token: str | None) -> Library:
-    """The library a session sees: the root itself locally, or the token's own namespace in public mode."""
+def open_library(root: str | os.PathLike, public: bool, token: str | None, key: str | None = None) -> Library:
+    """The library a session sees: the root itself locally, or the token's own namespace in public mode
+    (``key``: the server's token key, see :func:`namespace_for`)."""
     if not public:
         return Library(root)
     if not token:
         raise LibraryError("this session has no library yet: reload the page", "session")
-    return Library(root, namespace=namespace_for(token), max_sounds=PUBLIC_MAX_SOUNDS)
+    return Library(root, namespace=namespace_for(token, key), max_sounds=limits.PUBLIC_MAX_SOUNDS,
+                   max_bytes=limits.PUBLIC_MAX_SESSION_BYTES, max_total_bytes=limits.PUBLIC_MAX_TOTAL_BYTES,
+                   max_sessions=limits.PUBLIC_MAX_SESSIONS)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Disk use (public mode's quotas)
+
+_WAV_HEADER_BYTES = 44
+_usage_lock = threading.Lock()
+_usage: dict[str, list] = {}  # sessions folder -> [monotonic time it was counted, bytes]
+
+
+def _mb(n: int) -> str:
+    return f"{n / limits.MB:.1f} MB"
+
+
+def _has_sounds(folder: Path) -> bool:
+    """Whether a session folder holds a saved sound (an emptied library holds no place among PUBLIC_MAX_SESSIONS)."""
+    return folder.is_dir() and any(folder.glob(f"*{PRESET_SUFFIX}"))
+
+
+def _folder_bytes(folder: Path) -> int:
+    """The bytes of the files directly in ``folder`` (a library holds no subfolders)."""
+    total = 0
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as it:
+        for entry in it:
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total
+
+
+def sessions_bytes(sessions: str | os.PathLike) -> int:
+    """The bytes all public libraries under ``sessions`` take: counted from the disk at most every
+    ``LIBRARY_RECOUNT_S`` seconds, and kept up to date by this process's saves and deletes in between."""
+    key = str(Path(sessions).resolve())
+    with _usage_lock:
+        entry = _usage.get(key)
+        if entry is None or time.monotonic() - entry[0] > limits.LIBRARY_RECOUNT_S:
+            total = 0
+            with contextlib.suppress(FileNotFoundError), os.scandir(key) as it:
+                for sub in it:
+                    if sub.is_dir(follow_symlinks=False):
+                        total += _folder_bytes(Path(sub.path))
+            entry = _usage[key] = [time.monotonic(), total]
+        return entry[1]
+
+
+def _sessions_usage_add(sessions: Path, delta: int) -> None:
+    key = str(Path(sessions).resolve())
+    with _usage_lock:
+        if key in _usage:
+            _usage[key][1] += delta
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -385,12 +533,13 @@ def open_library(root: str | os.PathLike, public: bool, token: str | None) -> Li
 MAX_IMPORT_BYTES = 256 * 1024  # a preset is ~4 KB; anything near this is not one
 
 
-def export_files(preset, audio: np.ndarray, sample_rate: int, folder: str | os.PathLike) -> tuple[Path, Path]:
+def export_files(preset, audio: np.ndarray, sample_rate: int, folder: str | os.PathLike,
+                 subtype: str = "PCM_16") -> tuple[Path, Path]:
     """Write ``<slug>.wav`` and ``<slug>.yaml`` for a download into a fresh subfolder of ``folder``.
 
     The files are named after the sound (``"Warm Bass"`` → ``warm-bass.wav``) so a browser saves them under a
-    meaningful name; a fresh subfolder per export keeps concurrent sessions' files apart. Returns
-    ``(wav_path, preset_path)``.
+    meaningful name; a fresh subfolder per export keeps concurrent sessions' files apart. ``subtype``: the WAV's
+    sample format (``PCM_16``, ``PCM_24`` or ``FLOAT``). Returns ``(wav_path, preset_path)``.
     """
     from studio.presets import dumps_preset
 
@@ -399,7 +548,7 @@ def export_files(preset, audio: np.ndarray, sample_rate: int, folder: str | os.P
     preset_path = out / f"{slug}{PRESET_SUFFIX}"
     _write_bytes_atomic(preset_path, dumps_preset(preset, fmt="yaml").encode("utf-8"))
     wav_path = out / f"{slug}{WAV_SUFFIX}"
-    _write_wav_atomic(wav_path, audio, sample_rate)
+    _write_wav_atomic(wav_path, audio, sample_rate, subtype)
     return wav_path, preset_path
 
 
@@ -457,15 +606,17 @@ def parse_tags(text: str | None) -> tuple[str, ...]:
     return tags
 
 
-def load_or_create_secret(root: str | os.PathLike) -> str:
-    """A persistent random secret stored in ``<root>/.browser-secret`` (created once, mode 0600).
+TOKEN_KEY_FILE = ".token-key"
 
-    Gradio encrypts the public-mode token it keeps in each browser with it; a fresh secret per start would make
-    every browser's library unreachable after a restart.
+
+def load_or_create_secret(root: str | os.PathLike, name: str = TOKEN_KEY_FILE) -> str:
+    """A persistent random secret stored in ``<root>/<name>`` (created once, mode 0600), by default the key that
+    signs public-mode tokens and names their libraries (:func:`new_session_token`, :func:`namespace_for`). It
+    never leaves the server; a fresh key per start would make every browser's library unreachable after a restart.
     """
     root = Path(root).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / ".browser-secret"
+    root.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    path = root / name
     with contextlib.suppress(FileNotFoundError):
         secret = path.read_text(encoding="ascii").strip()
         if len(secret) >= 32:

@@ -90,7 +90,7 @@ def broken_preset(tmp_path) -> Path:
      "--duration: duration must be a finite number from 0.05 to 30 s"),
     (["render", "bass", "--seed", str(2**32)], 2, "--seed: the seed must be a whole number from 0 to 4294967295"),
     (["render", "bass", "-o", "{tmp}/no/such/folder/x.wav"], 1, "folder .* does not exist"),
-    (["play", "bass"], 2, "invalid choice: 'play'"),
+    (["dance", "bass"], 2, "invalid choice: 'dance'"),
 ])
 def test_errors_are_one_line_without_traceback(tmp_path, broken_preset, args, status, message):
     import re

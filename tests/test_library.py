@@ -416,4 +416,4 @@ def test_import_validates_strictly(tmp_path):
 def test_browser_secret_persists_privately(tmp_path):
     first = lib.load_or_create_secret(tmp_path)
     assert len(first) >= 32 and lib.load_or_create_secret(tmp_path) == first
-    assert stat.S_IMODE((tmp_path / ".browser-secret").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / lib.TOKEN_KEY_FILE).stat().st_mode) == 0o600

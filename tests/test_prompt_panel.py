@@ -4,6 +4,7 @@ in the synth and save to the library with their prompt, locks hold, and every mi
 from __future__ import annotations
 
 import functools
+import html
 from types import SimpleNamespace
 
 import gradio as gr
@@ -72,7 +73,9 @@ def streamed(scorer):
 
 def test_a_search_streams_sound_pictures_and_progress(streamed, scorer):
     first = streamed[0]
-    assert first["understood"].startswith("**Understood:** short → length < 0.3 s; bright → brightness > 3 kHz")
+    # (escaped for Markdown: it quotes the prompt's words; "<" arrives as "&lt;" and shows as "<")
+    assert html.unescape(first["understood"]).startswith("**Understood:** short → length < 0.3 s; bright → "
+                                                         "brightness > 3 kHz")
     assert first["badge"].startswith("<details class='scorer-details'><summary>Offline word scorer — chosen in the "
                                      "settings <span class='scorer-more'>(details)</span></summary>")
     assert "the descriptor scorer was chosen" in first["badge"]

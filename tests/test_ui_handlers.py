@@ -22,7 +22,7 @@ from studio.ui.jobs import JobRunner
 
 # A forged sound id is refused twice over: Gradio checks a dropdown's value against the choices it offered this
 # session, and the library checks ids and namespaces; either message will do.
-REFUSED = "not in the list of choices|no saved sound|not a valid sound id"
+REFUSED = "is not one of the choices|not in the list of choices|no saved sound|not a valid sound id"
 
 
 class Session:
@@ -163,30 +163,77 @@ def test_export_writes_files_named_after_the_sound(local, loop):
     demo, _ = local
     s = Session(demo, loop)
     s("pick", "factory:bell")
-    files = s.outputs("export", s("export", "Glass Bell #1"))["exports"]
+    files = s.outputs("export", s("export", "Glass Bell #1", False, "the sound's own", "16"))["exports"]
     names = sorted(Path(f["path"]).name for f in files)
     assert names == ["glass-bell-1.wav", "glass-bell-1.yaml"]
     with pytest.raises(gr.Error, match="give the sound a name"):
-        s("export", "  ")
+        s("export", "  ", False, "the sound's own", "16")
+
+
+def test_export_options_instrument_and_midi_file(local, loop, tmp_path):
+    import io
+    import zipfile
+
+    import mido
+    import soundfile
+
+    s = Session(demo := local[0], loop)
+    assert demo is not None
+    s("pick", "factory:pluck")
+    files = s.outputs("export", s("export", "Plk", True, "44100", "24"))["exports"]
+    wav = next(Path(f["path"]) for f in files if f["path"].endswith(".wav"))
+    info = soundfile.info(wav)
+    assert (info.samplerate, info.subtype) == (44100, "PCM_24") and info.frames < 0.4 * 44100  # trimmed
+
+    files = s.outputs("instrument", s("instrument", "Plk", "sfz", 12, "C3", "C5", "the sound's own", "16"))["exports"]
+    with zipfile.ZipFile(files[0]["path"]) as archive:
+        assert Path(files[0]["path"]).name == "plk.zip"
+        assert archive.namelist() == ["plk.yaml", "plk.sfz", "samples/plk-C3.wav", "samples/plk-C4.wav",
+                                      "samples/plk-C5.wav"]
+    with pytest.raises(gr.Error, match=r"high must be a note from C-1 \(0\) to G9 \(127\)"):
+        s("instrument", "Plk", "sfz", 12, "C3", "C 9000", "the sound's own", "16")
+
+    song = mido.MidiFile(ticks_per_beat=480)
+    song.tracks.append(mido.MidiTrack([mido.Message("note_on", note=n, velocity=100, time=0 if i == 0 else 240)
+                                       for i, n in enumerate((60, 64, 67))] + [mido.Message("note_off", note=67)]))
+    path = tmp_path / "tune.mid"
+    song.save(path)
+    upload = {"path": str(path), "orig_name": "tune.mid", "meta": {"_type": "gradio.FileData"}}
+    out = s.outputs("play_midi_file", s("play_midi_file", upload, "the sound's own"))
+    assert out["midi-info"].startswith("tune.mid through **pluck**: 3 notes")
+    audio, rate = soundfile.read(out["midi-player"]["path"], dtype="int16")
+    assert rate == 48000 and audio.shape[0] == round(0.81 * rate) and np.abs(audio).max() > 20000  # 0.5 s + 0.01 + tail
+    path.write_bytes(io.BytesIO(b"MThd\x00\x00").getvalue())
+    with pytest.raises(gr.Error, match="tune.mid: the MIDI file is corrupt"):
+        s("play_midi_file", upload, "the sound's own")
+
+
+def test_the_status_line_says_when_the_buffer_cuts_the_release(local, loop):
+    s = Session(local[0], loop)
+    out = s("pick", "factory:pad")  # 1.3 s held + 0.65 s release: ends inside its 2 s buffer
+    assert "release cut" not in status_of(s, "pick", out)
+    out = s("set_keyboard.duration", 3.0)
+    assert "⚠ **release cut: raise duration**" in status_of(s, "set_keyboard.duration", out)
 
 
 def test_public_sessions_are_isolated_even_against_forged_choices(public, loop):
     demo, root = public
     alice, bob = Session(demo, loop), Session(demo, loop)
-    token = new_session_token()
-    alice("on_page_load", token)
-    bob("on_page_load", None)  # a browser without a stored token gets a fresh one
+    token = alice("on_page_load", new_session_token(), None)[1]  # a token the server did not sign is replaced
+    assert token.startswith("v2.")
+    bob("on_page_load", None, None)  # a browser without a stored token gets a fresh one
     alice("pick", "factory:bass")
     alice("save", "Alice only", "", False)
     with pytest.raises(gr.Error, match=REFUSED):
         bob("pick", "library:alice-only")  # bob sends alice's id: it names nothing he may choose
     with pytest.raises(gr.Error, match=REFUSED):
         bob("ask_delete", "library:alice-only")
-    labels = [label for label, _ in bob.outputs("on_page_load", bob("on_page_load", None))["sound-picker"]["choices"]]
+    picker = bob.outputs("on_page_load", bob("on_page_load", None, None))["sound-picker"]
+    labels = [label for label, _ in picker["choices"]]
     assert not any("Alice only" in label for label in labels)
     # Alice, back after a reload with the same stored token, sees her sound.
     again = Session(demo, loop)
-    picker = again.outputs("on_page_load", again("on_page_load", token))["sound-picker"]
+    picker = again.outputs("on_page_load", again("on_page_load", token, None))["sound-picker"]
     labels = [label for label, _ in picker["choices"]]
     assert "saved · Alice only" in labels
     [folder] = (root / "sessions").iterdir()  # only a session that saved has a folder: looking writes nothing
@@ -210,8 +257,8 @@ def test_command_line_and_environment(monkeypatch, tmp_path):
     assert parse_args([]).host == "0.0.0.0"  # a Space must listen on all interfaces
     monkeypatch.setenv("SYNTH_STUDIO_LIBRARY", str(tmp_path / "from-env"))
     config = make_config()
-    assert config.public and config.library_root == str(tmp_path / "from-env") and config.browser_secret
-    assert not make_config(tmp_path / "local", public=False).browser_secret
+    assert config.public and config.library_root == str(tmp_path / "from-env") and config.token_key
+    assert not make_config(tmp_path / "local", public=False).token_key
 
 
 def test_only_user_mistakes_show_their_own_message_and_bugs_are_logged(caplog):

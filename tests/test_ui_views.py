@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from studio import plots
-from studio.presets import Preset
+from studio.audio.io import to_int16
+from studio.instrument.notes import note_thetas
+from studio.instrument.trim import cut_at_end, declicked
+from studio.presets import Preset, factory_preset
 from studio.synth import PARAM_INDEX, PARAMS, RenderSettings, default_theta, render
 from studio.ui import views
 
@@ -68,8 +71,22 @@ def test_sound_views_render_the_sound_itself():
     (sr, audio), spectrogram, waveform = views.sound_views(preset)
     expected = np.asarray(render(preset.theta, preset.settings))
     assert sr == SR and audio.shape == (SR,)
-    assert np.array_equal(audio, views.to_player(expected, SR)[1])
+    assert np.array_equal(audio, views.to_player(declicked(expected, SR), SR)[1])  # faded only where it is cut
     assert spectrogram.shape[2] == waveform.shape[2] == 3
+
+
+def test_the_player_fades_a_sound_cut_by_its_buffer_and_leaves_one_that_ended():
+    held = Preset(name="held", theta=note_thetas(default_theta(), [57], 3.0)[0], settings=RenderSettings(duration=1.0))
+    short = factory_preset("pluck")
+    for preset, cut in ((held, True), (short, False)):
+        rendered = np.asarray(render(preset.theta, preset.settings))
+        (sr, audio), _, _ = views.sound_views(preset)
+        assert cut_at_end(rendered, sr) == cut
+        if cut:
+            assert abs(int(to_int16(rendered)[-1])) > 1000 and audio[-1] == 0
+            np.testing.assert_array_equal(audio[:-int(0.005 * sr)], to_int16(rendered)[:-int(0.005 * sr)])
+        else:
+            np.testing.assert_array_equal(audio, to_int16(rendered))
 
 
 def test_every_knob_gets_a_slider_step_and_unique_id():
@@ -153,7 +170,8 @@ def test_a_player_writes_each_sound_once_and_never_rewrites_a_served_file(tmp_pa
         again = player.postprocess(sound)  # the same sound comes back (undo, another visitor)
         rest = reader.read()
     after = os.stat(again.path)
-    assert again.path == first.path and (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # the same file, not rewritten (its modification time is refreshed on reuse: the cache sweeper keeps it)
+    assert again.path == first.path and (after.st_ino, after.st_size) == (before.st_ino, before.st_size)
     samples, rate = sf.read(io.BytesIO(head + rest), dtype="int16")
     assert rate == SR and np.array_equal(samples, sound[1])  # the reader got the whole file
     other = player.postprocess(views.to_player(sine(220, 0.5), SR))

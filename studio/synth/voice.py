@@ -8,8 +8,10 @@ amplifier → a three-channel mixer → per-sound normalization when a sound cli
 from __future__ import annotations
 
 import math
+import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
@@ -145,9 +147,70 @@ def default_sounds_per_step(backend: str) -> int:
     return 1 if backend == "cpu" else 0
 
 
-@lru_cache(maxsize=16)
+# Compiled renderers are kept by memory, not only by count: each holds its executables and constants, and their
+# size grows with the buffer (measured on a CPU: RSS grew 65–120 bytes per audio sample per shape compiled, so
+# 192 kHz × 29 s costs ~0.6 GB; bench/renderer_memory.py). Least recently used go first.
+RENDERER_BYTES_PER_SAMPLE = 120
+RENDERER_CACHE_BYTES = int(float(os.environ.get("SYNTH_RENDERER_CACHE_MB", "768")) * 2**20)
+RENDERER_CACHE_COUNT = 16
+_RENDERERS: OrderedDict = OrderedDict()  # key → (run, estimated bytes)
+_RENDERERS_LOCK = threading.Lock()
+
+
+def renderer_bytes(num_samples: int) -> int:
+    """Estimated memory a compiled renderer for ``num_samples`` audio samples holds (bytes)."""
+    return int(num_samples) * RENDERER_BYTES_PER_SAMPLE
+
+
+def cached_renderer_bytes() -> int:
+    """Estimated memory the compiled renderers kept now hold (bytes); at most ``RENDERER_CACHE_BYTES`` unless a
+    single renderer is bigger than that (the one in use is always kept)."""
+    with _RENDERERS_LOCK:
+        return sum(size for _, size in _RENDERERS.values())
+
+
+def cached_renderer_shapes() -> list[tuple[int, int]]:
+    """(sample rate, samples) of every compiled renderer kept now, least recently used first."""
+    with _RENDERERS_LOCK:
+        return [(key[0], key[1]) for key in _RENDERERS]
+
+
 def _compiled_renderer(sample_rate: int, num_samples: int, num_control: int, control_rate: float,
                        block: int, sounds_per_step: int):
+    key = (sample_rate, num_samples, num_control, control_rate, block, sounds_per_step)
+    with _RENDERERS_LOCK:
+        if key in _RENDERERS:
+            _RENDERERS.move_to_end(key)
+            return _RENDERERS[key][0]
+    run = _build_renderer(*key)
+    with _RENDERERS_LOCK:
+        if key in _RENDERERS:  # another thread built it meanwhile: keep one
+            return _RENDERERS[key][0]
+        _RENDERERS[key] = (run, renderer_bytes(num_samples))
+        evicted = False
+        while len(_RENDERERS) > 1 and (len(_RENDERERS) > RENDERER_CACHE_COUNT or
+                                       sum(size for _, size in _RENDERERS.values()) > RENDERER_CACHE_BYTES):
+            _RENDERERS.popitem(last=False)  # dropping the jitted function frees its executables
+            evicted = True
+    if evicted:
+        dsp.block_geometry.cache_clear()  # geometries of evicted shapes would keep their buffers alive
+        _return_freed_memory()
+    return run
+
+
+def _return_freed_memory() -> None:
+    """Hand memory freed by an evicted renderer back to the system. glibc keeps freed blocks in its heap: without
+    this, RSS still grew ~40 MB per evicted 96 kHz × 10 s renderer; with it, it stays flat (README)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): the allocator keeps what it keeps
+        pass
+
+
+def _build_renderer(sample_rate: int, num_samples: int, num_control: int, control_rate: float,
+                    block: int, sounds_per_step: int):
     geometry = dsp.block_geometry(num_samples, num_control, block)
 
     def audio_step(theta, controls, seeds):

@@ -10,23 +10,28 @@ import argparse
 import dataclasses
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from studio.explore import warm_up_umap
+from studio.legacy_token import legacy_secret
 from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
+from studio.ui import disk, http
 from studio.ui.keyboard_panel import page_script
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Config, Studio, player_audio, user_errors
-from studio.ui.views import limit_renders, render_audio, start_warm_up, to_player
+from studio.ui.common import DURATIONS, RENDER_GROUP, Config, Studio, player_audio, user_errors
+from studio.ui.jobs import GATE, long_job_limits
+from studio.ui.payloads import guard_inputs
+from studio.ui.views import accept_only, limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
-QUEUE_MAX_SIZE = 64  # beyond this, new requests are refused at once instead of waiting minutes
+# Beyond this many waiting events, new requests are refused at once instead of waiting minutes. Gradio counts every
+# event in one pool, so long jobs never wait in it: they start at once and jobs.GATE orders or refuses them.
+QUEUE_MAX_SIZE = 64
 
 INTRO = """# Synth sketch studio
 Every knob of the 78-parameter *Voice* synthesizer (torchsynth's patch, as used by SynthAX and CTAG), rendered
@@ -57,6 +62,14 @@ def initial_sound():
     return Preset(name="init", theta=default_theta(), settings=RenderSettings(), tags=("init",))
 
 
+def public_render_settings() -> list:
+    """The render shapes a public studio accepts: the studio's rate and control rate with the buffer lengths
+    its menu offers, and the factory presets' own settings (any other shape would compile a new renderer)."""
+    base = RenderSettings()
+    return [*(dataclasses.replace(base, duration=float(d)) for d in DURATIONS),
+            *(p.settings for p in factory_presets())]
+
+
 def render_concurrency() -> int:
     """How many renders may run at once: on a CPU XLA already spreads one render over all cores, so more than
     one per two cores only contends; a GPU takes a few at once."""
@@ -68,10 +81,12 @@ def render_concurrency() -> int:
 
 
 def build_app(config: Config) -> gr.Blocks:
-    """The studio as a ``gr.Blocks`` (not launched). Launch it with :func:`launch_options`."""
+    """The studio as a ``gr.Blocks`` (not launched). Launch it with :func:`launch_options` (given the config)."""
     initial = st.initial_state(initial_sound())
+    if config.public and not config.token_key:  # public mode signs browsers' tokens: it needs the key
+        config = dataclasses.replace(config, token_key=load_or_create_secret(config.library_root))
     studio = Studio(config=config)
-    with gr.Blocks(title="Synth sketch studio", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="Synth sketch studio", analytics_enabled=False) as demo:  # caches: studio.ui.disk
         studio.state = gr.State(initial)
         gr.Markdown(INTRO, elem_id="intro")
         if config.public:
@@ -115,7 +130,9 @@ def build_app(config: Config) -> gr.Blocks:
         match_panel.wire(studio, match, demo)
     demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
     limit_renders(config.render_concurrency)  # knob renders run off the queue
-    return demo
+    GATE.configure(long_job_limits(config.render_concurrency, config.public))  # long jobs too
+    accept_only(public_render_settings() if config.public else None)
+    return guard_inputs(demo)  # malformed payloads get a message and one log line, not a traceback
 
 
 def _api_endpoints(config: Config) -> None:
@@ -151,21 +168,24 @@ def _api_endpoints(config: Config) -> None:
     gr.api(list_presets, api_name="list_presets")
 
 
-def launch_options() -> dict:
-    """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch)."""
-    return dict(theme=gr.themes.Soft(), css=CSS, js=page_script(synth_panel.tooltip_script()),
-                max_file_size="10mb", footer_links=["api"])
+def launch_options(config: Config | None = None) -> dict:
+    """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch) and, given the
+    config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk)."""
+    disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public) if config else None
+    return dict(theme=gr.themes.Soft(), css=CSS, js=page_script(synth_panel.tooltip_script()), max_file_size="10mb",
+                footer_links=["api"], app_kwargs=http.app_kwargs(disk_guard))  # and security headers everywhere
 
 
 def make_config(library: str | os.PathLike | None = None, public: bool | None = None) -> Config:
     """A :class:`Config` from arguments, falling back to the environment (see ``studio.library``)."""
     root = Path(library).expanduser() if library else default_library_root()
     public = public_mode() if public is None else public
-    secret = None  # only public mode keeps a (encrypted) library token in the browser
+    key = legacy = None  # only public mode gives browsers (signed) library tokens
     if public:
-        secret = os.environ.get("SYNTH_STUDIO_SECRET") or load_or_create_secret(root)
-    return Config(library_root=str(root), public=public, export_dir=tempfile.mkdtemp(prefix="synth-studio-exports-"),
-                  render_concurrency=render_concurrency(), browser_secret=secret)
+        key = os.environ.get("SYNTH_STUDIO_SECRET") or load_or_create_secret(root)
+        legacy = os.environ.get("SYNTH_STUDIO_SECRET") or legacy_secret(root)
+    return Config(library_root=str(root), public=public, export_dir=disk.new_export_dir(),
+                  render_concurrency=render_concurrency(), token_key=key, legacy_secret=legacy)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -199,8 +219,9 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_app(config)
     print(f"synth studio: library {config.library_root} ({'public: per-browser' if config.public else 'local'})",
           flush=True)
+    disk.exit_on_sigterm()
     demo.launch(server_name=args.host, server_port=args.port, show_error=False, prevent_thread_lock=True,
-                **launch_options())
+                **launch_options(config))
     start_background_work()
     demo.block_thread()
 
@@ -218,6 +239,6 @@ def serve_in_background(config: Config, port: int | None = None) -> gr.Blocks:
     Stop it with ``demo.close()``."""
     demo = build_app(config)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_options())
+                **launch_options(config))
     start_background_work()
     return demo

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import math
+import re
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -27,7 +29,8 @@ class Config:
     public: bool
     export_dir: str
     render_concurrency: int = 1
-    browser_secret: str | None = None  # encrypts the public-mode token in the browser's localStorage
+    token_key: str | None = None  # public mode: signs browsers' library tokens and names their folders; never sent
+    legacy_secret: str | None = None  # the secret older studios encrypted tokens with (to adopt their libraries)
 
 
 @dataclass
@@ -87,6 +90,35 @@ def on_player(studio: Studio) -> dict:
 log = logging.getLogger(__name__)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Text from users (sound names, tags, prompts, file names, preset files, messages that quote them)
+#
+# Gradio shows toast messages (gr.Error, gr.Warning, gr.Info) as HTML, through a sanitizer that keeps <img>,
+# <form>, <input> and links; gr.Markdown renders Markdown and the HTML inside it. So every string that comes from
+# a user passes through one of the two functions below before it joins a message or a Markdown value.
+
+# Inline Markdown that could make markup out of plain text: emphasis, code, links and images, strikethrough,
+# tables, LaTeX, escapes; "@" and the ":" of "://" stop bare e-mail addresses and URLs from becoming links.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]!|$@]|:(?=//))")
+
+
+def toast_text(text) -> str:
+    """``text`` (anything a user wrote or a file held) made safe for a toast: HTML-escaped, so markup in it
+    shows as the characters typed (Gradio renders toast messages as HTML)."""
+    return html.escape(str(text), quote=False)
+
+
+def markdown_text(text) -> str:
+    """``text`` made safe for a ``gr.Markdown`` value: shown literally, with no emphasis, link, image, raw HTML or
+    new block made from it. HTML special characters become entities and Markdown's are backslash-escaped (both
+    render as the plain character); line breaks become spaces, so the text stays within the line it is put in."""
+    text = " ".join(str(text).splitlines())
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = re.sub(r"(?i)\bwww\.", lambda m: m.group(0)[:-1] + "\\.", text)  # "www.x.org" would become a link
+    text = re.sub(r"^([#=+-])", r"\\\1", text)  # a heading, a list or a rule where the text starts a line
+    return html.escape(text, quote=False)
+
+
 def shown_error(error: BaseException) -> gr.Error:
     """The ``gr.Error`` the browser sees for an exception a handler raised.
 
@@ -97,11 +129,11 @@ def shown_error(error: BaseException) -> gr.Error:
     if isinstance(error, gr.Error):
         return error
     if isinstance(error, st.NothingToUndo):
-        return gr.Error(_sentence(error), title="Nothing to do", print_exception=False)
+        return gr.Error(toast_text(_sentence(error)), title="Nothing to do", print_exception=False)
     if isinstance(error, ScorerUnavailable) and isinstance(error, StudioError):
-        return gr.Error(_sentence(error), title="Scorer unavailable", print_exception=False)
-    if isinstance(error, StudioError):
-        return gr.Error(_sentence(error), print_exception=False)
+        return gr.Error(toast_text(_sentence(error)), title="Scorer unavailable", print_exception=False)
+    if isinstance(error, StudioError):  # its message may quote a name, a file name or a file's contents
+        return gr.Error(toast_text(_sentence(error)), print_exception=False)
     log.error("internal error in a UI handler", exc_info=error)
     return gr.Error(INTERNAL_ERROR_MESSAGE, print_exception=False)
 
@@ -147,7 +179,7 @@ def streamed_user_errors(fn=None, *, failed=None):
                     if failed is None:
                         raise shown from None
                     gr.Warning(shown.message, title="Not done")
-                    yield failed(shown.message)
+                    yield failed(html.unescape(shown.message))  # failed_line escapes it for Markdown
                     return
                 yield value
         finally:
@@ -158,8 +190,8 @@ def streamed_user_errors(fn=None, *, failed=None):
 
 def failed_line(message: str) -> str:
     """A long job's progress line after it failed (the toast says the same): what went wrong, and that nothing
-    shown above it is from this run."""
-    return f"**✗ Failed:** {message}"
+    shown above it is from this run. ``message``: plain text (escaped here)."""
+    return f"**✗ Failed:** {markdown_text(message)}"
 
 
 def _sentence(e: Exception) -> str:
@@ -197,9 +229,20 @@ def status_text(state: st.StudioState) -> str:
     s = state.sound
     modified = " · *modified*" if st.audibly_modified(state) else ""
     settings = s.settings
-    b = f"B: **{state.pinned.name}**" if state.pinned is not None else "B: none pinned"
-    return (f"**{s.name}**{modified} · {settings.duration:g} s at {settings.sample_rate / 1000:g} kHz, "
-            f"noise seed {settings.noise_seed} · undo {len(state.past)} · redo {len(state.future)} · {b}")
+    b = f"B: **{markdown_text(state.pinned.name)}**" if state.pinned is not None else "B: none pinned"
+    return (f"**{markdown_text(s.name)}**{modified} · {settings.duration:g} s at {settings.sample_rate / 1000:g} kHz, "
+            f"noise seed {settings.noise_seed} · undo {len(state.past)} · redo {len(state.future)} · {b}"
+            + release_cut_note(s))
+
+
+def release_cut_note(sound) -> str:
+    """`` · ⚠ release cut: …`` when the buffer cuts the sound while it still sounds (its last 10 ms peak above
+    −50 dBFS, :func:`studio.instrument.trim.cut_at_end`; the player fades it so it does not click), else ``""``."""
+    from studio.instrument.trim import cut_at_end
+    from studio.ui.views import render_audio  # remembered: the player's render of the same sound
+
+    cut = cut_at_end(render_audio(sound), sound.settings.sample_rate)
+    return " · ⚠ **release cut: raise duration** (*Buffer length* ends before the sound does)" if cut else ""
 
 
 def view_outputs(studio: Studio) -> list:

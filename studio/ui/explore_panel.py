@@ -18,7 +18,9 @@ from studio.explore import LOCK_GROUPS, LOCK_LABELS, describe_locks, lock_mask, 
 from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, player_audio, sound_outputs, sound_values, user_errors
+from studio.ui.common import (RENDER_GROUP, Studio, markdown_text, player_audio, sound_outputs, sound_values,
+                              user_errors)
+from studio.ui.jobs import GATE, session_id
 from studio.ui.library_panel import (FACTORY, library_for, picker_choices, save_to_library, saved_outputs,
                                      sound_for_choice)
 from studio.ui.views import to_player, wait_for_warm_up
@@ -94,6 +96,12 @@ def _slot_values(slots: list[dict], presets, audio, infos) -> list:
     return values
 
 
+def long_job(options: dict) -> dict:
+    """Event options for a long job: those given, minus the render group's queue (concurrency_limit=None: it
+    starts at once and jobs.GATE orders it)."""
+    return {k: v for k, v in options.items() if k != "concurrency_id"} | {"concurrency_limit": None}
+
+
 def _wire_adopt_save(studio: Studio, slots: list[dict], found: gr.State, what: str) -> None:
     render = dict(concurrency_id=RENDER_GROUP, concurrency_limit=studio.config.render_concurrency,
                   api_visibility="private", show_progress="minimal", show_progress_on=[studio.audio])
@@ -152,7 +160,7 @@ def wire_variations(studio: Studio, c: dict) -> None:
     slots = c["slots"]
 
     @user_errors
-    def make(state: st.StudioState, delta, count, seed, locks):
+    def make(state: st.StudioState, delta, count, seed, locks, request: gr.Request = None):
         if delta is None or not math.isfinite(delta) or not 0.0 <= delta <= 1.0:
             raise gr.Error("δ must be between 0 and 1", print_exception=False)
         if count is None or not MAX_VARIATIONS >= count >= 1:
@@ -160,15 +168,17 @@ def wire_variations(studio: Studio, c: dict) -> None:
         seed = check_seed(seed)
         wait_for_warm_up()
         mask = locks_of(locks)
-        found = variations_of(state.sound, float(delta), int(count), seed, mask)
+        with GATE.turn(session_id(request), "variations"):  # refused at once when the page or server has enough
+            found = variations_of(state.sound, float(delta), int(count), seed, mask)
         infos = [f"distance **{d:.2f}**" for d in found.distances]
-        summary = (f"{int(count)} variations of **{state.sound.name}** · δ {float(delta):g} · seed {seed} · "
-                   f"locked: {describe_locks(mask)} · distances {found.distances.min():.2f}–"
+        summary = (f"{int(count)} variations of **{markdown_text(state.sound.name)}** · δ {float(delta):g} · "
+                   f"seed {seed} · locked: {describe_locks(mask)} · distances {found.distances.min():.2f}–"
                    f"{found.distances.max():.2f}")
         return (found.presets, summary, *_slot_values(slots, found.presets, found.audio, infos))
 
+    # A long job: never waits in Gradio's queue (whose slots renders and page loads need); the job gate orders it.
     c["make"].click(make, [studio.state, c["delta"], c["count"], c["seed"], studio.locks],
-                    [c["found"], c["summary"]] + _slot_outputs(slots), **render)
+                    [c["found"], c["summary"]] + _slot_outputs(slots), **long_job(render))
     _wire_adopt_save(studio, slots, c["found"], "variations")
 
 
@@ -223,22 +233,24 @@ def wire_morph(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         return sound_for_choice(studio, state, choice)
 
     @user_errors
-    def build(state: st.StudioState, a_choice, b_choice, steps, mode, locks):
+    def build(state: st.StudioState, a_choice, b_choice, steps, mode, locks, request: gr.Request = None):
         if steps is None or not 2 <= steps <= MAX_STEPS:
             raise gr.Error(f"Choose 2 to {MAX_STEPS} steps", print_exception=False)
         a, state = endpoint(state, a_choice, "A")
         b, state = endpoint(state, b_choice, "B")
         wait_for_warm_up()
         mask = locks_of(locks)
-        strip, presets = strip_between(a, b, int(steps), mode or "linear", mask)
+        with GATE.turn(session_id(request), "morph"):  # refused at once when the page or server has enough
+            strip, presets = strip_between(a, b, int(steps), mode or "linear", mask)
         infos = [step_info(j, p, strip.step_distances) for j, p in enumerate(strip.positions)]
-        note = "" if a.settings == b.settings else f" · every step uses {a.name}'s render settings"
-        summary = (f"{int(steps)}-step {strip.mode} strip from **{a.name}** to **{b.name}** · A to B distance "
+        note = "" if a.settings == b.settings else f" · every step uses {markdown_text(a.name)}'s render settings"
+        summary = (f"{int(steps)}-step {strip.mode} strip from **{markdown_text(a.name)}** to "
+                   f"**{markdown_text(b.name)}** · A to B distance "
                    f"{strip.endpoint_distance:.2f} · locked: {describe_locks(mask)}{note}")
         return (state, presets, summary, *_slot_values(slots, presets, strip.audio, infos))
 
     c["build"].click(build, [studio.state, c["a"], c["b"], c["steps"], c["mode"], studio.locks],
-                     [studio.state, c["found"], c["summary"]] + _slot_outputs(slots), **render)
+                     [studio.state, c["found"], c["summary"]] + _slot_outputs(slots), **long_job(render))
     _wire_adopt_save(studio, slots, c["found"], "a strip")
 
     def refresh_choices(state: st.StudioState, a, b):

@@ -1,8 +1,9 @@
 """The library panel: pick a factory preset or a saved sound, save the current one, rename, delete.
 
 Wiring only: files, names and isolation rules live in ``studio.library``. In public mode the library a session
-sees is chosen by a secret token kept in the browser's localStorage (so a page reload finds the same sounds) and
-never by anything the page sends as a name.
+sees is chosen by a token the server signed, kept in the browser's localStorage (so a page reload finds the same
+sounds), and never by anything the page sends as a name. The key that signs tokens stays on the server: the page
+and ``/config`` never see it.
 """
 from __future__ import annotations
 
@@ -10,20 +11,28 @@ import dataclasses
 
 import gradio as gr
 
-from studio.library import Library, LibraryError, clean_name, new_session_token, open_library, parse_tags
+from studio.legacy_token import adopt_legacy_library, legacy_token
+from studio.library import (Library, LibraryError, clean_name, new_session_token, open_library, parse_tags,
+                            token_id)
 from studio.presets import factory_preset, factory_presets, utc_timestamp
 from studio.ui import state as st
-from studio.ui.common import (FACTORY, SAVED, RENDER_GROUP, Studio, on_player, sound_outputs, sound_values,
-                              status_text, user_errors)
+from studio.ui.common import (FACTORY, SAVED, RENDER_GROUP, Studio, markdown_text, on_player, sound_outputs,
+                              sound_values, status_text, toast_text, user_errors)
 from studio.ui.views import render_audio
 
 
 
+TOKEN_STORAGE_KEY = "synth-studio-library-key"  # the signed token
+LEGACY_STORAGE_KEY = "synth-studio-library-token"  # where older studios kept an unsigned one
+BROWSER_STATE_PASSPHRASE = "synth-studio: not a secret, the token is signed on the server"
+
+
 def library_for(studio: Studio, state: st.StudioState) -> tuple[Library, st.StudioState]:
     """This session's library; in public mode a session without a token (an API client) gets a fresh one."""
+    key = studio.config.token_key
     if studio.config.public and not state.token:
-        state = dataclasses.replace(state, token=new_session_token())
-    return open_library(studio.config.library_root, studio.config.public, state.token), state
+        state = dataclasses.replace(state, token=new_session_token(key))
+    return open_library(studio.config.library_root, studio.config.public, state.token, key), state
 
 
 def picker_choices(library: Library | None) -> list[tuple[str, str]]:
@@ -65,7 +74,7 @@ def save_to_library(studio: Studio, state: st.StudioState, preset, version, over
     entry = library.save(preset, render_audio(preset), preset.settings.sample_rate, overwrite=bool(overwrite))
     if make_current:
         state = dataclasses.replace(state, sound=preset, base=preset)
-    gr.Info(f"Saved “{preset.name}” to the library")
+    gr.Info(f"Saved “{toast_text(preset.name)}” to the library")
     return state, picker_update(library, SAVED + entry.slug), int(version or 0) + 1
 
 
@@ -94,8 +103,10 @@ def build(studio: Studio, initial: st.StudioState) -> dict:
             c["confirm_text"] = gr.Markdown("", elem_id="delete-confirm-text")
             c["confirm"] = gr.Button("Yes, delete it", variant="stop", elem_id="btn-delete-confirm", size="sm")
             c["cancel"] = gr.Button("Keep it", elem_id="btn-delete-cancel", size="sm")
-    c["token"] = gr.BrowserState(None, storage_key="synth-studio-library-token",
-                                 secret=studio.config.browser_secret)
+    # The stored value is a token the server signed; Gradio's own encryption of it is only obfuscation, with a
+    # fixed passphrase that /config shows to everyone (Gradio sends BrowserState's secret to the page).
+    c["token"] = gr.BrowserState(None, storage_key=TOKEN_STORAGE_KEY, secret=BROWSER_STATE_PASSPHRASE)
+    c["legacy"] = gr.Textbox(None, visible=False)  # an older studio's stored token, read by the load event
     return c
 
 
@@ -106,17 +117,26 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     render = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private",
                   **on_player(studio))
 
-    def on_page_load(token, state, version):
+    def on_page_load(token, legacy, state, version):
         if studio.config.public:
-            if not (isinstance(token, str) and len(token) >= 16):  # first visit, or storage cleared
-                token = state.token or new_session_token()
+            key = studio.config.token_key
+            if token_id(token, key) is None:  # first visit, storage cleared, or a token not signed here
+                token = state.token if token_id(state.token, key) is not None else new_session_token(key)
+                # A browser an older studio gave a token: its library moves to the new token's folder.
+                adopt_legacy_library(studio.config.library_root, legacy_token(legacy, studio.config.legacy_secret),
+                                     token, key)
             state = dataclasses.replace(state, token=token)
         library, state = library_for(studio, state)
         # The version bump tells the other panels (morph menus, map) to read this session's library.
         return state, (token if studio.config.public else gr.skip()), picker_update(library), int(version or 0) + 1
 
-    demo.load(on_page_load, [c["token"], studio.state, studio.library_version],
-              [studio.state, c["token"], c["picker"], studio.library_version], **private)
+    # The page sends what an older studio left in localStorage along with its token (see studio.legacy_token) and
+    # forgets it once it holds a signed token.
+    demo.load(on_page_load, [c["token"], c["legacy"], studio.state, studio.library_version],
+              [studio.state, c["token"], c["picker"], studio.library_version], **private,
+              js=f"(token, legacy, ...rest) => [token, localStorage.getItem({LEGACY_STORAGE_KEY!r}), ...rest]"
+              ).then(None, js=f"() => {{ if (localStorage.getItem({TOKEN_STORAGE_KEY!r})) "
+                             f"localStorage.removeItem({LEGACY_STORAGE_KEY!r}); }}", **private)
 
     @user_errors
     def pick(choice, state):
@@ -146,7 +166,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     def rename(choice, new_name, overwrite, state, version):
         library, state = library_for(studio, state)
         entry = library.rename(selected_slug(choice), new_name, overwrite=bool(overwrite))
-        gr.Info(f"Renamed to “{entry.name}”")
+        gr.Info(f"Renamed to “{toast_text(entry.name)}”")
         return state, picker_update(library, SAVED + entry.slug), int(version or 0) + 1, ""
 
     c["rename"].click(rename, [c["picker"], c["new_name"], c["overwrite"], studio.state, studio.library_version],
@@ -157,7 +177,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         library, state = library_for(studio, state)
         slug = selected_slug(choice)
         name = library.load(slug).name
-        return gr.update(visible=True), f"Delete **{name}** from the library? This cannot be undone."
+        return gr.update(visible=True), f"Delete **{markdown_text(name)}** from the library? This cannot be undone."
 
     c["delete"].click(ask_delete, [c["picker"], studio.state], [c["confirm_row"], c["confirm_text"]], **private)
     c["cancel"].click(lambda: gr.update(visible=False), None, c["confirm_row"], **private)
@@ -168,7 +188,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         slug = selected_slug(choice)
         name = library.load(slug).name
         library.delete(slug)
-        gr.Info(f"Deleted “{name}”")
+        gr.Info(f"Deleted “{toast_text(name)}”")
         return state, picker_update(library, None), int(version or 0) + 1, gr.update(visible=False)
 
     c["confirm"].click(delete, [c["picker"], studio.state, studio.library_version],

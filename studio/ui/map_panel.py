@@ -20,7 +20,9 @@ from studio.explore.maps import COLOUR_BY, colour_groups
 from studio.library import LibraryError
 from studio.presets import factory_presets
 from studio.ui import state as st
-from studio.ui.common import RENDER_GROUP, Studio, player_audio, sound_outputs, sound_values, user_errors
+from studio.ui.common import (RENDER_GROUP, Studio, markdown_text, player_audio, sound_outputs, sound_values,
+                              user_errors)
+from studio.ui.jobs import GATE, JobRefused, session_id
 from studio.ui.library_panel import FACTORY, SAVED, library_for, sound_for_choice
 from studio.ui.views import render_audio, to_player
 
@@ -114,10 +116,14 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
                   api_visibility="private")
 
     @user_errors
-    def redraw(state: st.StudioState, space, colour_by, seed, selected):
+    def redraw(state: st.StudioState, space, colour_by, seed, selected, request: gr.Request = None):
         seed = check_seed(seed, "map_seed")
         library, _ = library_for(studio, state)
-        drawn = draw(library, space or "theta", colour_by or "tag", seed)
+        try:
+            with GATE.turn(session_id(request), "map"):  # refused at once when the page or server has enough
+                drawn = draw(library, space or "theta", colour_by or "tag", seed)
+        except JobRefused as refused:  # a note, not an error: page loads redraw the map too
+            return gr.update(), gr.update(), str(refused), gr.update()
         selected = selected if selected in drawn.keys else None
         return drawn, drawn.svg(selected), drawn.note, selected
 
@@ -127,7 +133,9 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
                 studio.library_version.change]
     if "tab" in c:
         triggers.append(c["tab"].select)
-    gr.on(triggers, redraw, inputs, outputs, trigger_mode="always_last", **private)
+    # A long job (perceptual maps render every sound; UMAP compiles once): it never waits in Gradio's queue,
+    # whose slots renders and page loads need; the job gate orders it.
+    gr.on(triggers, redraw, inputs, outputs, trigger_mode="always_last", concurrency_limit=None, **private)
 
     @user_errors
     def play(state: st.StudioState, drawn: DrawnMap | None, evt: gr.EventData):
@@ -137,7 +145,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         preset, _ = sound_for_choice(studio, state, key)
         audio = to_player(render_audio(preset), preset.settings.sample_rate)
         label = drawn.labels[drawn.keys.index(key)]
-        return audio, f"**{preset.name}**  \n{label}", key, drawn.svg(key)
+        return audio, f"**{markdown_text(preset.name)}**  \n{markdown_text(label)}", key, drawn.svg(key)
 
     c["map"].point(play, [studio.state, c["drawn"]], [c["audio"], c["picked"], c["selected"], c["map"]],
                    show_progress="hidden", **render)

@@ -30,8 +30,8 @@ from studio.explore import lock_mask
 from studio.search import STRATEGIES, STRATEGY_LABELS
 from studio.search.match import MATCH_PLANS, estimate_start, match_plan, match_sound, spectral_convergence, to_preset
 from studio.ui import state as st
-from studio.ui.common import (RENDER_GROUP, Studio, failed_line, player_audio, sound_outputs, streamed_user_errors,
-                              user_errors)
+from studio.ui.common import (RENDER_GROUP, Studio, failed_line, markdown_text, player_audio, sound_outputs,
+                              streamed_user_errors, user_errors)
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
@@ -79,7 +79,7 @@ class MatchEntry:
     loss: float
 
 
-MATCHES = JobRunner(MAX_RESULTS, UPDATE_INTERVAL_S)  # every session's matches
+MATCHES = JobRunner(MAX_RESULTS, UPDATE_INTERVAL_S, kind="match")  # every session's matches
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def _display_name(path) -> str:
 
 def target_text(target: Target, guess) -> str:
     """What was read and measured, for the line under the target."""
-    return f"**Target:** {target.describe()}.  \n**Measured:** {guess.describe()}."
+    return f"**Target:** {markdown_text(target.describe())}.  \n**Measured:** {guess.describe()}."
 
 
 def show_target(path, state: st.StudioState) -> tuple:
@@ -139,6 +139,7 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
     current sound's settings; locked knobs keep its values. The last update adds the matches (best first) to the
     session's list and puts the best in the A/B player's "B".
     """
+    MATCHES.check_room(session)  # a page's second match is refused before its target is read
     settings = state.sound.settings
     budget = check_choice(budget, MATCH_PLANS, "budget")
     strategy = check_choice(strategy or "learned_es", STRATEGIES, "strategy")
@@ -164,6 +165,9 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
         reports = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=seed,
                               lock_pitch=bool(lock_pitch), lock_length=bool(lock_length), locked=mask,
                               theta=state.sound.theta, cancel=flag)
+        if not (yield from MATCHES.wait_turn(session, flag, lambda line: {c["progress"]: line})):
+            yield {c["progress"]: "Stopped before the first sounds were judged: nothing found."}
+            return
         yield {c["progress"]: f"Matching ({plan.budget.name} budget, {plan.evaluations} sounds)… the first match of "
                               f"a server compiles the search first (seconds to a minute)"}
         settled(started(warm_up_key(settings)), 300.0)  # a warm-up already compiling the same programs: wait for it
@@ -359,11 +363,12 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         yield from match_target(c, path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state,
                                 results, session_id(request))
 
-    # Matching holds the CPU for seconds: its own queue of one, so renders keep answering beside it.
+    # Matching holds the CPU for seconds: one at a time (the job gate, jobs.GATE, orders them and refuses at once
+    # what a page or the server has no room for), never waiting in Gradio's queue, whose slots renders need.
     c["run"].click(match_uploaded_sound,
                    [c["target"], c["lock_pitch"], c["lock_length"], c["budget"], c["strategy"], c["seed"],
                     c["restarts"], studio.locks, studio.state, c["results"]],
-                   stream_outputs(c), concurrency_id="match", concurrency_limit=1,
+                   stream_outputs(c), concurrency_limit=None,
                    show_progress="hidden", api_visibility="private")  # no pill over the progress text
 
     def cancel_match(request: gr.Request):

@@ -30,8 +30,8 @@ from studio.scoring.factory import ENABLE_CLAP, scorer_headline
 from studio.scoring.shared import shared_scorer
 from studio.search import BUDGET_NAMES, STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, search, to_preset
 from studio.ui import state as st
-from studio.ui.common import (RENDER_GROUP, Studio, failed_line, player_audio, shown_error, sound_outputs,
-                              streamed_user_errors, user_errors)
+from studio.ui.common import (RENDER_GROUP, Studio, failed_line, markdown_text, player_audio, shown_error,
+                              sound_outputs, streamed_user_errors, toast_text, user_errors)
 from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
@@ -131,7 +131,7 @@ class PromptResult:
     score: float
 
 
-SEARCHES = JobRunner(MAX_RESULTS, UPDATE_INTERVAL_S)  # every session's prompt searches
+SEARCHES = JobRunner(MAX_RESULTS, UPDATE_INTERVAL_S, kind="prompt")  # every session's prompt searches
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -160,12 +160,12 @@ def understood_text(scorer, objective, typed_chars: int = 0) -> str:
     cut = ""
     if typed_chars:
         cut = (f"**Prompt cut:** it was {typed_chars:,} characters long; the search reads its first "
-               f"{len(objective.prompt)} (up to “…{objective.prompt[-30:].lstrip()}”).  \n")
+               f"{len(objective.prompt)} (up to “…{markdown_text(objective.prompt[-30:].lstrip())}”).  \n")
     if scorer.explains_prompt:
-        text = f"{cut}**Understood:** {scorer.explain(objective.prompt, duration)}"
+        text = f"{cut}**Understood:** {markdown_text(scorer.explain(objective.prompt, duration))}"
     else:
         text = (f"{cut}{scorer.label} judges the prompt's text itself. (Descriptor reading, for reference: "
-                f"{explain(objective.prompt, duration)})")
+                f"{markdown_text(explain(objective.prompt, duration))})")
     if objective.constraints.active:
         replaced = " — they replace the prompt's targets on those qualities" if scorer.explains_prompt else ""
         text += f"  \n**Constraints:** {objective.constraints.describe()}{replaced}"
@@ -227,6 +227,9 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
         mask = lock_mask(list(locks or []))
         if mask.all():
             raise StudioError("every knob is locked: unlock at least one group to search", "locks")
+        if not (yield from SEARCHES.wait_turn(session, flag, lambda line: {c["progress"]: line})):
+            yield {c["progress"]: "Stopped before the first generation: nothing found."}
+            return
         warm = None
         if scorer is None:
             if not shared_scorer().done():
@@ -303,7 +306,7 @@ def claim_search(prompt, session: str) -> str:
         raise StudioError(f"{first} is still running, so Generate{new} was not started. Press "
                           f"Cancel to stop it (its best so far is kept) or wait for it to finish, then press "
                           f"Generate again.", "prompt")
-    return f"Starting the search for “{what}”…" if what else "Starting the search…"
+    return f"Starting the search for “{markdown_text(what)}”…" if what else "Starting the search…"
 
 
 def failed_search(c: dict, message: str) -> dict:
@@ -422,7 +425,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         try:
             return claim_search(prompt, session_id(request)), True
         except StudioError as refused:
-            gr.Warning(str(refused), title="A search is running")
+            gr.Warning(toast_text(refused), title="Search not started")
             return gr.update(), False
         except Exception as error:
             raise shown_error(error) from None
@@ -437,11 +440,11 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
 
     inputs = [claimed, c["prompt"], c["pitch"], c["length"], c["brightness"], c["noisiness"], c["budget"],
               c["strategy"], c["seed"], c["restarts"], locks, studio.state, c["results"]]
-    # Searches queue on their own (not behind knob renders, which stay responsive). Generate first claims the
-    # session's search at once (no queue): a second Generate while one runs gets a message instead of vanishing.
-    # Progress is the panel's own text line: no spinner or error pill over it (it hid the text after an error).
-    searching = dict(concurrency_id="prompt-search", concurrency_limit=limit, api_visibility="private",
-                     show_progress="hidden")
+    # Searches never wait in Gradio's queue (its slots are shared with knob renders and page loads): they start
+    # at once and the job gate (jobs.GATE) orders them, refusing at once what a page or the server has no room
+    # for. Generate first claims the session's search (no wait): a second Generate while one runs gets a message
+    # instead of vanishing. Progress is the panel's own text line: no spinner or error pill over it.
+    searching = dict(concurrency_limit=None, api_visibility="private", show_progress="hidden")
     claiming = dict(concurrency_limit=None, trigger_mode="multiple", show_progress="hidden", **private)
     for trigger in (c["generate"].click, c["prompt"].submit):
         trigger(start_prompt_search, c["prompt"], [c["progress"], claimed], **claiming) \

@@ -11,7 +11,7 @@ import math
 import gradio as gr
 import numpy as np
 
-from studio.checks import check_seed, midi_to_hz, note_name
+from studio.checks import check_choice, check_seed, midi_to_hz, note_name
 from studio.synth import MODULES, PARAMS
 from studio.ui import keyboard_panel
 from studio.ui import state as st
@@ -305,6 +305,7 @@ def swap_sounds(state: st.StudioState):
 
 
 def randomize_sound(state: st.StudioState, amount: str, seed):
+    amount = check_choice(amount, st.RANDOM_AMOUNTS, "randomize_amount")
     seed = check_seed(seed, "random_seed")
     theta = st.randomized(state.sound.theta, amount, seed)
     state = st.change(state, st.with_theta(state.sound, theta))

@@ -14,6 +14,7 @@ from studio.audio.io import to_int16
 from concurrent.futures import Future
 
 from studio.background import once, started
+from studio.errors import StudioError
 from studio.synth import RenderSettings, default_theta, render
 
 # Fixed for every sound (Gradio would peak-normalize float audio): a quiet sound stays quiet next to a loud one.
@@ -32,13 +33,46 @@ def limit_renders(n: int) -> None:
     _RENDER_SLOTS = threading.BoundedSemaphore(max(1, int(n)))
 
 
+# Every new render shape (sample rate, buffer length, control rate) compiles a renderer in a render slot (seconds;
+# 8–14 s at 192 kHz × 30 s) and keeps it in memory. A public studio accepts only the shapes it offers.
+_ACCEPTED_SHAPES: frozenset | None = None  # (sample rate, duration, control rate); None: every valid shape
+
+
+def shape_of(settings) -> tuple[int, float, float]:
+    """The part of render settings that decides what is compiled (the noise seed is an input, not a shape)."""
+    return int(settings.sample_rate), round(float(settings.duration), 6), float(settings.control_rate)
+
+
+def accept_only(settings_list) -> None:
+    """Render only these settings' shapes in this process from now on (None: any valid shape, the default)."""
+    global _ACCEPTED_SHAPES
+    _ACCEPTED_SHAPES = None if settings_list is None else frozenset(shape_of(s) for s in settings_list)
+
+
+def check_render_shape(settings) -> None:
+    """``StudioError`` naming what is accepted when ``settings`` ask for a shape this studio does not render
+    (see :func:`accept_only`); nothing is compiled."""
+    accepted = _ACCEPTED_SHAPES
+    if accepted is None or shape_of(settings) in accepted:
+        return
+    rates = " or ".join(f"{r / 1000:g} kHz" for r in sorted({r for r, _, _ in accepted}))
+    durations = ", ".join(f"{d:g}" for d in sorted({d for _, d, _ in accepted}))
+    controls = " or ".join(f"{c:g} Hz" for c in sorted({c for _, _, c in accepted}))
+    rate, duration, control = shape_of(settings)
+    raise StudioError(f"this public studio renders at {rates} with a buffer length of {durations} s (control rate "
+                      f"{controls}); this sound asks for {rate / 1000:g} kHz × {duration:g} s (control rate "
+                      f"{control:g} Hz): change its settings to one of those and try again", "settings")
+
+
 _RECENT: dict = {}  # (θ bytes, settings) → audio: a knob's release renders once, its pictures reuse the audio
 _RECENT_SIZE = 16
 _RECENT_LOCK = threading.Lock()  # renders run in many request threads at once
 
 
 def render_audio(sound) -> np.ndarray:
-    """The sound's audio ``[T]`` float32 in [−1, 1] (θ and settings of a Preset); the last few are remembered."""
+    """The sound's audio ``[T]`` float32 in [−1, 1] (θ and settings of a Preset); the last few are remembered.
+    Settings of a shape this studio does not render raise ``StudioError`` (:func:`check_render_shape`)."""
+    check_render_shape(sound.settings)
     theta = np.asarray(sound.theta, np.float32)
     key = (theta.tobytes(), sound.settings)
     with _RECENT_LOCK:
@@ -73,10 +107,14 @@ def to_player(audio: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
 
 
 def sound_views(sound) -> tuple[tuple[int, np.ndarray], np.ndarray, np.ndarray]:
-    """Render a sound and draw it: ``((sr, int16 [T]), spectrogram uint8 [H, W, 3], waveform uint8 [h, W, 3])``."""
+    """Render a sound and draw it: ``((sr, int16 [T]), spectrogram uint8 [H, W, 3], waveform uint8 [h, W, 3])``.
+    The player gets the render with a 5 ms de-click fade where the buffer cut the sound (and every sample as
+    rendered otherwise); the pictures show the render itself."""
+    from studio.instrument.trim import declicked
+
     audio = render_audio(sound)
     sr = sound.settings.sample_rate
-    return to_player(audio, sr), plots.spectrogram_image(audio, sr), plots.waveform_image(audio, sr)
+    return to_player(declicked(audio, sr), sr), plots.spectrogram_image(audio, sr), plots.waveform_image(audio, sr)
 
 
 # ---------------------------------------------------------------------------------------------------------------

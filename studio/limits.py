@@ -1,0 +1,30 @@
+"""The studio's disk limits in one place: what a visitor may store or send, and how long served files are kept.
+
+A public studio must not let one visitor fill the server's disk. The numbers (also listed in the README's public-mode
+section) are sized for the studio's own use: a preset file is ~4 KB, a match target at most 10 MB, a saved sound at
+the default settings (48 kHz × 2 s) ~0.2 MB and the largest (192 kHz × 30 s) 11.5 MB.
+"""
+from __future__ import annotations
+
+MB = 1024 * 1024
+
+# -- Saved sounds in public mode (studio.library) -----------------------------------------------------------------
+PUBLIC_MAX_SOUNDS = 200  # sounds in one browser's library
+PUBLIC_MAX_SESSION_BYTES = 100 * MB  # files in one browser's library (200 default sounds take ~40 MB)
+PUBLIC_MAX_TOTAL_BYTES = 2048 * MB  # all browsers' libraries together
+PUBLIC_MAX_SESSIONS = 1000  # browser libraries (session folders) on the server
+LIBRARY_RECOUNT_S = 30.0  # the total above is recounted from the disk at most this often (and kept up by saves)
+
+# -- Uploads (POST /gradio_api/upload and every other multipart request; studio.ui.disk) ---------------------------
+UPLOAD_WINDOW_S = 600.0  # the quotas below count what arrived in the last 10 minutes
+UPLOAD_CLIENT_MAX_BYTES = 50 * MB  # per client (IP address) and window: five full-size match targets
+UPLOAD_CLIENT_MAX_REQUESTS = 300  # per client and window: one upload every two seconds
+UPLOAD_TOTAL_MAX_BYTES = 500 * MB  # all clients together, per window
+TRUST_PROXY_ENV = "SYNTH_STUDIO_TRUST_PROXY"  # "1": the client is the last X-Forwarded-For address (on inside a Space)
+
+# -- Files the server hands out (Gradio's cache: players, pictures, downloads, uploads; studio.ui.disk) -----------
+CACHE_SWEEP_EVERY_S = 60.0  # how often served files are swept
+CACHE_MAX_AGE_S = 600.0  # a file is deleted 10 minutes after it was last written or handed out
+CACHE_MAX_BYTES = 2048 * MB  # beyond this the oldest files go early, and uploads are refused until it is back under
+CACHE_MIN_AGE_S = 120.0  # ... but never a file handed out in the last 2 minutes (it may still be being fetched)
+EXPORT_MAX_AGE_S = 600.0  # "Export WAV + preset" folders are deleted after 10 minutes
