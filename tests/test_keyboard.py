@@ -103,3 +103,18 @@ def test_the_handler_sends_a_range_once_per_sound():
                                         (None, DEFAULT_START), ("[-3, 2]", 0)])
 def test_requested_start_is_clamped_and_forgiving(raw, start):
     assert requested_start(raw) == start
+
+
+def test_keyboard_files_live_in_one_folder_per_process_and_dead_ones_are_swept(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    from studio.ui import keyboard_panel
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(keyboard_panel, "_DIR", [])
+    dead = tmp_path / f"{keyboard_panel.KEYBOARD_PREFIX}999999999-abc"  # no such process
+    dead.mkdir()
+    folder = keyboard_panel.keyboard_dir()
+    assert folder.parent == tmp_path.resolve() and folder.name.startswith(f"synth-studio-keyboard-{os.getpid()}-")
+    assert not dead.exists() and keyboard_panel.keyboard_dir() == folder

@@ -10,10 +10,12 @@ JSON took ~200 ms of the page's time; fetching the file takes tens of ms).
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -162,11 +164,31 @@ _DIR: list[Path] = []
 
 
 def keyboard_dir() -> Path:
-    """This process's folder of keyboard files (made once, under the system's temporary folder)."""
+    """This process's folder of keyboard files, under the system's temporary folder: made once, named with the
+    process id, removed at exit; folders left by processes that died are removed when a new one is made."""
     with _LOCK:
         if not _DIR:
-            _DIR.append(Path(tempfile.mkdtemp(prefix="synth-studio-keyboard-")).resolve())
+            _sweep_dead_folders()
+            folder = Path(tempfile.mkdtemp(prefix=f"{KEYBOARD_PREFIX}{os.getpid()}-")).resolve()
+            atexit.register(shutil.rmtree, folder, True)
+            _DIR.append(folder)
         return _DIR[0]
+
+
+KEYBOARD_PREFIX = "synth-studio-keyboard-"
+
+
+def _sweep_dead_folders() -> None:
+    for folder in Path(tempfile.gettempdir()).glob(f"{KEYBOARD_PREFIX}*-*"):
+        pid = folder.name[len(KEYBOARD_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # alive, owned by someone else
+            pass
 
 
 def keyboard_payload(state: st.StudioState, raw_range, sent: str | None):
