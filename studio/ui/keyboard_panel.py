@@ -215,6 +215,7 @@ def render_payload(sound, start: int, version: str | None = None) -> dict:
     """Render the keys ``start …`` of ``sound``, write them as one int16 file and return the page's header (see
     :func:`studio.instrument.keyboard.header`) with the file's ``path``, the sound's name and its own note."""
     version = version or sound_version(sound, start)
+    views.check_render_shape(sound.settings)  # a public studio renders only its own shapes (no new compiles)
     views.wait_for_warm_up()
     with views._RENDER_SLOTS:  # the knob renders' process-wide limit (studio.ui.views.limit_renders) bounds these too
         samples = keyboard_samples(sound.theta, sound.settings, start)
