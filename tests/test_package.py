@@ -33,6 +33,7 @@ def test_the_wheel_holds_the_code_the_presets_and_the_command(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "studio/cli.py" in names and "studio/search/engine.py" in names
     assert {f"studio/factory_presets/{p}.yaml" for p in ("bass", "pad", "pluck")} <= set(names)
+    assert "studio/ui/keyboard.js" in names  # the keyboard's page script, read at launch
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "synth-studio = studio.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any(n.startswith(("tests/", "bench/")) for n in names)

@@ -21,6 +21,7 @@ from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
 from studio.ui import disk, http
+from studio.ui.keyboard_panel import page_script
 from studio.ui import state as st
 from studio.ui.common import DURATIONS, RENDER_GROUP, Config, Studio, player_audio, user_errors
 from studio.ui.jobs import GATE, long_job_limits
@@ -171,7 +172,7 @@ def launch_options(config: Config | None = None) -> dict:
     """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch) and, given the
     config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk)."""
     disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public) if config else None
-    return dict(theme=gr.themes.Soft(), css=CSS, js=synth_panel.tooltip_script(), max_file_size="10mb",
+    return dict(theme=gr.themes.Soft(), css=CSS, js=page_script(synth_panel.tooltip_script()), max_file_size="10mb",
                 footer_links=["api"], app_kwargs=http.app_kwargs(disk_guard))  # and security headers everywhere
 
 

@@ -52,6 +52,7 @@ class Studio:
     picker: gr.Dropdown = None  # the library panel's sound picker (factory presets and saved sounds)
     library_version: gr.State = None  # bumped by every save, rename and delete: maps redraw on its change
     locks: gr.CheckboxGroup = None  # lock groups kept by variations, strips, searches and matches
+    keyboard: dict = None  # the keyboard panel's components (keyboard_panel.build)
 
 
 def player_audio(*args, **kwargs) -> gr.Audio:

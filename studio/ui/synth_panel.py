@@ -13,6 +13,7 @@ import numpy as np
 
 from studio.checks import check_choice, check_seed, midi_to_hz, note_name
 from studio.synth import MODULES, PARAMS
+from studio.ui import keyboard_panel
 from studio.ui import state as st
 from studio.ui.common import (DURATIONS, RENDER_GROUP, Studio, on_player, player_audio, shown_value, slider_step,
                               slider_values, sound_outputs, sound_values, status_text, user_errors, view_outputs,
@@ -168,13 +169,13 @@ def build_player(studio: Studio, initial: st.StudioState) -> dict:
                                 autoplay=True, buttons=["download"], elem_id="audio-a", scale=3)
         studio.audio_b = player_audio(None, type="numpy", format="wav", label="B · pinned sound", interactive=False,
                                   buttons=["download"], elem_id="audio-b", scale=2)
+    b = {"keyboard": keyboard_panel.build(studio)}  # play the sound's notes right under its player
     # JPEG: 0.3 ms to encode against PNG's 16 ms, and a spectrogram is continuous-tone anyway.
     studio.spectrogram = gr.Image(spectrogram, label="Spectrogram (log frequency, top 80 dB)", format="jpeg",
                                   interactive=False, buttons=[], elem_id="spectrogram-image", show_label=True)
     studio.waveform = gr.Image(waveform, label="Waveform (fixed ±1 scale)", format="png", interactive=False,
                                buttons=[], elem_id="waveform-image")
     studio.status = gr.Markdown(status_text(initial), elem_id="status")
-    b = {}
     with gr.Row():
         b["render"] = gr.Button("▶ Render", variant="primary", elem_id="btn-render", size="sm")
         b["undo"] = gr.Button("↶ Undo", elem_id="btn-undo", size="sm")
@@ -276,6 +277,7 @@ def wire_player(studio: Studio, b: dict) -> None:
     b["swap"].click(user_errors(swap_sounds), [studio.state], full + [studio.audio_b], **common)
     b["randomize"].click(user_errors(randomize_sound), [studio.state, b["amount"], b["seed"]], full + [b["seed"]],
                          **common)
+    keyboard_panel.wire(studio, b["keyboard"])  # every change of the sound re-arms the keyboard
 
 
 def undo_change(state: st.StudioState):
@@ -320,18 +322,20 @@ def wire_knobs(studio: Studio, c: dict) -> None:
         # .release, not .change: one render when the user lets go, not one per drag tick. The slider's raw value
         # (preprocess=False) so a typed 1e9, -5 or an empty box reaches the handler, which clamps or refuses it.
         # Off the queue, and the audio first: the pictures follow in a second call.
-        slider.release(user_errors(_knob_handler(i)), [slider, studio.state],
-                       [studio.state, studio.audio, studio.status, slider], trigger_mode="always_last",
-                       preprocess=False, queue=False, api_visibility="private", show_progress="hidden"
-                       ).then(user_errors(draw_pictures), [studio.state], pictures, queue=False,
-                              api_visibility="private", show_progress="hidden")
+        released = slider.release(user_errors(_knob_handler(i)), [slider, studio.state],
+                                  [studio.state, studio.audio, studio.status, slider], trigger_mode="always_last",
+                                  preprocess=False, queue=False, api_visibility="private", show_progress="hidden")
+        released.then(user_errors(draw_pictures), [studio.state], pictures, queue=False,
+                      api_visibility="private", show_progress="hidden")
+        keyboard_panel.follow(studio, released)  # off the queue, so no state.change: re-arm the keyboard here
     # Typed values (Enter, leaving the box, ↺) arrive here as raw text from the page's script (tooltip_script).
     typed = gr.Textbox(elem_id="knob-typed", visible="hidden", container=False)
-    typed.input(user_errors(commit_typed), [typed, studio.state], [studio.state, studio.audio, studio.status,
-                                                                   *studio.sliders],
-                queue=False, api_visibility="private", show_progress="hidden"
-                ).then(user_errors(draw_pictures), [studio.state], pictures, queue=False, api_visibility="private",
-                       show_progress="hidden")
+    committed = typed.input(user_errors(commit_typed), [typed, studio.state],
+                            [studio.state, studio.audio, studio.status, *studio.sliders],
+                            queue=False, api_visibility="private", show_progress="hidden")
+    committed.then(user_errors(draw_pictures), [studio.state], pictures, queue=False, api_visibility="private",
+                   show_progress="hidden")
+    keyboard_panel.follow(studio, committed)
     studio.state.change(knob_marks, [studio.state], [marks], queue=False, api_visibility="private",
                         show_progress="hidden")
 
