@@ -28,3 +28,11 @@ CACHE_MAX_AGE_S = 600.0  # a file is deleted 10 minutes after it was last writte
 CACHE_MAX_BYTES = 2048 * MB  # beyond this the oldest files go early, and uploads are refused until it is back under
 CACHE_MIN_AGE_S = 120.0  # ... but never a file handed out in the last 2 minutes (it may still be being fetched)
 EXPORT_MAX_AGE_S = 600.0  # "Export WAV + preset" folders are deleted after 10 minutes
+
+# -- Requests and long jobs per address in public mode (studio.ui.http.RateLimit, studio.ui.jobs) -----------------
+# Every POST (queue joins, API calls, uploads) is charged to its address (studio.ui.disk.client_key) from a token
+# bucket: a page load sends ~10, a knob release ~4, so a visitor never meets it; a flood is refused with HTTP 429.
+EVENT_BURST = 60  # POSTs one address may send at once
+EVENT_RATE_PER_S = 10.0  # ... and then per second
+RATE_LIMIT_MAX_CLIENTS = 10_000  # addresses remembered; idle (full) buckets are forgotten beyond this
+PUBLIC_CLIENT_LONG_JOBS = 3  # long jobs one address may have running or waiting, whatever its pages (sessions)

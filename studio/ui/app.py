@@ -173,7 +173,8 @@ def launch_options(config: Config | None = None) -> dict:
     config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk)."""
     disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public) if config else None
     return dict(theme=gr.themes.Soft(), css=CSS, js=page_script(synth_panel.tooltip_script()), max_file_size="10mb",
-                footer_links=["api"], app_kwargs=http.app_kwargs(disk_guard))  # and security headers everywhere
+                footer_links=["api"],  # and security headers everywhere; public: a request rate per address
+                app_kwargs=http.app_kwargs(disk_guard, rate_limit=bool(config and config.public)))
 
 
 def make_config(library: str | os.PathLike | None = None, public: bool | None = None) -> Config:

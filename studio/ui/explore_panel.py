@@ -20,7 +20,7 @@ from studio.presets import factory_presets
 from studio.ui import state as st
 from studio.ui.common import (RENDER_GROUP, Studio, markdown_text, player_audio, sound_outputs, sound_values,
                               user_errors)
-from studio.ui.jobs import GATE, session_id
+from studio.ui.jobs import GATE, client_of, session_id
 from studio.ui.library_panel import (FACTORY, library_for, picker_choices, save_to_library, saved_outputs,
                                      sound_for_choice)
 from studio.ui.views import to_player, wait_for_warm_up
@@ -168,7 +168,8 @@ def wire_variations(studio: Studio, c: dict) -> None:
         seed = check_seed(seed)
         wait_for_warm_up()
         mask = locks_of(locks)
-        with GATE.turn(session_id(request), "variations"):  # refused at once when the page or server has enough
+        # refused at once when the page, its address or the server has enough
+        with GATE.turn(session_id(request), "variations", client=client_of(request)):
             found = variations_of(state.sound, float(delta), int(count), seed, mask)
         infos = [f"distance **{d:.2f}**" for d in found.distances]
         summary = (f"{int(count)} variations of **{markdown_text(state.sound.name)}** · δ {float(delta):g} · "
@@ -240,7 +241,8 @@ def wire_morph(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         b, state = endpoint(state, b_choice, "B")
         wait_for_warm_up()
         mask = locks_of(locks)
-        with GATE.turn(session_id(request), "morph"):  # refused at once when the page or server has enough
+        # refused at once when the page, its address or the server has enough
+        with GATE.turn(session_id(request), "morph", client=client_of(request)):
             strip, presets = strip_between(a, b, int(steps), mode or "linear", mask)
         infos = [step_info(j, p, strip.step_distances) for j, p in enumerate(strip.positions)]
         note = "" if a.settings == b.settings else f" · every step uses {markdown_text(a.name)}'s render settings"

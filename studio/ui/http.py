@@ -18,8 +18,10 @@ server-sent events, file downloads) pass through untouched. It reaches Gradio's 
 """
 from __future__ import annotations
 
+import math
 import os
-
+import threading
+import time
 from urllib.parse import parse_qs
 
 from starlette.datastructures import MutableHeaders
@@ -95,10 +97,77 @@ class UnknownQueueSessionMiddleware:
         return bool(session) and session in pending
 
 
-def app_kwargs(extra: dict | None = None) -> dict:
+class RequestRate:
+    """Token buckets per address: ``burst`` requests at once, then ``rate_per_s``. Buckets of addresses idle long
+    enough to be full again are forgotten once more than ``max_clients`` are kept."""
+
+    def __init__(self, burst: int, rate_per_s: float, max_clients: int = 10_000):
+        self.burst, self.rate, self.max_clients = float(burst), float(rate_per_s), max_clients
+        self._buckets: dict[str, list[float]] = {}  # address -> [tokens, time of the last update]
+        self._lock = threading.Lock()
+
+    def take(self, client: str, now: float | None = None) -> float:
+        """Charge one request to ``client``: 0.0 when it may go, else the seconds until it may."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            bucket = self._buckets.get(client)
+            if bucket is None:
+                if len(self._buckets) >= self.max_clients:
+                    self._forget_idle(now)
+                bucket = self._buckets[client] = [self.burst, now]
+            bucket[0] = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+            bucket[1] = now
+            if bucket[0] >= 1.0:
+                bucket[0] -= 1.0
+                return 0.0
+            return (1.0 - bucket[0]) / self.rate
+
+    def _forget_idle(self, now: float) -> None:
+        full_after = self.burst / self.rate
+        for key in [k for k, (_, t) in self._buckets.items() if now - t >= full_after]:
+            del self._buckets[key]
+        if len(self._buckets) >= self.max_clients:  # all busy: forget the longest idle half
+            for key, _ in sorted(self._buckets.items(), key=lambda kv: kv[1][1])[:len(self._buckets) // 2]:
+                del self._buckets[key]
+
+
+class RateLimit:
+    """ASGI middleware for public mode: every POST (queue joins, API calls, uploads: everything that makes the
+    server work) is charged to its address (:func:`studio.ui.disk.client_key`) in a :class:`RequestRate`; beyond it
+    the request is refused before Gradio sees it, with HTTP 429, a plain-text reason and ``Retry-After``. Page
+    loads, files and event streams (GETs) are never refused. One visitor flooding the queue from fresh sessions
+    cost every other visitor's renders ~10× their latency (``bench/load_test.py``)."""
+
+    def __init__(self, app, rate: RequestRate | None = None):
+        from studio import limits
+
+        self.app = app
+        self.rate = rate or RequestRate(limits.EVENT_BURST, limits.EVENT_RATE_PER_S, limits.RATE_LIMIT_MAX_CLIENTS)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            return await self.app(scope, receive, send)
+        from studio.ui.disk import client_key
+
+        wait_s = self.rate.take(client_key(scope))
+        if not wait_s:
+            return await self.app(scope, receive, send)
+        retry = max(1, math.ceil(wait_s))
+        body = (f"Too many requests from this address: at most {self.rate.burst:g} at once and "
+                f"{self.rate.rate:g} a second. Try again in {retry} s.").encode()
+        await send({"type": "http.response.start", "status": 429,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()), (b"retry-after", str(retry).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def app_kwargs(extra: dict | None = None, rate_limit: bool = False) -> dict:
     """``launch(app_kwargs=…)`` for the studio: the FastAPI app Gradio builds gets :class:`SecurityHeadersMiddleware`
-    and :class:`UnknownQueueSessionMiddleware` (after any middleware already in ``extra``)."""
+    (outermost: refusals get the headers too), with ``rate_limit`` (public mode) :class:`RateLimit` next (before
+    anything else works on a request), then any middleware already in ``extra`` and
+    :class:`UnknownQueueSessionMiddleware`."""
     kwargs = dict(extra or {})
-    kwargs["middleware"] = [*kwargs.get("middleware", ()), Middleware(SecurityHeadersMiddleware),
+    limit = [Middleware(RateLimit)] if rate_limit else []
+    kwargs["middleware"] = [Middleware(SecurityHeadersMiddleware), *limit, *kwargs.get("middleware", ()),
                             Middleware(UnknownQueueSessionMiddleware)]
     return kwargs

@@ -24,6 +24,15 @@ def session_id(request) -> str:
     return getattr(request, "session_hash", None) or "no-session"
 
 
+def client_of(request) -> str | None:
+    """The address a ``gr.Request`` came from, as the upload quota and the rate limit count it
+    (:func:`studio.ui.disk.client_key`: behind trusted proxies the forwarded address); None without a request."""
+    from studio.ui.disk import client_key
+
+    scope = getattr(getattr(request, "request", None), "scope", None)
+    return client_key(scope) if isinstance(scope, dict) else None
+
+
 class JobRunner:
     """Runs one kind of long job (prompt searches, matches) for every session.
 
@@ -49,7 +58,7 @@ class JobRunner:
     def gate(self) -> JobGate:
         return self._gate or GATE
 
-    def claim(self, session: str, what: str) -> str | None:
+    def claim(self, session: str, what: str, client: str | None = None) -> str | None:
         """Reserve the session's next job (about ``what``) unless one is running or waiting: returns None when
         claimed, else what the job already there is about. The claimed job counts as running from now (a second
         claim is refused; :meth:`cancel` reaches it), and its :meth:`job` takes the claim over. The gate's
@@ -57,14 +66,14 @@ class JobRunner:
         with self._lock:
             if session in self._flags:
                 return self._what.get(session, "")
-            self._tickets[session] = self.gate.admit(session, self.kind, claim=True)
+            self._tickets[session] = self.gate.admit(session, self.kind, claim=True, client=client)
             self._flags[session] = threading.Event()
             self._what[session] = what
             self._claimed.add(session)
             return None
 
     @contextlib.contextmanager
-    def job(self, session: str, what: str = "") -> Iterator[threading.Event]:
+    def job(self, session: str, what: str = "", client: str | None = None) -> Iterator[threading.Event]:
         """The session's job, from its first step (checking its inputs, loading a model, compiling) to its end:
         yields its stop flag (the claim's when :meth:`claim` reserved it), released however the job ends (also
         when the browser closes the stream). Its turn to run comes from :meth:`wait_turn`.
@@ -78,7 +87,7 @@ class JobRunner:
                 ticket = self._tickets[session]
                 self.gate.take(ticket)
             else:
-                ticket = self.gate.admit(session, self.kind)  # refuses a second job of the session at once
+                ticket = self.gate.admit(session, self.kind, client=client)  # refuses a second job at once
                 flag = self._flags[session] = threading.Event()
                 self._tickets[session] = ticket
                 self._what[session] = what
@@ -93,12 +102,12 @@ class JobRunner:
                 if self._tickets.get(session) is ticket:
                     del self._tickets[session]
 
-    def check_room(self, session: str) -> None:
+    def check_room(self, session: str, client: str | None = None) -> None:
         """Refuse (:class:`JobRefused`) now what :meth:`job` would refuse, before a handler reads its inputs."""
         with self._lock:
             claimed = session in self._claimed
         if not claimed:
-            self.gate.check_room(session, self.kind)
+            self.gate.check_room(session, self.kind, client)
 
     def wait_turn(self, session: str, flag: threading.Event,
                   waiting: Callable[[str], dict]) -> Generator[dict, None, bool]:
@@ -259,20 +268,23 @@ class JobLimits:
     per kind, how many more may wait for their turn; ``total``: running and waiting together, every kind (each
     holds one of Gradio's worker threads, 40 by default); ``session_running``: how many of one page's jobs run at
     once (None: no page limit); ``session_total``: how many one page may have running or waiting;
-    ``running_total``: how many run at once whatever their kind (None: only the per-kind limits)."""
+    ``running_total``: how many run at once whatever their kind (None: only the per-kind limits); ``client_total``:
+    how many one address may have running or waiting, whatever its pages (None: no address limit; fresh sessions
+    from one address would otherwise each get a page's share)."""
     running: dict
     waiting: int = 4
     total: int = 16
     session_running: int | None = None
     session_total: int = len(JOB_KINDS)
     running_total: int | None = None
+    client_total: int | None = None
 
 
 class Ticket:
     """One admitted long job: its session, kind and place (waiting, then running)."""
 
-    def __init__(self, session: str, kind: str, claim: bool):
-        self.session, self.kind = session, kind
+    def __init__(self, session: str, kind: str, claim: bool, client: str | None = None):
+        self.session, self.kind, self.client = session, kind, client
         self.running = False
         self.expires = time.monotonic() + CLAIM_TTL_S if claim else None
 
@@ -293,22 +305,22 @@ class JobGate:
             self.limits = limits
             self._cond.notify_all()
 
-    def admit(self, session: str, kind: str, claim: bool = False) -> Ticket:
+    def admit(self, session: str, kind: str, claim: bool = False, client: str | None = None) -> Ticket:
         """A ticket for ``session``'s job of ``kind`` (``claim``: reserved now, started by a later step within
         ``CLAIM_TTL_S``); :class:`JobRefused` saying why when the page or the server has enough."""
         with self._cond:
-            self._refuse(session, kind)
-            ticket = Ticket(session, kind, claim)
+            self._refuse(session, kind, client)
+            ticket = Ticket(session, kind, claim, client)
             self._tickets.append(ticket)
             return ticket
 
-    def check_room(self, session: str, kind: str) -> None:
+    def check_room(self, session: str, kind: str, client: str | None = None) -> None:
         """:class:`JobRefused` now when :meth:`admit` would refuse (so a handler can refuse before reading its
         inputs); the room is not reserved."""
         with self._cond:
-            self._refuse(session, kind)
+            self._refuse(session, kind, client)
 
-    def _refuse(self, session: str, kind: str) -> None:
+    def _refuse(self, session: str, kind: str, client: str | None = None) -> None:
         label, stoppable = JOB_KINDS[kind]
         limits = self.limits  # the caller holds the lock
         self._drop_stale()
@@ -321,6 +333,12 @@ class JobGate:
             names = ", ".join(JOB_KINDS[t.kind][0] for t in mine)
             raise JobRefused(f"This page already has {len(mine)} long jobs running or waiting ({names}): "
                              f"wait for one to finish, then try again.", kind)
+        if limits.client_total is not None and client is not None:
+            theirs = sum(1 for t in self._tickets if t.client == client)
+            if theirs >= limits.client_total:
+                raise JobRefused(f"Your address already has {theirs} long jobs running or waiting (at most "
+                                 f"{limits.client_total} from one address, across all its pages): wait for one "
+                                 f"to finish, then try again.", kind)
         same = [t for t in self._tickets if t.kind == kind]
         if len(same) >= limits.running.get(kind, 1) + limits.waiting or len(self._tickets) >= limits.total:
             raise JobRefused(f"The studio is busy: {len(self._tickets)} long jobs are running or waiting "
@@ -394,10 +412,11 @@ class JobGate:
             self._cond.notify_all()
 
     @contextlib.contextmanager
-    def turn(self, session: str, kind: str, stop: threading.Event | None = None) -> Iterator[Ticket]:
+    def turn(self, session: str, kind: str, stop: threading.Event | None = None,
+             client: str | None = None) -> Iterator[Ticket]:
         """Admit a short long job (variations, a strip, a map) and block until its turn: for handlers that do not
         stream (refusal raises :class:`JobRefused` at once)."""
-        ticket = self.admit(session, kind)
+        ticket = self.admit(session, kind, client=client)
         try:
             waiting = self.wait_turn(ticket, stop)
             while True:
@@ -423,12 +442,16 @@ def long_job_limits(render_concurrency: int, public: bool) -> JobLimits:
     more wait; a public page runs one long job at a time with at most two more waiting, and a public server runs
     no more long jobs at once, of any kind, than renders may: each long job keeps the cores busy between its
     generations, and five at once (one per kind, from five visitors) made every knob render wait ~20× longer on
-    two cores (``bench/load_test.py``); the others wait their turn in the gate, costing nothing."""
+    two cores (``bench/load_test.py``); the others wait their turn in the gate, costing nothing. One address has
+    at most ``PUBLIC_CLIENT_LONG_JOBS`` running or waiting, however many fresh pages (sessions) it opens."""
+    from studio import limits as studio_limits
+
     running = {kind: max(1, int(render_concurrency)) for kind in JOB_KINDS}
     running["match"] = 1
     if public:
         return JobLimits(running=running, waiting=4, total=16, session_running=1, session_total=3,
-                         running_total=max(1, int(render_concurrency)))
+                         running_total=max(1, int(render_concurrency)),
+                         client_total=studio_limits.PUBLIC_CLIENT_LONG_JOBS)
     return JobLimits(running=running, waiting=4, total=16)
 
 

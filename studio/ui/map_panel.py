@@ -22,7 +22,7 @@ from studio.presets import factory_presets
 from studio.ui import state as st
 from studio.ui.common import (RENDER_GROUP, Studio, markdown_text, player_audio, sound_outputs, sound_values,
                               user_errors)
-from studio.ui.jobs import GATE, JobRefused, session_id
+from studio.ui.jobs import GATE, client_of, JobRefused, session_id
 from studio.ui.library_panel import FACTORY, SAVED, library_for, sound_for_choice
 from studio.ui.views import render_audio, to_player
 
@@ -120,7 +120,8 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         seed = check_seed(seed, "map_seed")
         library, _ = library_for(studio, state)
         try:
-            with GATE.turn(session_id(request), "map"):  # refused at once when the page or server has enough
+            # refused at once when the page, its address or the server has enough
+            with GATE.turn(session_id(request), "map", client=client_of(request)):
                 drawn = draw(library, space or "theta", colour_by or "tag", seed)
         except JobRefused as refused:  # a note, not an error: page loads redraw the map too
             return gr.update(), gr.update(), str(refused), gr.update()

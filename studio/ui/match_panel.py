@@ -32,7 +32,7 @@ from studio.search.match import MATCH_PLANS, estimate_start, match_plan, match_s
 from studio.ui import state as st
 from studio.ui.common import (RENDER_GROUP, Studio, failed_line, markdown_text, player_audio, sound_outputs,
                               streamed_user_errors, user_errors)
-from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
+from studio.ui.jobs import (JobRunner, client_of, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio, settled, to_player
@@ -130,7 +130,7 @@ def progress_text(p, plan, strategy: str) -> str:
 
 
 def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks,
-                 state: st.StudioState, results, session: str = "no-session"):
+                 state: st.StudioState, results, session: str = "no-session", client: str | None = None):
     """Match the target, streaming ``{component: value}`` updates of the panel ``c`` (see :func:`stream_outputs`)
     as it runs.
 
@@ -139,7 +139,7 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
     current sound's settings; locked knobs keep its values. The last update adds the matches (best first) to the
     session's list and puts the best in the A/B player's "B".
     """
-    MATCHES.check_room(session)  # a page's second match is refused before its target is read
+    MATCHES.check_room(session, client)  # a page's second match is refused before its target is read
     settings = state.sound.settings
     budget = check_choice(budget, MATCH_PLANS, "budget")
     strategy = check_choice(strategy or "learned_es", STRATEGIES, "strategy")
@@ -160,7 +160,7 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
 
     # The job (and its stop flag) starts before the wait for compilation: Cancel pressed meanwhile stops the match
     # before its first sounds are judged.
-    with MATCHES.job(session) as flag:
+    with MATCHES.job(session, client=client) as flag:
         # match_sound checks everything (a pitch lock on an unpitched sound…) now; the match runs when iterated
         reports = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=seed,
                               lock_pitch=bool(lock_pitch), lock_length=bool(lock_length), locked=mask,
@@ -361,7 +361,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
     def match_uploaded_sound(path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state, results,
                              request: gr.Request):
         yield from match_target(c, path, lock_pitch, lock_length, budget, strategy, seed, restarts, locks, state,
-                                results, session_id(request))
+                                results, session_id(request), client_of(request))
 
     # Matching holds the CPU for seconds: one at a time (the job gate, jobs.GATE, orders them and refuses at once
     # what a page or the server has no room for), never waiting in Gradio's queue, whose slots renders need.

@@ -32,7 +32,7 @@ from studio.search import BUDGET_NAMES, STRATEGIES, STRATEGY_LABELS, PromptObjec
 from studio.ui import state as st
 from studio.ui.common import (RENDER_GROUP, Studio, failed_line, markdown_text, player_audio, shown_error,
                               sound_outputs, streamed_user_errors, toast_text, user_errors)
-from studio.ui.jobs import (JobRunner, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
+from studio.ui.jobs import (JobRunner, client_of, chosen_entry, listed_results, open_in_synth, preview, preview_entry,
                             result_controls, save_named, session_id)
 from studio.ui.library_panel import saved_outputs
 from studio.ui.views import render_audio, settled, wait_for_warm_up
@@ -200,7 +200,8 @@ def short_name(prompt: str, limit: int = NAME_CHARS) -> str:
 
 
 def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, budget, strategy, seed, restarts,
-                      locks, state: st.StudioState, results, session: str = "no-session", scorer=None):
+                      locks, state: st.StudioState, results, session: str = "no-session", scorer=None,
+                      client: str | None = None):
     """Search for the prompt, streaming ``{component: value}`` updates of the panel ``c`` (see
     :func:`stream_outputs`) as it runs.
 
@@ -214,7 +215,7 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
     # The job (and its stop flag) starts before the inputs are checked and the scorer loads: Cancel pressed while
     # loading or compiling stops the search before its first generation, and a claim (claim_search) is released
     # however the job ends.
-    with SEARCHES.job(session, prompt if isinstance(prompt, str) else "") as flag:
+    with SEARCHES.job(session, prompt if isinstance(prompt, str) else "", client) as flag:
         text, typed_chars = cut_prompt(prompt)
         settings = state.sound.settings
         pitch, length, brightness, noisiness = (v.strip() if isinstance(v, str) else v
@@ -294,12 +295,12 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
            c["progress"]: summary, **listed_results(c, all_results, top)}
 
 
-def claim_search(prompt, session: str) -> str:
+def claim_search(prompt, session: str, client: str | None = None) -> str:
     """Generate pressed: reserve the session's search (:meth:`JobRunner.claim`) and return the progress line's
     text while it waits for its turn; or refuse with a ``StudioError`` naming the search still running (one search
     per session: a second click must neither vanish nor replace the first unasked)."""
     what = short_name(" ".join(prompt.split())) if isinstance(prompt, str) else ""
-    running = SEARCHES.claim(session, what)
+    running = SEARCHES.claim(session, what, client)
     if running is not None:
         new = f" for “{what}”" if what else ""
         first = f"The search for “{running}”" if running else "A search"
@@ -423,7 +424,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         # A refusal is a warning toast, not an event error: an error would put a red label over the running
         # search's progress line.
         try:
-            return claim_search(prompt, session_id(request)), True
+            return claim_search(prompt, session_id(request), client_of(request)), True
         except StudioError as refused:
             gr.Warning(toast_text(refused), title="Search not started")
             return gr.update(), False
@@ -436,7 +437,8 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         if not go:
             return
         yield from search_for_prompt(c, prompt, pitch, length, brightness, noisiness, budget, strategy, seed,
-                                     restarts, locked, state, results, session_id(request))
+                                     restarts, locked, state, results, session_id(request),
+                                     client=client_of(request))
 
     inputs = [claimed, c["prompt"], c["pitch"], c["length"], c["brightness"], c["noisiness"], c["budget"],
               c["strategy"], c["seed"], c["restarts"], locks, studio.state, c["results"]]
