@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import threading
 import time
+import zlib
 
 import httpx
 import numpy as np
@@ -174,11 +176,17 @@ def server(tmp_path_factory):
         yield
 
     mp.match_sound = held_match
+    proxy = os.environ.get("SYNTH_STUDIO_TRUST_PROXY")
+    os.environ["SYNTH_STUDIO_TRUST_PROXY"] = "1"  # as in a Space: each visitor's address is forwarded (see join)
     demo = serve_in_background(make_config(tmp_path_factory.mktemp("library"), public=True))
     try:
         yield demo
     finally:
         hold.set()
+        if proxy is None:
+            os.environ.pop("SYNTH_STUDIO_TRUST_PROXY", None)
+        else:
+            os.environ["SYNTH_STUDIO_TRUST_PROXY"] = proxy
         mp.match_sound = real
         demo.close()
         views.accept_only(None)
@@ -189,8 +197,14 @@ def fn_index(demo, name: str) -> int:
     return next(i for i, fn in demo.fns.items() if getattr(fn.fn, "__name__", "") == name)
 
 
-def join(url: str, demo, name: str, session: str, data: list) -> httpx.Response:
+def address_of(session: str) -> str:
+    """A visitor's own address for each session (its page), unless a test says otherwise."""
+    return "10.0.{}.{}".format(*divmod(zlib.crc32(session.encode()) % 65536, 256))
+
+
+def join(url: str, demo, name: str, session: str, data: list, address: str | None = None) -> httpx.Response:
     return httpx.post(f"{url}/gradio_api/queue/join", timeout=30,
+                      headers={"X-Forwarded-For": address or address_of(session)},
                       json={"data": data, "fn_index": fn_index(demo, name), "session_hash": session,
                             "event_data": None, "trigger_id": None})
 
@@ -225,7 +239,9 @@ def match_data(target) -> list:
 
 def test_many_matches_from_one_page_leave_renders_and_page_loads_working(server, target):
     url = server.local_url.rstrip("/")
-    sent = [join(url, server, "match_uploaded_sound", "attacker", match_data(target)) for _ in range(70)]
+    # (from four addresses: one address may send only so many requests at once, see the rate-limit test below)
+    sent = [join(url, server, "match_uploaded_sound", "attacker", match_data(target), f"192.0.2.{i % 4}")
+            for i in range(70)]
     assert [r.status_code for r in sent] == [200] * 70  # nothing ever fills the queue
 
     def all_done(messages):
@@ -311,3 +327,85 @@ def test_tools_are_admitted_per_page(server, monkeypatch):
     assert "stop here" in json.dumps(done)
     assert seen == [[("page-a", "variations")]]
     assert jobs.GATE.count() == 0  # released however the job ended
+
+
+def test_one_address_keeps_few_long_jobs_however_many_fresh_pages_it_opens(server, target):
+    """Fresh sessions each get a page's share of the gate; one address gets PUBLIC_CLIENT_LONG_JOBS in all."""
+    from studio import limits as studio_limits
+
+    url = server.local_url.rstrip("/")
+    cap = studio_limits.PUBLIC_CLIENT_LONG_JOBS
+    assert jobs.GATE.limits.client_total == cap == 3
+    pages = [f"fresh-{i}" for i in range(cap + 1)]
+    try:
+        for page in pages[:cap]:
+            assert join(url, server, "match_uploaded_sound", page, match_data(target), "198.51.100.9").status_code \
+                == 200
+        deadline = time.monotonic() + 30
+        while jobs.GATE.count("match") < cap and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert jobs.GATE.count("match") == cap
+        assert join(url, server, "match_uploaded_sound", pages[cap], match_data(target), "198.51.100.9") \
+            .status_code == 200
+        text = json.dumps(events(url, pages[cap], lambda ms: any(m.get("msg") == "process_completed" for m in ms)),
+                          ensure_ascii=False)
+        assert "Your address already has 3 long jobs running or waiting (at most 3 from one address, across all " \
+               "its pages): wait for one to finish, then try again." in text
+        assert not mp.MATCHES.running(pages[cap]) and jobs.GATE.count("match") == cap
+        # another address is not held up by it
+        assert join(url, server, "match_uploaded_sound", "neighbour", match_data(target), "198.51.100.10") \
+            .status_code == 200
+        while jobs.GATE.count("match") < cap + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert mp.MATCHES.running("neighbour")
+    finally:
+        for page in [*pages, "neighbour"]:
+            mp.MATCHES.cancel(page)
+        deadline = time.monotonic() + 30
+        while jobs.GATE.count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert jobs.GATE.count() == 0
+
+
+def test_the_gate_counts_an_address_across_sessions():
+    gate = JobGate(limits(running={kind: 8 for kind in jobs.JOB_KINDS}, waiting=8, total=64, client_total=2))
+    gate.admit("a", "match", client="203.0.113.5")
+    gate.admit("b", "prompt", client="203.0.113.5")
+    with pytest.raises(JobRefused, match="Your address already has 2 long jobs running or waiting"):
+        gate.admit("c", "map", client="203.0.113.5")
+    gate.admit("c", "map", client="203.0.113.6")  # another address
+    gate.admit("d", "map")  # direct calls (no request) have no address
+
+
+def test_a_flood_of_requests_from_one_address_is_refused_while_another_goes_through(server):
+    """Public mode charges every POST to its address: a flood gets 429 with a reason and Retry-After before
+    Gradio's queue sees it; another address (and page loads) still go through."""
+    from studio import limits as studio_limits
+
+    url = server.local_url.rstrip("/")
+    with httpx.Client(timeout=30, headers={"X-Forwarded-For": "203.0.113.77"}) as http:  # (empty joins: cheap)
+        replies = [http.post(f"{url}/gradio_api/queue/join", json={}) for _ in range(studio_limits.EVENT_BURST + 60)]
+    codes = [r.status_code for r in replies]
+    assert 429 not in codes[:studio_limits.EVENT_BURST]  # Gradio answered them (422: not a valid event)
+    refused = [r for r in replies if r.status_code == 429]
+    assert len(refused) >= 30
+    assert refused[0].text.startswith("Too many requests from this address: at most 60 at once and 10 a second. "
+                                      "Try again in ")
+    assert int(refused[0].headers["retry-after"]) >= 1
+    assert refused[0].headers["x-content-type-options"] == "nosniff"
+    other = join(url, server, "badge_now", "calm-visitor", [], "203.0.113.78")
+    assert other.status_code == 200
+    done = events(url, "calm-visitor", lambda ms: any(m.get("msg") == "process_completed" for m in ms))
+    assert [m["success"] for m in done if m.get("msg") == "process_completed"] == [True]
+    assert httpx.get(url + "/", headers={"X-Forwarded-For": "203.0.113.77"}, timeout=30).status_code == 200
+
+
+def test_the_request_rate_refills_and_forgets_idle_addresses():
+    from studio.ui.http import RequestRate
+
+    rate = RequestRate(burst=3, rate_per_s=2.0, max_clients=2)
+    assert [rate.take("a", now=0.0) for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
+    assert rate.take("a", now=0.5) == 0.0  # one token back after 0.5 s
+    rate.take("b", now=0.5)
+    rate.take("c", now=10.0)  # a and b are full again: forgotten
+    assert set(rate._buckets) == {"c"}
