@@ -16,12 +16,17 @@ read from ``/proc``. Each run lasts ``--seconds`` and has, all at once:
   ``--attack-shapes`` threads sending ``/render_preset_file`` presets at 192 kHz with durations from
   ``--attack-durations`` (a new render shape each, so a new compile each).
 
+The server trusts one proxy (``SYNTH_STUDIO_TRUST_PROXY=1``, as inside a Space) and every simulated visitor sends
+its own ``X-Forwarded-For`` address, the attacker one address for all its threads: so the per-address limits (the
+request rate, the long jobs per address) see visitors as they would behind a Space's proxy.
+
 Reported for the well-behaved clients: requests, errors, truncated downloads, p50/p95/max latency, page loads
-refused; for the server: resident memory before and after each run (after ``--settle`` seconds of rest following
+refused; for the attacker: what it got done and what was refused (by the job gate, or by the request rate with
+HTTP 429); for the server: resident memory before and after each run (after ``--settle`` seconds of rest following
 an attack) and tracebacks in its log; and the issue's targets: 0 errors, 0 truncated, p95 within 2× of the
 run without an attacker, memory back within 10 % after the attack, page loads never refused.
 
-Run (the issue's load, ~6 minutes): ``PYTHONPATH=. python bench/load_test.py``; a smoke:
+Run (the issue's load, ~8 minutes): ``PYTHONPATH=. python bench/load_test.py``; a smoke:
 ``PYTHONPATH=. python bench/load_test.py --seconds 10 --clients 4 --long-jobs 2 --attack-jobs 4 --attack-shapes 1``.
 """
 from __future__ import annotations
@@ -72,7 +77,8 @@ class Server:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
-        env = dict(os.environ, GRADIO_TEMP_DIR=str(workdir / "gradio"), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, GRADIO_TEMP_DIR=str(workdir / "gradio"), PYTHONUNBUFFERED="1",
+                   SYNTH_STUDIO_TRUST_PROXY="1")  # visitors' addresses come in X-Forwarded-For (see visitor)
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, str(REPO / "app.py"), "--public", "--port", str(self.port), "--library",
@@ -125,6 +131,23 @@ class Server:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Visitors' addresses (the server trusts one proxy: the last X-Forwarded-For address is the visitor's)
+
+ATTACKER_ADDRESS = "203.0.113.66"
+_addresses = itertools.count(1)
+
+
+def visitor() -> dict:
+    """Headers of a new well-behaved visitor: an address of its own."""
+    n = next(_addresses)
+    return {"X-Forwarded-For": f"10.1.{n // 256}.{n % 256}"}
+
+
+def attacker() -> dict:
+    return {"X-Forwarded-For": ATTACKER_ADDRESS}
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # Raw queue calls (the page's own events)
 
 
@@ -138,25 +161,29 @@ class Queue:
         config = httpx.get(url + "/config", timeout=30).json()
         self.events = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
 
-    def upload(self, path: Path) -> dict:
+    def upload(self, path: Path, headers: dict | None = None) -> dict:
         import httpx
 
         with open(path, "rb") as f:
             reply = httpx.post(self.url + "/gradio_api/upload", files={"files": (path.name, f, "audio/wav")},
-                               timeout=60)
+                               timeout=60, headers=headers)
         reply.raise_for_status()
         return {"path": reply.json()[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
 
-    def run(self, api_name: str, data: list, session: str, stop: threading.Event, streams: set) -> tuple[str, str]:
+    def run(self, api_name: str, data: list, session: str, stop: threading.Event, streams: set,
+            headers: dict) -> tuple[str, str]:
         """``(outcome, message)``: outcome "ok", "error" (the event failed or said so), "refused" (the join was
-        refused, e.g. queue full) or "cut" (``stop`` was set first)."""
+        refused, e.g. queue full), "limited" (refused by the rate limit: HTTP 429) or "cut" (``stop`` was set
+        first). ``headers``: the visitor's (its address)."""
         import httpx
 
         event = self.events[api_name]
         body = {"data": data, "fn_index": event["id"], "session_hash": session, "event_data": None,
                 "trigger_id": event["targets"][0][0] if event["targets"] else None}
-        with httpx.Client(timeout=httpx.Timeout(30.0, read=None)) as http:
+        with httpx.Client(timeout=httpx.Timeout(30.0, read=None), headers=headers) as http:
             reply = http.post(self.url + "/gradio_api/queue/join", json=body)
+            if reply.status_code == 429:
+                return "limited", f"HTTP 429: {reply.text[:120]}"
             if reply.status_code != 200:
                 return "refused", f"HTTP {reply.status_code}: {reply.text[:120]}"
             try:
@@ -194,16 +221,18 @@ def match_inputs(target: dict, budget: str, seed: int) -> list:
     return [target, False, False, budget, "learned_es", seed, 1, [], None, None]
 
 
-def long_job(queue: Queue, kind: str, budget: str, seed: int, target: dict, stop, streams) -> tuple[str, str]:
+def long_job(queue: Queue, kind: str, budget: str, seed: int, target: dict, stop, streams,
+             headers: dict) -> tuple[str, str]:
     """One prompt search (claimed first, as the page does) or one match, in a fresh session."""
     session = uuid.uuid4().hex[:12]
     if kind == "prompt":
         prompt = ("short bright pluck", "warm pad", "laser zap", "deep bass")[seed % 4]
-        outcome, message = queue.run("start_prompt_search", [prompt], session, stop, streams)
+        outcome, message = queue.run("start_prompt_search", [prompt], session, stop, streams, headers)
         if outcome != "ok":
             return outcome, message
-        return queue.run("search_prompt", prompt_search_inputs(prompt, budget, seed), session, stop, streams)
-    return queue.run("match_uploaded_sound", match_inputs(target, budget, seed), session, stop, streams)
+        return queue.run("search_prompt", prompt_search_inputs(prompt, budget, seed), session, stop, streams,
+                         headers)
+    return queue.run("match_uploaded_sound", match_inputs(target, budget, seed), session, stop, streams, headers)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -217,6 +246,7 @@ class Tally:
     errors: int = 0
     truncated: int = 0
     refused: int = 0
+    limited: int = 0  # refused by the rate limit (HTTP 429)
     cut: int = 0
     messages: Counter = dataclasses.field(default_factory=Counter)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
@@ -230,7 +260,7 @@ class Tally:
             if outcome == "ok":
                 self.latencies.append(seconds)
                 return
-            field = {"error": "errors", "truncated": "truncated", "refused": "refused"}[outcome]
+            field = {"error": "errors", "truncated": "truncated", "refused": "refused", "limited": "limited"}[outcome]
             setattr(self, field, getattr(self, field) + 1)
             self.messages[message[:120]] += 1
 
@@ -247,14 +277,14 @@ def expected_frames() -> dict[str, tuple[int, int]]:
     return {p.name: (p.settings.num_samples, p.settings.sample_rate) for p in factory_presets()}
 
 
-def connect(url: str, download_dir: Path, tally: Tally):
+def connect(url: str, download_dir: Path, tally: Tally, headers: dict | None = None):
     """A ``gradio_client.Client`` downloading into its own folder (clients sharing one would read, and delete,
     each other's files: a content-named file is the same path for every client), or None, counted as an error."""
     from gradio_client import Client
 
     download_dir.mkdir(parents=True, exist_ok=True)
     try:
-        return Client(url + "/", verbose=False, download_files=str(download_dir))
+        return Client(url + "/", verbose=False, download_files=str(download_dir), headers=headers or visitor())
     except Exception as error:  # could not even connect
         tally.add("error", message=f"connect: {type(error).__name__}: {error}")
         return None
@@ -292,21 +322,23 @@ def render_client(client, names, frames: dict, tally: Tally, deadline: float) ->
 
 
 def long_job_client(queue: Queue, kind: str, target: dict, tally: Tally, stop, streams, seed0: int) -> None:
+    headers = visitor()
     for i in itertools.count():
         if stop.is_set():
             return
         start = time.perf_counter()
-        outcome, message = long_job(queue, kind, "quick", seed0 + i, target, stop, streams)
+        outcome, message = long_job(queue, kind, "quick", seed0 + i, target, stop, streams, headers)
         tally.add(outcome, time.perf_counter() - start, f"{kind}: {message}")
 
 
 def page_client(url: str, interval: float, tally: Tally, stop) -> None:
     import httpx
 
+    headers = visitor()
     while not stop.is_set():
         start = time.perf_counter()
         try:
-            reply = httpx.get(url + "/", timeout=30)
+            reply = httpx.get(url + "/", timeout=30, headers=headers)
             outcome = "ok" if reply.status_code == 200 else "refused"
             message = f"HTTP {reply.status_code}"
         except httpx.HTTPError as error:
@@ -320,16 +352,16 @@ def attack_jobs(queue: Queue, target: dict, tally: Tally, stop, streams, seed0: 
         if stop.is_set():
             return
         kind = "match" if i % 2 == 0 else "prompt"
-        outcome, message = long_job(queue, kind, "paper", seed0 + i, target, stop, streams)
+        outcome, message = long_job(queue, kind, "paper", seed0 + i, target, stop, streams, attacker())
         tally.add(outcome, 0.0, f"{kind}: {message}")  # "cut": still waiting or running when the run ended
-        if outcome == "refused":
+        if outcome in ("refused", "limited"):
             stop.wait(0.2)  # a flood, not a busy loop on this machine's cores
 
 
 def attack_shapes(url: str, preset_files: list[Path], tally: Tally, stop, download_dir: Path) -> None:
     from gradio_client import handle_file
 
-    client = connect(url, download_dir, tally)
+    client = connect(url, download_dir, tally, attacker())
     if client is None:
         return
     for path in itertools.cycle(preset_files):
@@ -341,7 +373,11 @@ def attack_shapes(url: str, preset_files: list[Path], tally: Tally, stop, downlo
             tally.add("ok", time.perf_counter() - start)
             os.remove(out)
         except Exception as error:
-            tally.add("error", message=f"{type(error).__name__}: {error}")
+            text = f"{type(error).__name__}: {error}"
+            limited = "429" in text or "Too many requests" in text
+            tally.add("limited" if limited else "error", message=text)
+            if limited:
+                stop.wait(0.2)  # as attack_jobs: a flood, not a busy loop on this machine's cores
 
 
 def odd_presets(folder: Path, durations: list[float]) -> list[Path]:
@@ -464,13 +500,13 @@ def report(results: list[dict], args) -> bool:
     attacked = [r for r in results if r["attacker"]]
     if attacked:
         print("\n## The attacker\n")
-        print("| run | long jobs finished | still queued or running at the end | refused | errors "
-              "| 192 kHz renders done | errors |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| run | long jobs finished | still queued or running at the end | refused | refused by rate (429) "
+              "| errors | 192 kHz renders done | refused by rate (429) | errors |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in attacked:
             j, s = r["hostile_jobs"], r["hostile_shapes"]
-            print(f"| {r['label']} | {len(j.latencies)} | {j.cut} | {j.refused} | {j.errors} | {len(s.latencies)} "
-                  f"| {s.errors} |")
+            print(f"| {r['label']} | {len(j.latencies)} | {j.cut} | {j.refused} | {j.limited} | {j.errors} "
+                  f"| {len(s.latencies)} | {s.limited} | {s.errors} |")
     messages = Counter()
     for r in results:
         for tally in (r["renders"], r["longs"], r["pages"]):
@@ -557,11 +593,11 @@ def main(argv=None) -> int:
         print(f"server pid {server.process.pid} on {server.url}: page served after {server.wait_ready():.1f} s",
               flush=True)
         queue = Queue(server.url)
-        target = queue.upload(target_wav(work))
+        target = queue.upload(target_wav(work), visitor())
         # Warm: every factory preset once (their shapes compile at start-up; this waits for that to finish).
         from gradio_client import Client
 
-        warm = Client(server.url + "/", verbose=False, download_files=str(work))
+        warm = Client(server.url + "/", verbose=False, download_files=str(work), headers=visitor())
         for name in sorted(frames):
             os.remove(warm.predict(name, api_name="/render_preset"))
         print(f"warm: every factory preset rendered once; server RSS {server.rss_mb():,.0f} MiB", flush=True)
