@@ -34,5 +34,6 @@ EXPORT_MAX_AGE_S = 600.0  # "Export WAV + preset" folders are deleted after 10 m
 # bucket: a page load sends ~10, a knob release ~4, so a visitor never meets it; a flood is refused with HTTP 429.
 EVENT_BURST = 60  # POSTs one address may send at once
 EVENT_RATE_PER_S = 10.0  # ... and then per second
+EVENT_QUEUED_PER_ADDRESS = 8  # events one address may have waiting in Gradio's queue (64 places, shared by everyone)
 RATE_LIMIT_MAX_CLIENTS = 10_000  # addresses remembered; idle (full) buckets are forgotten beyond this
 PUBLIC_CLIENT_LONG_JOBS = 3  # long jobs one address may have running or waiting, whatever its pages (sessions)

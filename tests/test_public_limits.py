@@ -409,3 +409,35 @@ def test_the_request_rate_refills_and_forgets_idle_addresses():
     rate.take("b", now=0.5)
     rate.take("c", now=10.0)  # a and b are full again: forgotten
     assert set(rate._buckets) == {"c"}
+
+
+def test_one_address_keeps_few_events_waiting_in_the_shared_queue(server, monkeypatch):
+    """Within the request rate, one address rejoining from fresh sessions kept most of Gradio's 64 queue places and
+    every other visitor waited behind it: a join is refused (429) while its address has 8 events waiting."""
+    from studio import limits as studio_limits
+    from studio.ui import app as app_module
+
+    release = threading.Event()
+    real = app_module.render_audio
+
+    def held_render(preset):
+        release.wait(60)
+        return real(preset)
+
+    monkeypatch.setattr(app_module, "render_audio", held_render)
+    url = server.local_url.rstrip("/")
+    running = server.fns[fn_index(server, "render_preset")].concurrency_limit
+    cap = studio_limits.EVENT_QUEUED_PER_ADDRESS
+    try:
+        codes = []
+        for i in range(running + cap + 3):
+            codes.append(join(url, server, "render_preset", f"queue-{i}", ["bass"], "198.51.100.50").status_code)
+            time.sleep(0.15)  # the first ones reach their render slots before the rest arrive
+        assert codes.count(200) <= running + cap and codes[-1] == 429
+        refused = join(url, server, "render_preset", "queue-last", ["bass"], "198.51.100.50")
+        assert refused.status_code == 429
+        assert refused.text.startswith("Too many requests from this address are waiting in the studio's queue "
+                                       "(at most 8).")
+        assert join(url, server, "render_preset", "queue-other", ["bass"], "198.51.100.51").status_code == 200
+    finally:
+        release.set()

@@ -131,30 +131,53 @@ class RequestRate:
                 del self._buckets[key]
 
 
+def queued_from(scope, client: str) -> int:
+    """How many events from ``client`` wait in Gradio's queue (not yet running) of the app serving ``scope``."""
+    from studio.ui.disk import client_key
+
+    try:
+        queues = scope["app"].get_blocks()._queue.event_queue_per_concurrency_id.values()
+        waiting = [event for queue in queues for event in list(queue.queue)]
+    except Exception:  # not Gradio's app, or its internals changed: count nothing
+        return 0
+    return sum(1 for event in waiting
+               if getattr(event, "request", None) is not None and client_key(event.request.scope) == client)
+
+
 class RateLimit:
     """ASGI middleware for public mode: every POST (queue joins, API calls, uploads: everything that makes the
     server work) is charged to its address (:func:`studio.ui.disk.client_key`) in a :class:`RequestRate`; beyond it
     the request is refused before Gradio sees it, with HTTP 429, a plain-text reason and ``Retry-After``. Page
-    loads, files and event streams (GETs) are never refused. One visitor flooding the queue from fresh sessions
-    cost every other visitor's renders ~10× their latency (``bench/load_test.py``)."""
+    loads, files and event streams (GETs) are never refused. A queue join is also refused while the address has
+    ``EVENT_QUEUED_PER_ADDRESS`` events waiting in Gradio's queue: within the rate, one visitor rejoining from fresh
+    sessions kept ~46 of its 64 places and every other visitor's renders waited behind them, 7–12× their p95
+    (``bench/load_test.py``)."""
 
     def __init__(self, app, rate: RequestRate | None = None):
         from studio import limits
 
         self.app = app
         self.rate = rate or RequestRate(limits.EVENT_BURST, limits.EVENT_RATE_PER_S, limits.RATE_LIMIT_MAX_CLIENTS)
+        self.max_queued = limits.EVENT_QUEUED_PER_ADDRESS
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") != "POST":
             return await self.app(scope, receive, send)
         from studio.ui.disk import client_key
 
-        wait_s = self.rate.take(client_key(scope))
-        if not wait_s:
+        client = client_key(scope)
+        wait_s = self.rate.take(client)
+        if wait_s:
+            retry = max(1, math.ceil(wait_s))
+            reason = (f"Too many requests from this address: at most {self.rate.burst:g} at once and "
+                      f"{self.rate.rate:g} a second. Try again in {retry} s.")
+        elif scope.get("path", "").endswith("/queue/join") and queued_from(scope, client) >= self.max_queued:
+            retry = 2
+            reason = (f"Too many requests from this address are waiting in the studio's queue (at most "
+                      f"{self.max_queued}). Try again in {retry} s.")
+        else:
             return await self.app(scope, receive, send)
-        retry = max(1, math.ceil(wait_s))
-        body = (f"Too many requests from this address: at most {self.rate.burst:g} at once and "
-                f"{self.rate.rate:g} a second. Try again in {retry} s.").encode()
+        body = reason.encode()
         await send({"type": "http.response.start", "status": 429,
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()), (b"retry-after", str(retry).encode())]})
