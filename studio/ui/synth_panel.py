@@ -316,7 +316,8 @@ def wire_knobs(studio: Studio, c: dict) -> None:
     limit = studio.config.render_concurrency
     common = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private",
                   **on_player(studio))
-    marks = gr.HTML(knob_marks(None), elem_id="knob-marks", container=False, padding=False)
+    marks = gr.HTML(knob_marks(studio.state.value), elem_id="knob-marks", container=False, padding=False)
+    marks_options = dict(queue=False, api_visibility="private", show_progress="hidden")
     pictures = [studio.spectrogram, studio.waveform]
     for i, slider in enumerate(studio.sliders):
         # .release, not .change: one render when the user lets go, not one per drag tick. The slider's raw value
@@ -327,7 +328,9 @@ def wire_knobs(studio: Studio, c: dict) -> None:
                                   preprocess=False, queue=False, api_visibility="private", show_progress="hidden")
         released.then(user_errors(draw_pictures), [studio.state], pictures, queue=False,
                       api_visibility="private", show_progress="hidden")
-        keyboard_panel.follow(studio, released)  # off the queue, so no state.change: re-arm the keyboard here
+        # Off the queue, so no state.change follows: re-arm the keyboard and redraw the idle-knob marks here.
+        keyboard_panel.follow(studio, released)
+        released.then(knob_marks, [studio.state], [marks], **marks_options)
     # Typed values (Enter, leaving the box, ↺) arrive here as raw text from the page's script (tooltip_script).
     typed = gr.Textbox(elem_id="knob-typed", visible="hidden", container=False)
     committed = typed.input(user_errors(commit_typed), [typed, studio.state],
@@ -336,8 +339,8 @@ def wire_knobs(studio: Studio, c: dict) -> None:
     committed.then(user_errors(draw_pictures), [studio.state], pictures, queue=False, api_visibility="private",
                    show_progress="hidden")
     keyboard_panel.follow(studio, committed)
-    studio.state.change(knob_marks, [studio.state], [marks], queue=False, api_visibility="private",
-                        show_progress="hidden")
+    committed.then(knob_marks, [studio.state], [marks], **marks_options)
+    studio.state.change(knob_marks, [studio.state], [marks], **marks_options)  # every change through the queue
 
     settings_inputs = [studio.state, c["duration"], c["noise_seed"]]
     c["duration"].input(user_errors(change_settings), settings_inputs, view_outputs(studio), **common)

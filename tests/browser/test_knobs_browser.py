@@ -128,3 +128,19 @@ def test_knobs_with_no_effect_are_marked_and_add_no_undo_step(page, studio_serve
     page.locator("#status").get_by_text("mixer.noise changes no sample of this sound now (no undo step)").wait_for()
     assert f"undo {undo}" in status(page) and "modified" not in status(page)
     assert float(box(page, "knob-mixer-noise").input_value()) == 0.8
+
+
+def test_idle_marks_follow_the_knobs_from_the_first_page_and_after_a_knob_edit(page, studio_server):
+    """Knob edits skip Gradio's queue, which fires no state change after them: the idle-knob marks stayed as they
+    were (and a fresh page had none until a sound was loaded)."""
+    url, _ = studio_server
+    open_studio(page, url)
+    inert = "() => document.querySelector('#knob-marks [data-inert]')?.dataset.inert || ''"
+    page.wait_for_function(f"() => ({inert})().includes('knob-')")  # the first sound's idle knobs, unasked
+    pick(page, "factory · pad")
+    page.locator("#status").get_by_text(re.compile(r"^pad")).wait_for()
+    page.wait_for_function(f"() => !({inert})().includes('knob-vco_1-tuning')")
+    assert page.locator("#knob-vco_1-tuning").evaluate("e => getComputedStyle(e).opacity") == "1"
+    type_into(page, "knob-mixer-vco_1", "0", commit="Tab")  # oscillator 1 silent: its own knobs do nothing now
+    page.wait_for_function(f"() => ({inert})().includes('knob-vco_1-tuning')", timeout=TIMEOUT)
+    assert page.locator("#knob-vco_1-tuning").evaluate("e => getComputedStyle(e).opacity") == "0.5"
