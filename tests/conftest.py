@@ -1,5 +1,23 @@
 """Test-suite set-up: the same process tuning as the app and the CLI (``studio.synth.cpu.tune_cpu``), applied
 before any test runs a computation, so tests exercise the configuration users run."""
+import asyncio
+import threading
+
+import pytest
+
 from studio.synth.cpu import tune_cpu
 
 tune_cpu()
+
+
+@pytest.fixture(scope="module")
+def loop():
+    """An event loop of our own in a thread, as a server has (the thread running the tests may already have one
+    running, Playwright's): ``app_session.Session`` runs a built app's events on it."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()

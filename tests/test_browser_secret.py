@@ -4,7 +4,6 @@ tokens open nothing, a folder's name leads to no token, and what the library wri
 user. The browser half is tests/browser/test_public_browser.py."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -13,13 +12,13 @@ import shutil
 import socket
 import stat
 import subprocess
-import threading
 import urllib.request
 
 import gradio as gr
 import numpy as np
 import pytest
-from gradio.state_holder import SessionState
+
+from app_session import Session as AppSession
 
 from studio import library as lib
 from studio.presets import factory_preset
@@ -83,34 +82,13 @@ def test_tokens_are_signed_and_namespaces_keyed():
 # The page's load event, as Gradio runs it
 
 
-class Session:
-    def __init__(self, demo: gr.Blocks, loop):
-        self.demo, self.loop, self.state = demo, loop, SessionState(demo)
-        self.fns = {getattr(f.fn, "__name__", ""): f for f in demo.fns.values()}
-
-    def __call__(self, name: str, *values) -> list:
-        block_fn = self.fns[name]
-        values = iter(values)
-        inputs = [None if isinstance(c, gr.State) else next(values) for c in block_fn.inputs]
-        coroutine = self.demo.process_api(block_fn=block_fn, inputs=inputs, state=self.state)
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)["data"]
-
+class Session(AppSession):
     def load(self, stored, legacy=None) -> tuple[str, list[str]]:
         """The page loads with ``stored`` in localStorage (and ``legacy``, what an older studio left there):
         (the token it keeps now, its picker's labels)."""
         _, token, picker, _ = self("on_page_load", stored, legacy)
         return token, [label for label, _ in picker["choices"]]
 
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
-    loop.close()
 
 
 def test_a_browser_finds_its_library_again_and_forgeries_find_nothing(tmp_path, loop, monkeypatch):

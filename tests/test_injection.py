@@ -4,16 +4,14 @@ the page: toasts (gr.Error, gr.Warning, gr.Info), which Gradio renders as HTML, 
 tests/browser/test_public_browser.py."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import html
 import json
 import re
-import threading
 
 import gradio as gr
 import pytest
-from gradio.state_holder import SessionState
+from app_session import Session as AppSession
 from markdown_it import MarkdownIt
 
 from studio.presets import dumps_preset, factory_preset
@@ -95,33 +93,15 @@ def test_messages_and_lines_built_from_user_text(text):
 # Through the handlers, as Gradio runs them
 
 
-class Session:
-    """One browser session of a built (not served) app: events called by their handler's name."""
+class Session(AppSession):
+    """A session whose events answer with their outputs keyed by elem_id; a test's own files count as uploads."""
 
     def __init__(self, demo: gr.Blocks, loop):
-        self.demo, self.loop, self.state = demo, loop, SessionState(demo)
-        self.fns = {}
-        for f in demo.fns.values():
-            self.fns.setdefault(getattr(f.fn, "__name__", ""), f)
+        super().__init__(demo, loop, explicit_call=True)
 
     def __call__(self, name: str, *values) -> dict:
-        block_fn = self.fns[name]
-        values = iter(values)
-        inputs = [None if isinstance(c, gr.State) else next(values) for c in block_fn.inputs]
-        coroutine = self.demo.process_api(block_fn=block_fn, inputs=inputs, state=self.state, explicit_call=True)
-        data = asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=120)["data"]
-        return {c.elem_id: v for c, v in zip(block_fn.outputs, data) if getattr(c, "elem_id", None)}
+        return self.outputs(name, super().__call__(name, *values))
 
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
-    loop.close()
 
 
 @pytest.fixture(scope="module")

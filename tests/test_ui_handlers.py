@@ -2,17 +2,16 @@
 library save/rename/delete with its guards, A/B, randomize, snapping, settings, and readable errors."""
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 import pytest
-from gradio.state_holder import SessionState
+
+from app_session import Session
 
 from studio.errors import INTERNAL_ERROR_MESSAGE, StudioError
 from studio.library import new_session_token
@@ -24,40 +23,6 @@ from studio.ui.jobs import JobRunner
 # session, and the library checks ids and namespaces; either message will do.
 REFUSED = "is not one of the choices|not in the list of choices|no saved sound|not a valid sound id"
 
-
-class Session:
-    """One browser session of an app that is built but not served: calls events by their function's name."""
-
-    def __init__(self, demo: gr.Blocks, loop):
-        self.demo, self.loop, self.state = demo, loop, SessionState(demo)
-        self.fns = {}
-        for f in demo.fns.values():
-            self.fns.setdefault(getattr(f.fn, "__name__", ""), f)
-
-    def __call__(self, name: str, *values) -> list:
-        """Run the event whose handler is called ``name``; ``values`` fill its non-State inputs in order."""
-        block_fn = self.fns[name]
-        values = iter(values)
-        inputs = [None if isinstance(c, gr.State) else next(values) for c in block_fn.inputs]
-        coroutine = self.demo.process_api(block_fn=block_fn, inputs=inputs, state=self.state)
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)["data"]
-
-    def outputs(self, name: str, data: list) -> dict:
-        """Output values keyed by elem_id (those that have one)."""
-        return {c.elem_id: v for c, v in zip(self.fns[name].outputs, data) if getattr(c, "elem_id", None)}
-
-
-@pytest.fixture(scope="module")
-def loop():
-    """An event loop of our own in a thread, as a server has (the thread running the tests may already have one
-    running, Playwright's)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=10)
-    loop.close()
 
 
 @pytest.fixture(scope="module")
