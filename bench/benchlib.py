@@ -65,3 +65,37 @@ def cpu_name() -> str:
     except OSError:
         pass
     return f"{platform.processor() or platform.machine()} × {os.cpu_count()} cores"
+
+
+def median_p90(values) -> tuple[float, float]:
+    """(median, 90th percentile) of ``values``, in their own unit."""
+    values = np.asarray(values, float)
+    return float(np.median(values)), float(np.percentile(values, 90))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Browser benchmarks (Chromium driven by Playwright against the studio served here)
+
+CHROMIUM = os.environ.get("SYNTH_STUDIO_CHROMIUM", "/usr/bin/chromium")
+
+
+def missing_browser() -> str | None:
+    """Why the browser benchmarks cannot run here (no Chromium, no Playwright), or None when they can."""
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM}"
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed"
+    return None
+
+
+def serve_warm_studio(library_prefix: str):
+    """The studio served on 127.0.0.1 (local mode, a fresh library folder) once the synth has compiled, so the first
+    measured event is warm; ``demo.local_url`` is its address, ``demo.close()`` stops it."""
+    import tempfile
+
+    from studio.ui.app import make_config, serve_in_background
+    from studio.ui.views import start_warm_up, wait_for_warm_up
+
+    start_warm_up()
+    wait_for_warm_up()
+    return serve_in_background(make_config(tempfile.mkdtemp(prefix=library_prefix), public=False))

@@ -20,20 +20,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import REPO, cpu_name  # noqa: E402
+from benchlib import CHROMIUM, REPO, cpu_name, median_p90, missing_browser, serve_warm_studio  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-CHROMIUM = os.environ.get("SYNTH_STUDIO_CHROMIUM", "/usr/bin/chromium")
 TARGET_PLAY_MS = 30.0
 TARGET_REARM_MS = 300.0
 KNOBS = ("mixer.vco_1", "adsr_1.decay", "vco_2.shape")  # knobs that always change the sound of the init patch
@@ -42,11 +39,6 @@ KNOBS = ("mixer.vco_1", "adsr_1.decay", "vco_2.shape")  # knobs that always chan
 WATCH_RELEASE_JS = """() => { window.__release = null;
   addEventListener('pointerup', e => {
     if (e.target.closest && e.target.closest('.knob')) window.__release = e.timeStamp; }, true); }"""
-
-
-def stats(ms) -> tuple[float, float]:
-    ms = np.asarray(ms, float)
-    return float(np.median(ms)), float(np.percentile(ms, 90))
 
 
 def time_server(repeats: int) -> list[tuple[str, float, float, float, int]]:
@@ -69,25 +61,18 @@ def time_server(repeats: int) -> list[tuple[str, float, float, float, int]]:
             start = time.perf_counter()
             payload = render_payload(sound, 48)
             times.append((time.perf_counter() - start) * 1e3)
-        median, p90 = stats(times)
+        median, p90 = median_p90(times)
         rows.append((name, median, p90, 2 * payload["count"] * payload["length"] / 1e6, payload["length"]))
     return rows
 
 
 def time_browser(repeats: int) -> dict[str, list[float]] | str:
     """Per-measurement milliseconds in Chromium: key/click → source started and → output; release/undo → armed."""
-    if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM}"
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return "playwright is not installed"
-    from studio.ui.app import make_config, serve_in_background
-    from studio.ui.views import start_warm_up, wait_for_warm_up
+    if (why := missing_browser()) is not None:
+        return why
+    from playwright.sync_api import sync_playwright
 
-    start_warm_up()
-    wait_for_warm_up()
-    demo = serve_in_background(make_config(tempfile.mkdtemp(prefix="keyboard-latency-library-"), public=False))
+    demo = serve_warm_studio("keyboard-latency-library-")
     out: dict[str, list[float]] = {k: [] for k in ("key → start", "key → output", "click → start", "click → output",
                                                    "knob release → armed", "release → header received",
                                                    "header → armed (file fetch + decode)", "decode",
@@ -187,7 +172,7 @@ def main(argv=None) -> None:
         if not values:
             print(f"| {what} | 0 | – | – | |")
             continue
-        median, p90 = stats(values)
+        median, p90 = median_p90(values)
         target = f"≤ {targets[what]:.0f} ms" if what in targets else ""
         print(f"| {what} | {len(values)} | {median:.1f} ms | {p90:.1f} ms | {target} |")
 

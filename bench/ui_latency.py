@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import REPO, cpu_name  # noqa: E402
+from benchlib import CHROMIUM, REPO, cpu_name, median_p90, missing_browser, serve_warm_studio  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -37,14 +37,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TARGET_RELEASE_MS = 50.0
 TARGET_START_S = 10.0
 TARGET_BROWSER_MS = 100.0
-CHROMIUM = os.environ.get("SYNTH_STUDIO_CHROMIUM", "/usr/bin/chromium")
 KNOBS = ("keyboard.midi_f0", "mixer.vco_2", "adsr_1.decay")  # pitch, level, envelope: different work per render
 
 
 def stats(seconds: list[float]) -> tuple[float, float]:
     """(median, 90th percentile) in milliseconds."""
-    ms = np.asarray(seconds) * 1e3
-    return float(np.median(ms)), float(np.percentile(ms, 90))
+    return median_p90(np.asarray(seconds) * 1e3)
 
 
 def release_values(repeats: int) -> list[tuple[str, float]]:
@@ -154,19 +152,12 @@ WATCH_AUDIO_JS = """() => {
 
 def time_browser_release(repeats: int, warmup: int = 3) -> list[float] | str:
     """Seconds from the mouse release on a knob to the new audio loaded in Chromium, per drag; or why not run."""
-    if not Path(CHROMIUM).exists():
-        return f"no Chromium at {CHROMIUM}"
-    try:
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return "playwright is not installed"
-    from studio.ui.app import make_config, serve_in_background
-    from studio.ui.views import start_warm_up, wait_for_warm_up
+    if (why := missing_browser()) is not None:
+        return why
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
 
-    start_warm_up()
-    wait_for_warm_up()
-    demo = serve_in_background(make_config(tempfile.mkdtemp(prefix="ui-latency-library-"), public=False))
+    demo = serve_warm_studio("ui-latency-library-")
     times, missed = [], 0
     try:
         with sync_playwright() as p:
