@@ -317,30 +317,27 @@ def wire_knobs(studio: Studio, c: dict) -> None:
     common = dict(concurrency_id=RENDER_GROUP, concurrency_limit=limit, api_visibility="private",
                   **on_player(studio))
     marks = gr.HTML(knob_marks(studio.state.value), elem_id="knob-marks", container=False, padding=False)
-    marks_options = dict(queue=False, api_visibility="private", show_progress="hidden")
+    off_queue = dict(queue=False, api_visibility="private", show_progress="hidden")
     pictures = [studio.spectrogram, studio.waveform]
+
+    def follow_knob_edit(event) -> None:
+        """What follows a knob edit: the pictures (after the audio, in their own call), the keyboard's keys and the
+        idle-knob marks. Knob edits skip the queue, after which Gradio fires no ``state.change``: so here."""
+        event.then(user_errors(draw_pictures), [studio.state], pictures, **off_queue)
+        keyboard_panel.follow(studio, event)
+        event.then(knob_marks, [studio.state], [marks], **off_queue)
+
     for i, slider in enumerate(studio.sliders):
         # .release, not .change: one render when the user lets go, not one per drag tick. The slider's raw value
         # (preprocess=False) so a typed 1e9, -5 or an empty box reaches the handler, which clamps or refuses it.
-        # Off the queue, and the audio first: the pictures follow in a second call.
-        released = slider.release(user_errors(_knob_handler(i)), [slider, studio.state],
-                                  [studio.state, studio.audio, studio.status, slider], trigger_mode="always_last",
-                                  preprocess=False, queue=False, api_visibility="private", show_progress="hidden")
-        released.then(user_errors(draw_pictures), [studio.state], pictures, queue=False,
-                      api_visibility="private", show_progress="hidden")
-        # Off the queue, so no state.change follows: re-arm the keyboard and redraw the idle-knob marks here.
-        keyboard_panel.follow(studio, released)
-        released.then(knob_marks, [studio.state], [marks], **marks_options)
+        follow_knob_edit(slider.release(user_errors(_knob_handler(i)), [slider, studio.state],
+                                        [studio.state, studio.audio, studio.status, slider],
+                                        trigger_mode="always_last", preprocess=False, **off_queue))
     # Typed values (Enter, leaving the box, ↺) arrive here as raw text from the page's script (tooltip_script).
     typed = gr.Textbox(elem_id="knob-typed", visible="hidden", container=False)
-    committed = typed.input(user_errors(commit_typed), [typed, studio.state],
-                            [studio.state, studio.audio, studio.status, *studio.sliders],
-                            queue=False, api_visibility="private", show_progress="hidden")
-    committed.then(user_errors(draw_pictures), [studio.state], pictures, queue=False, api_visibility="private",
-                   show_progress="hidden")
-    keyboard_panel.follow(studio, committed)
-    committed.then(knob_marks, [studio.state], [marks], **marks_options)
-    studio.state.change(knob_marks, [studio.state], [marks], **marks_options)  # every change through the queue
+    follow_knob_edit(typed.input(user_errors(commit_typed), [typed, studio.state],
+                                 [studio.state, studio.audio, studio.status, *studio.sliders], **off_queue))
+    studio.state.change(knob_marks, [studio.state], [marks], **off_queue)  # every change through the queue
 
     settings_inputs = [studio.state, c["duration"], c["noise_seed"]]
     c["duration"].input(user_errors(change_settings), settings_inputs, view_outputs(studio), **common)
