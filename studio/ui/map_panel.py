@@ -24,7 +24,7 @@ from studio.ui.common import (RENDER_GROUP, Studio, markdown_text, player_audio,
                               user_errors)
 from studio.ui.jobs import GATE, client_of, JobRefused, session_id
 from studio.ui.library_panel import FACTORY, SAVED, library_for, sound_for_choice
-from studio.ui.views import render_audio, to_player
+from studio.ui.views import player_view
 
 # Event delegation on the component's root: the SVG inside is replaced on every redraw, the listener stays.
 CLICK_SCRIPT = """
@@ -144,7 +144,7 @@ def wire(studio: Studio, c: dict, demo: gr.Blocks) -> None:
         if drawn is None or key not in drawn.keys:
             raise LibraryError("that point is no longer on the map: draw it again")
         preset, _ = sound_for_choice(studio, state, key)
-        audio = to_player(render_audio(preset), preset.settings.sample_rate)
+        audio = player_view(preset)
         label = drawn.labels[drawn.keys.index(key)]
         return audio, f"**{markdown_text(preset.name)}**  \n{markdown_text(label)}", key, drawn.svg(key)
 

@@ -19,7 +19,7 @@ from studio.ui.common import (DURATIONS, RENDER_GROUP, Studio, on_player, player
                               slider_values, sound_outputs, sound_values, status_text, user_errors, view_outputs,
                               view_values)
 from studio.synth.inert import inert_knobs
-from studio.ui.views import picture_views, render_audio, same_audio, to_player
+from studio.ui.views import picture_views, player_view, same_audio
 
 log = logging.getLogger(__name__)
 
@@ -295,12 +295,12 @@ def reset_sound(state: st.StudioState):
 
 def pin_sound(state: st.StudioState):
     state = st.pin(state)
-    return state, to_player(render_audio(state.pinned), state.pinned.settings.sample_rate), status_text(state)
+    return state, player_view(state.pinned), status_text(state)
 
 
 def swap_sounds(state: st.StudioState):
     state = st.swap(state)
-    b = to_player(render_audio(state.pinned), state.pinned.settings.sample_rate)
+    b = player_view(state.pinned)
     return (*sound_values(state), b)
 
 
@@ -426,7 +426,7 @@ def commit_knob(index: int, raw, state: st.StudioState) -> tuple:
     else:
         state = st.change(state, sound)
     line = status_text(state) + (f"  \nℹ {note}" if note else "")
-    return state, to_player(render_audio(state.sound), state.sound.settings.sample_rate), line, shown
+    return state, player_view(state.sound), line, shown
 
 
 KNOB_IDS = {knob_elem_id(p.key): i for i, p in enumerate(PARAMS)}

@@ -106,15 +106,19 @@ def to_player(audio: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
     return int(sample_rate), to_int16(audio, gain=AUDIO_GAIN)
 
 
-def sound_views(sound) -> tuple[tuple[int, np.ndarray], np.ndarray, np.ndarray]:
-    """Render a sound and draw it: ``((sr, int16 [T]), spectrogram uint8 [H, W, 3], waveform uint8 [h, W, 3])``.
-    The player gets the render with a 5 ms de-click fade where the buffer cut the sound (and every sample as
-    rendered otherwise); the pictures show the render itself."""
+def player_view(sound) -> tuple[int, np.ndarray]:
+    """What the studio's players play for a sound: its (remembered) render with a 5 ms de-click fade where the
+    buffer cut it (every sample as rendered otherwise), as :func:`to_player` values. The API's WAVs stay exact."""
     from studio.instrument.trim import declicked
 
-    audio = render_audio(sound)
     sr = sound.settings.sample_rate
-    return to_player(declicked(audio, sr), sr), plots.spectrogram_image(audio, sr), plots.waveform_image(audio, sr)
+    return to_player(declicked(render_audio(sound), sr), sr)
+
+
+def sound_views(sound) -> tuple[tuple[int, np.ndarray], np.ndarray, np.ndarray]:
+    """Render a sound and draw it: ``((sr, int16 [T]), spectrogram uint8 [H, W, 3], waveform uint8 [h, W, 3])``:
+    the player's audio (:func:`player_view`) and pictures of the render itself."""
+    return (player_view(sound), *picture_views(sound))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -83,7 +83,11 @@ def same_within_one_step(wav: np.ndarray, player: np.ndarray) -> bool:
 
 
 def expected_player_samples(preset) -> np.ndarray:
-    return to_int16(np.asarray(render(preset.theta, preset.settings)), gain=AUDIO_GAIN)
+    """What player A plays for a preset: its render, faded over 5 ms where the buffer cuts it."""
+    from studio.instrument.trim import declicked
+
+    sr = preset.settings.sample_rate
+    return to_int16(declicked(np.asarray(render(preset.theta, preset.settings)), sr), gain=AUDIO_GAIN)
 
 
 # ---------------------------------------------------------------------------------------------------------------
