@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 from conftest import read_wav_bytes
 from test_studio_browser import audio_url, name_box, open_studio, status, wait_for_new_audio
 
@@ -53,6 +54,31 @@ def progress(page) -> str:
 def prompt_audio_url(page) -> str | None:
     link = page.locator("#prompt-audio a[data-testid=download-link]")
     return link.get_attribute("href") if link.count() else None
+
+
+def typed(page, box: str, text: str):
+    """Type ``text`` into the text box ``box`` (an element id) and wait until the box holds it: a box in an
+    accordion that has just opened may still be mounting, and a value typed too early is reset."""
+    field = page.locator(f"{box} textarea, {box} input")
+    for _ in range(3):
+        field.fill(text)
+        field.press("Tab")
+        try:
+            expect(field).to_have_value(text, timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    expect(field).to_have_value(text)
+
+
+def failed_with(page, message: str):
+    """Wait for the progress line to say the run failed with ``message``; on timeout, say what it showed."""
+    line = page.locator("#prompt-progress").get_by_text(f"✗ Failed: {message}")
+    try:
+        line.wait_for()
+    except Exception:
+        raise AssertionError(f"the progress line never said ✗ Failed: {message}; it says {progress(page)!r}") \
+            from None
 
 
 def generate(page, prompt: str):
@@ -145,17 +171,17 @@ def test_mistakes_get_readable_messages_and_the_panel_stays_usable(page, studio,
     page.locator("#prompt-progress").get_by_text("✗ Failed: the prompt is empty: describe a sound").wait_for()
 
     page.locator("#prompt-constraints").get_by_text("Constraints").first.click()
-    page.locator("#prompt-pitch textarea, #prompt-pitch input").fill("H2")
+    typed(page, "#prompt-pitch", "H2")
     generate(page, "dog bark")
-    page.get_by_text("pitch 'H2' is not a note").first.wait_for()
+    failed_with(page, "pitch 'H2' is not a note")
     page.screenshot(path=str(artifacts / "13-prompt-error.png"), full_page=True)
 
-    page.locator("#prompt-pitch textarea, #prompt-pitch input").fill("C3")
-    page.locator("#prompt-length textarea, #prompt-length input").fill("nan")
+    typed(page, "#prompt-pitch", "C3")
+    typed(page, "#prompt-length", "nan")
     generate(page, "dog bark")
-    page.get_by_text("length nan is out of range: 0.02 to 2 s").first.wait_for()
+    failed_with(page, "length nan is out of range: 0.02 to 2 s")
 
-    page.locator("#prompt-length textarea, #prompt-length input").fill("0.4")
+    typed(page, "#prompt-length", "0.4")
     generate(page, "dog bark")
     page.locator("#prompt-progress").get_by_text(re.compile(r"^Done: ")).wait_for()
     assert "pitch C3 (131 Hz): measured" in progress(page) and "length 0.4 s: measured" in progress(page)
