@@ -377,6 +377,24 @@ def test_the_gate_counts_an_address_across_sessions():
     gate.admit("d", "map")  # direct calls (no request) have no address
 
 
+def test_turns_go_round_the_addresses_so_one_that_rejoins_at_once_cannot_hold_every_slot():
+    """The load test's attacker kept two paper jobs waiting and rejoined as soon as one ended: first come, first
+    served gave it every running slot and the other visitors' jobs finished none."""
+    gate = JobGate(limits(running={kind: 1 for kind in jobs.JOB_KINDS}, waiting=8, total=64))
+    attacker = "203.0.113.66"
+    running = gate.admit("a1", "match", client=attacker)
+    assert next(gate.wait_turn(running), "runs") == "runs"
+    queued = gate.admit("a2", "match", client=attacker)  # the attacker's next job waits before the visitor's
+    visitor = gate.admit("v1", "match", client="198.51.100.7")
+    gate.release(running)
+    assert next(gate.wait_turn(queued, tick_s=0.01)) == 0  # it came first, yet the visitor's turn comes first
+    assert next(gate.wait_turn(visitor), "runs") == "runs"
+    again = gate.admit("a3", "match", client=attacker)
+    gate.release(visitor)
+    assert next(gate.wait_turn(queued), "runs") == "runs"  # then the attacker's, by arrival among its own
+    assert next(gate.wait_turn(again, tick_s=0.01)) == 0  # waits: the attacker's other job holds the slot
+
+
 def test_a_flood_of_requests_from_one_address_is_refused_while_another_goes_through(server):
     """Public mode charges every POST to its address: a flood gets 429 with a reason and Retry-After before
     Gradio's queue sees it; another address (and page loads) still go through."""
