@@ -29,6 +29,11 @@ CACHE_MAX_BYTES = 2048 * MB  # beyond this the oldest files go early, and upload
 CACHE_MIN_AGE_S = 120.0  # ... but never a file handed out in the last 2 minutes (it may still be being fetched)
 EXPORT_MAX_AGE_S = 600.0  # "Export WAV + preset" folders are deleted after 10 minutes
 
+# -- Memory of sessions (Gradio keeps ~1 MB per session hash it has seen; studio.ui.sessions) ----------------------
+SESSION_SWEEP_EVERY_S = 5.0  # how often sessions that are gone are looked for
+PUBLIC_SESSION_IDLE_S = 15.0  # public: a session with no open page and nothing running is forgotten after this
+SESSION_IDLE_S = 600.0  # one person's studio: the same after 10 minutes
+
 # -- Requests and long jobs per address in public mode (studio.ui.http.RateLimit, studio.ui.jobs) -----------------
 # Every POST (queue joins, API calls, uploads) is charged to its address (studio.ui.disk.client_key) from a token
 # bucket: a page load sends ~10, a knob release ~4, so a visitor never meets it; a flood is refused with HTTP 429.
