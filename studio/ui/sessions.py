@@ -14,6 +14,7 @@ dropped; a closed page's state is only marked closed. This module forgets a sess
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import re
@@ -111,6 +112,8 @@ def sweep_sessions(blocks, open_pages: OpenPages | None, idle_s: float, now: flo
             holder.session_data.pop(session, None)
             holder.time_last_used.pop(session, None)
         pending.pop(session, None)  # ids of events that ended without a word (their client left)
+        with contextlib.suppress(Exception):  # undelivered messages of those events (a bounded LRU in Gradio)
+            queue.pending_messages_per_session.pop(session, None)
         dropped += 1
     if dropped:
         gc.collect()
