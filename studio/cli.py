@@ -13,6 +13,7 @@
     python -m studio play PRESET SONG.mid -o song.wav [--sample-rate N] [--tail S]
     python -m studio export-instrument PRESET -o OUT.zip [--format sfz|dspreset|both] [--every N] [--low NOTE]
                      [--high NOTE] [--sample-rate N] [--bits 16|24]
+    python -m studio dataset OUT_DIR --kind random|doppelgangers|sweeps|presets --count N … (see studio/data/cli.py)
 
 PRESET is a preset file (.yaml, .yml, .json) or the name of a factory preset (``bass``). Mistakes a user
 can make (a missing or invalid file, a bad option value: a :class:`~studio.errors.StudioError`) end with one
@@ -294,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     instrument.add_argument("--bits", type=int, choices=(16, 24), default=24, help="bits per sample (default: 24)")
     instrument.set_defaults(run=cmd_export_instrument)
 
+    from studio.data.cli import add_parser as add_dataset_parser  # python -m studio dataset: studio/data/cli.py
+
+    add_dataset_parser(commands)
     info = commands.add_parser("info", help="versions, JAX backend and devices",
                                description="Show the studio's version and its environment.")
     info.set_defaults(run=cmd_info)
