@@ -131,17 +131,22 @@ class RequestRate:
                 del self._buckets[key]
 
 
-def queued_from(scope, client: str) -> int:
-    """How many events from ``client`` wait in Gradio's queue (not yet running) of the app serving ``scope``."""
+def queued_from(scope, client: str) -> tuple[int, int]:
+    """How many events from ``client`` (waiting in Gradio's queue, running) the app serving ``scope`` has."""
     from studio.ui.disk import client_key
 
     try:
-        queues = scope["app"].get_blocks()._queue.event_queue_per_concurrency_id.values()
-        waiting = [event for queue in queues for event in list(queue.queue)]
+        queue = scope["app"].get_blocks()._queue
+        waiting = [event for line in list(queue.event_queue_per_concurrency_id.values()) for event in list(line.queue)]
+        running = [event for job in list(queue.active_jobs) if job for event in job]
     except Exception:  # not Gradio's app, or its internals changed: count nothing
-        return 0
-    return sum(1 for event in waiting
-               if getattr(event, "request", None) is not None and client_key(event.request.scope) == client)
+        return 0, 0
+
+    def theirs(events) -> int:
+        return sum(1 for event in events
+                   if getattr(event, "request", None) is not None and client_key(event.request.scope) == client)
+
+    return theirs(waiting), theirs(running)
 
 
 class RateLimit:
@@ -151,14 +156,16 @@ class RateLimit:
     loads, files and event streams (GETs) are never refused. A queue join is also refused while the address has
     ``EVENT_QUEUED_PER_ADDRESS`` events waiting in Gradio's queue: within the rate, one visitor rejoining from fresh
     sessions kept ~46 of its 64 places and every other visitor's renders waited behind them, 7–12× their p95
-    (``bench/load_test.py``)."""
+    (``bench/load_test.py``); and while it has ``EVENT_RUNNING_PER_ADDRESS`` running: events that skip the queue's
+    limits (long jobs) start at once, and Gradio runs at most ``max_threads`` (40) events in all, so one address
+    sending match after match held 39 of them (each decoding its upload before the gate refused it) and every other
+    visitor's render waited 10–40 s for a free one."""
 
     def __init__(self, app, rate: RequestRate | None = None):
         from studio import limits
 
         self.app = app
         self.rate = rate or RequestRate(limits.EVENT_BURST, limits.EVENT_RATE_PER_S, limits.RATE_LIMIT_MAX_CLIENTS)
-        self.max_queued = limits.EVENT_QUEUED_PER_ADDRESS
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -171,17 +178,31 @@ class RateLimit:
             retry = max(1, math.ceil(wait_s))
             reason = (f"Too many requests from this address: at most {self.rate.burst:g} at once and "
                       f"{self.rate.rate:g} a second. Try again in {retry} s.")
-        elif scope.get("path", "").endswith("/queue/join") and queued_from(scope, client) >= self.max_queued:
-            retry = 2
-            reason = (f"Too many requests from this address are waiting in the studio's queue (at most "
-                      f"{self.max_queued}). Try again in {retry} s.")
         else:
-            return await self.app(scope, receive, send)
+            reason = self._too_many_in_flight(scope, client) \
+                if scope.get("path", "").endswith("/queue/join") else None
+            if reason is None:
+                return await self.app(scope, receive, send)
+            retry = 2
+            reason += f" Try again in {retry} s."
         body = reason.encode()
         await send({"type": "http.response.start", "status": 429,
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()), (b"retry-after", str(retry).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+    def _too_many_in_flight(self, scope, client: str) -> str | None:
+        """Why a queue join from ``client`` is refused for the events it has in the queue already, or None."""
+        from studio import limits
+
+        waiting, running = queued_from(scope, client)
+        if waiting >= limits.EVENT_QUEUED_PER_ADDRESS:
+            return (f"Too many requests from this address are waiting in the studio's queue (at most "
+                    f"{limits.EVENT_QUEUED_PER_ADDRESS}).")
+        if running >= limits.EVENT_RUNNING_PER_ADDRESS:
+            return (f"Too many requests from this address are running in the studio (at most "
+                    f"{limits.EVENT_RUNNING_PER_ADDRESS} at once).")
+        return None
 
 
 def app_kwargs(extra: dict | None = None, rate_limit: bool = False) -> dict:
