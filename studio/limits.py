@@ -40,6 +40,9 @@ SESSION_IDLE_S = 600.0  # one person's studio: the same after 10 minutes
 EVENT_BURST = 60  # POSTs one address may send at once
 EVENT_RATE_PER_S = 10.0  # ... and then per second
 EVENT_QUEUED_PER_ADDRESS = 8  # events one address may have waiting in Gradio's queue (64 places, shared by everyone)
+NEW_SESSION_BURST = 10  # new sessions (pages, API clients) one address may start at once ...
+NEW_SESSIONS_PER_MIN = 30.0  # ... and then a minute (each costs the server a ~1 MB copy of the page, built on its
+#                             event loop: one address starting 10 a second stalled every other visitor's events)
 EVENT_RUNNING_PER_ADDRESS = 8  # ... and running (Gradio runs 40 events at once in all; a page runs 1–3 at a time)
 RATE_LIMIT_MAX_CLIENTS = 10_000  # addresses remembered; idle (full) buckets are forgotten beyond this
 PUBLIC_CLIENT_LONG_JOBS = 3  # long jobs one address may have running or waiting, whatever its pages (sessions)

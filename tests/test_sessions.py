@@ -78,3 +78,38 @@ def test_sessions_without_an_open_page_are_forgotten_and_open_pages_kept(studio)
     time.sleep(3 * limits.SESSION_IDLE_S)
     assert "open-page" in held, "an open page, idle for a while, lost its state"
     leave.set()
+
+
+def test_one_address_starts_few_new_sessions_a_minute(tmp_path, monkeypatch):
+    """Gradio builds a new session's state (a ~1 MB copy of the page) on its event loop: an address joining from a
+    fresh session for every long job, 10 a second, stalled every other visitor's events (renders waited 10–40 s).
+    A public server lets an address start NEW_SESSION_BURST sessions at once, then NEW_SESSIONS_PER_MIN a minute."""
+    from conftest import REAL_NEW_SESSION_BURST
+
+    monkeypatch.setattr(limits, "NEW_SESSION_BURST", REAL_NEW_SESSION_BURST)
+    monkeypatch.setenv(limits.TRUST_PROXY_ENV, "1")  # as in a Space: each visitor's address is forwarded
+    demo = serve_in_background(make_config(tmp_path / "library", public=True))
+    try:
+        url = demo.local_url
+        fn = next(d["id"] for d in httpx.get(url + "config").json()["dependencies"]
+                  if d.get("api_name") == "list_presets")
+
+        def join(session: str, address: str) -> httpx.Response:
+            return httpx.post(url + "gradio_api/queue/join", headers={"X-Forwarded-For": address},
+                              json={"data": [], "fn_index": fn, "session_hash": session, "event_data": None,
+                                    "trigger_id": None})
+
+        codes = [join(f"fresh-{i}", "203.0.113.9").status_code for i in range(REAL_NEW_SESSION_BURST + 2)]
+        assert codes[:REAL_NEW_SESSION_BURST] == [200] * REAL_NEW_SESSION_BURST
+        refused = join("fresh-last", "203.0.113.9")
+        assert refused.status_code == 429
+        assert refused.text.startswith(f"Too many new pages from this address: at most {REAL_NEW_SESSION_BURST} at "
+                                       f"once and {limits.NEW_SESSIONS_PER_MIN:g} a minute. Try again in ")
+        assert join("fresh-0", "203.0.113.9").status_code == 200  # a session it has already goes on
+        assert join("fresh-other", "203.0.113.10").status_code == 200  # and other addresses are not held up
+    finally:
+        demo.close()
+        jobs.GATE.configure(jobs.JobGate().limits)
+        from studio.ui import views
+
+        views.accept_only(None)

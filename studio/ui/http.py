@@ -18,6 +18,7 @@ server-sent events, file downloads) pass through untouched. It reaches Gradio's 
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -166,6 +167,8 @@ class RateLimit:
 
         self.app = app
         self.rate = rate or RequestRate(limits.EVENT_BURST, limits.EVENT_RATE_PER_S, limits.RATE_LIMIT_MAX_CLIENTS)
+        self.new_sessions = RequestRate(limits.NEW_SESSION_BURST, limits.NEW_SESSIONS_PER_MIN / 60.0,
+                                        limits.RATE_LIMIT_MAX_CLIENTS)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -178,18 +181,36 @@ class RateLimit:
             retry = max(1, math.ceil(wait_s))
             reason = (f"Too many requests from this address: at most {self.rate.burst:g} at once and "
                       f"{self.rate.rate:g} a second. Try again in {retry} s.")
-        else:
-            reason = self._too_many_in_flight(scope, client) \
-                if scope.get("path", "").endswith("/queue/join") else None
+        elif scope.get("path", "").endswith("/queue/join"):
+            body, receive = await read_body(receive)
+            reason, retry = self._too_many_in_flight(scope, client), 2
+            if reason is None and self._new_session(scope, body):
+                wait_s = self.new_sessions.take(client)
+                if wait_s:
+                    retry = max(1, math.ceil(wait_s))
+                    reason = (f"Too many new pages from this address: at most {self.new_sessions.burst:g} at once and "
+                              f"{60 * self.new_sessions.rate:g} a minute.")
             if reason is None:
                 return await self.app(scope, receive, send)
-            retry = 2
             reason += f" Try again in {retry} s."
+        else:
+            return await self.app(scope, receive, send)
         body = reason.encode()
         await send({"type": "http.response.start", "status": 429,
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()), (b"retry-after", str(retry).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _new_session(scope, body: bytes) -> bool:
+        """Whether a queue join's body names a session the app has no state for yet (Gradio builds one on the event
+        loop: a copy of the page's configuration, ~1 MB and tens of ms for the studio's 560 components)."""
+        try:
+            session = json.loads(body).get("session_hash")
+            holder = scope["app"].get_blocks().state_holder
+        except Exception:  # not JSON, not Gradio's app, or its internals changed: Gradio answers
+            return False
+        return isinstance(session, str) and session not in holder.session_data
 
     def _too_many_in_flight(self, scope, client: str) -> str | None:
         """Why a queue join from ``client`` is refused for the events it has in the queue already, or None."""
@@ -203,6 +224,24 @@ class RateLimit:
             return (f"Too many requests from this address are running in the studio (at most "
                     f"{limits.EVENT_RUNNING_PER_ADDRESS} at once).")
         return None
+
+
+async def read_body(receive, limit: int = 1 << 20) -> tuple[bytes, object]:
+    """A request's body (its first ``limit`` bytes, enough for any queue join) and a ``receive`` that replays what
+    was read, for an ASGI middleware that looks at a body before the app reads it."""
+    messages, size = [], 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        size += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body") or size > limit:
+            break
+    body = b"".join(m.get("body", b"") for m in messages)
+
+    async def replay():
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
 
 
 def app_kwargs(extra: dict | None = None, rate_limit: bool = False) -> dict:
