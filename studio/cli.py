@@ -6,6 +6,7 @@
                      [--noisiness X] [--clap-model ID_OR_DIR] [--lock GROUP ...] [--from PRESET]
     python -m studio match target.wav -o matched.yaml [--budget quick|standard|paper] [--seed N] [--restarts N]
                      [--keep N] [--lock-pitch] [--lock-length] [--duration S] [--clap-weight W]
+    python -m studio learn proxy|inverse [--out DIR] [--count N] [--steps N] [--schedule …] [--target …]
     python -m studio presets
     python -m studio info
     python -m studio vary PRESET -o DIR [--delta 0.25] [--count 8] [--seed N] [--lock GROUP ...]
@@ -297,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="versions, JAX backend and devices",
                                description="Show the studio's version and its environment.")
     info.set_defaults(run=cmd_info)
+
+    from studio.learn import cli as learn_cli  # train the learned models (studio/learn)
+
+    learn_cli.add_parser(commands)
     return parser
 
 
