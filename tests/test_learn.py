@@ -131,3 +131,114 @@ def test_the_inverse_guess_is_gain_invariant(inverse, data):
     loud, quiet = guess_thetas(inverse[0], audio, TINY.sample_rate), guess_thetas(inverse[0], 0.1 * audio,
                                                                                    TINY.sample_rate)
     np.testing.assert_allclose(loud, quiet, atol=2e-3)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The matcher's learned starts (the shipped models, 48 kHz / 2 s)
+
+SHIPPED, SHIPPED_WHY = learned_models(RenderSettings())
+needs_shipped = pytest.mark.skipif(SHIPPED is None, reason=f"no shipped models: {SHIPPED_WHY}")
+
+
+def random_targets(count: int, seed: int, settings: RenderSettings):
+    """Audible uniform random presets from ``seed``, prepared as uploads are."""
+    from studio.audio.target import prepare_audio
+
+    rng, out = np.random.default_rng(seed), []
+    while len(out) < count:
+        theta = rng.uniform(0.0, 1.0, (1, N_PARAMS)).astype(np.float32)
+        audio = np.asarray(render(theta, settings))[0]
+        if np.max(np.abs(audio)) > 0.01:
+            out.append(prepare_audio(audio, settings.sample_rate, settings.sample_rate, settings.num_samples,
+                                     source=f"random-{len(out)}.wav"))
+    return out
+
+
+@needs_shipped
+def test_learned_starts_beat_random_starts_at_equal_renders():
+    from studio.search import Budget, run_to_end
+    from studio.search.match import MatchPlan, match_sound
+
+    plan = MatchPlan(Budget("small", 16, 4, 0.05, "learned_es"), restarts=1, screen=64, polish=4)
+    today, learned = [], []
+    for target in random_targets(4, 31_337, RenderSettings()):  # a seed used neither in training nor tuning
+        off = run_to_end(match_sound(target, budget=plan, seed=0, learned="off"))
+        on = run_to_end(match_sound(target, budget=plan, seed=0))  # "auto": the shipped models
+        assert on.evaluations == off.evaluations == plan.evaluations
+        assert on.learned.startswith("learned starts on") and off.learned.startswith("learned starts off (asked)")
+        today.append(off.best_loss)
+        learned.append(on.best_loss)
+    assert np.mean(learned) < np.mean(today), (learned, today)
+
+
+def test_without_fitting_models_the_match_is_todays_and_says_why():
+    from studio.search import Budget, run_to_end
+    from studio.search.match import MatchPlan, match_sound
+
+    settings = RenderSettings(duration=0.5)  # no shipped model fits 0.5 s sounds
+    target = random_targets(1, 5, settings)[0]
+    plan = MatchPlan(Budget("tiny", 8, 2, 0.05, "learned_es"), restarts=1, screen=16)
+    auto = run_to_end(match_sound(target, settings=settings, budget=plan, seed=3))
+    off = run_to_end(match_sound(target, settings=settings, budget=plan, seed=3, learned="off"))
+    np.testing.assert_array_equal(auto.best_theta, off.best_theta)
+    assert auto.best_loss == off.best_loss
+    assert auto.learned.startswith("learned starts off") and "random sounds" in auto.learned
+
+
+def test_the_learn_command_trains_and_writes_both_models(tmp_path, monkeypatch, capsys):
+    from studio.cli import main
+
+    monkeypatch.setenv("SYNTH_STUDIO_LEARN_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "models"
+    assert main(["learn", "proxy", "--count", "64", "--steps", "3", "--out", str(out)]) == 0
+    assert main(["learn", "inverse", "--schedule", "switch", "--count", "64", "--steps", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "data: 64 sounds from the cache" in printed  # the inverse command reused the proxy command's render
+    proxy_header, inverse_header = read_header(out / "proxy.msgpack"), read_header(out / "inverse-switch.msgpack")
+    assert proxy_header["data"]["count"] == 64 and proxy_header["training"]["recipe"]["steps"] == 3
+    assert inverse_header["training"]["recipe"]["schedule"] == "switch"
+    assert {"normalized_distance_mean", "spearman_pairs"} <= set(proxy_header["metrics"])
+    assert main(["learn", "inverse", "--schedule", "mix", "--out", str(tmp_path / "empty")]) == 1
+    assert "no model file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The CLAP proxy, end to end with a small random-weight CLAP (its numbers mean nothing; the code path is real)
+
+def test_clap_proxy_trains_loads_and_screens_a_prompt_search(tmp_path):
+    pytest.importorskip("transformers")
+    from test_scoring import _tiny_clap
+
+    from studio.learn.clap_proxy import load_clap_proxy, train_clap_proxy
+    from studio.scoring.clap import load_clap
+    from studio.search import Budget, run_to_end
+    from studio.search.prompt import ProxyScreenedObjective, PromptObjective, prompt_search
+
+    scorer = load_clap(str(_tiny_clap(tmp_path)), device="cpu", batch_size=8, precision="fp32")
+    settings = RenderSettings(duration=0.5)
+    proxy, why = load_clap_proxy(scorer, settings, tmp_path / "proxies")
+    assert proxy is None and "learn proxy --target clap" in why
+    from studio.learn import clap_proxy
+
+    spec = dataclasses.replace(clap_proxy.CLAP_DATA, count=32, duration=0.5)
+    path = train_clap_proxy(tmp_path / "proxies", scorer=scorer, count=32, steps=120, spec=spec, log=lambda _: None)
+    header = read_header(path)
+    assert header["kind"] == "clap-proxy" and header["compat"]["clap_model"] == scorer.source
+    assert header["training"]["loss_last"] < header["training"]["loss_first"]
+    proxy, why = load_clap_proxy(scorer, settings, tmp_path / "proxies")
+    assert proxy is not None and proxy.architecture.out_dim == scorer.model.config.projection_dim
+    _, other = load_clap_proxy(scorer, RenderSettings(), tmp_path / "proxies")
+    assert "other render settings" in other
+
+    final = run_to_end(prompt_search("bright", scorer, settings=settings, budget=Budget("t", 8, 2, 0.2), seed=1,
+                                     proxy=proxy, verify=2))
+    # the reported best is a sound CLAP itself judged, not a proxy estimate
+    real = scorer.score(np.asarray(render(final.best_theta[None], settings,
+                                          seeds=np.zeros(1, np.uint32))), settings.sample_rate, "bright")
+    np.testing.assert_allclose(final.best_score, real[0], atol=1e-4)
+    screened = ProxyScreenedObjective(PromptObjective(scorer, "bright", settings), proxy, verify=3)
+    thetas = np.random.default_rng(0).uniform(0, 1, (12, N_PARAMS)).astype(np.float32)
+    fitness, _, _ = screened.judge_thetas(thetas)
+    assert screened.rendered == 3
+    best3 = np.argsort(-screened.estimate(thetas), kind="stable")[:3]
+    assert set(np.argsort(fitness, kind="stable")[:3]) == set(best3)  # the verified ones rank first

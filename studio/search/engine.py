@@ -98,8 +98,11 @@ def judge_program(settings: RenderSettings, evaluation: Callable) -> Callable:
 def judge(objective: Objective, thetas, threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fitness, score, penalty), each ``[B]`` numpy, of θ ``[B, 78]`` rendered with the objective's settings and
     noise seed. A compiled evaluation runs in one shard per CPU core (``threads``: see
-    :func:`~studio.search.parallel.evaluation_threads`); a host objective judges the whole batch."""
+    :func:`~studio.search.parallel.evaluation_threads`); a host objective judges the whole batch; an objective with
+    a ``judge_thetas(θ [B, 78]) → (fitness, score, penalty)`` method (proxy screening) judges the θ itself."""
     thetas = np.asarray(thetas, np.float32)
+    if hasattr(objective, "judge_thetas"):  # an objective that decides itself which candidates to render
+        return tuple(np.asarray(x) for x in objective.judge_thetas(thetas))
     seeds = np.full((len(thetas),), objective.settings.noise_seed, np.uint32)
     if objective.evaluation is not None:
         judged = map_shards(judge_program(objective.settings, objective.evaluation), (thetas, seeds),
