@@ -117,9 +117,9 @@ def test_a_model_for_other_settings_or_another_synth_is_refused(tmp_path, proxy)
 
 def test_the_studio_says_why_it_runs_without_models(tmp_path, proxy, inverse):
     models, why = learned_models(TINY.settings, folder=tmp_path)
-    assert models is None and "no proxy.msgpack or inverse-mix.msgpack" in why and "python -m studio learn" in why
+    assert models is None and "no proxy.msgpack or inverse-param.msgpack" in why and "python -m studio learn" in why
     save_network(tmp_path / "proxy.msgpack", proxy[0], "proxy", {"compat": compat_record(TINY.settings)})
-    save_network(tmp_path / "inverse-mix.msgpack", inverse[0], "inverse", {"compat": compat_record(TINY.settings)})
+    save_network(tmp_path / "inverse-param.msgpack", inverse[0], "inverse", {"compat": compat_record(TINY.settings)})
     models, why = learned_models(RenderSettings(), folder=tmp_path)
     assert models is None and "other render settings" in why and "starting from random sounds" in why
     models, why = learned_models(TINY.settings, folder=tmp_path)
