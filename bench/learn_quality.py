@@ -59,7 +59,7 @@ def proxy_table(models, settings) -> None:
     random_rows = proxy_measures(models.proxy, held.thetas, held.embeddings)
     scale = random_rows["median_random_distance"]
     presets = factory_presets()
-    thetas = np.stack([p.theta for p in presets.values()]).astype(np.float32)
+    thetas = np.stack([p.theta for p in presets]).astype(np.float32)
     true = measure_thetas(thetas, settings)[0]
     predicted = np.asarray(models.proxy(thetas))
     preset_error = np.linalg.norm(predicted - true, axis=-1) / scale
