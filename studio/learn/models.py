@@ -56,6 +56,12 @@ class LearnedModels:
         return (f"learned starts on: the inverse model's guess ({schedule} schedule) and a cloud around it, screened "
                 f"through the neural proxy ({self.source})")
 
+    def read(self, audio) -> tuple[np.ndarray, np.ndarray]:
+        """A target ``[T]`` at these settings → (its embedding at the reference loudness ``[259]``, the inverse
+        model's θ ``[78]``), from one measurement."""
+        embedding, inputs = measure_audio(audio, self.settings.sample_rate)
+        return embedding[0], np.asarray(self.inverse(inputs))[0]
+
     def target_embedding(self, audio) -> np.ndarray:
         """The embedding the proxy predicts, measured on the target ``[T]`` at the reference loudness ``[259]``."""
         return measure_audio(audio, self.settings.sample_rate)[0][0]

@@ -425,7 +425,7 @@ def learned_starts(models, target_audio, guess: StartGuess, base: np.ndarray, ma
     guessed pitch and note length, as :func:`start_theta` draws them). Locked knobs keep ``base``'s values."""
     from studio.learn.models import cloud_around, screened_by_proxy
 
-    as_heard = models.guess(target_audio)
+    target_embedding, as_heard = models.read(target_audio)  # one measurement of the target for both
     measured = as_heard.copy()
     uniform = np.random.default_rng(seed).uniform(0.0, 1.0, (LEARNED_UNIFORM, N_PARAMS)).astype(np.float32)
     for theta in (measured, uniform):
@@ -438,7 +438,7 @@ def learned_starts(models, target_audio, guess: StartGuess, base: np.ndarray, ma
     uniform[:, mask] = base[mask]
     pool = np.concatenate([cloud_around(guesses[0], seed, locked=mask), cloud_around(guesses[1], seed + 1,
                                                                                     locked=mask), uniform])
-    picked, _ = screened_by_proxy(models, models.target_embedding(target_audio), pool, max(count - 2, 0))
+    picked, _ = screened_by_proxy(models, target_embedding, pool, max(count - 2, 0))
     return np.concatenate([guesses, picked])[:count].astype(np.float32)
 
 
