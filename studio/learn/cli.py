@@ -27,7 +27,7 @@ def add_parser(commands) -> None:
     learn.add_argument("--out", metavar="DIR", type=Path,
                        help="folder of the model files (default: $SYNTH_STUDIO_MODELS, else assets/models)")
     learn.add_argument("--count", metavar="N", type=checked(checks.check_whole, 64, 1_000_000, "count"),
-                       help="training sounds to render (default: the shipped recipe's 49152)")
+                       help="training sounds to render (default: the recipes': 49152; 2048 with --target clap)")
     learn.add_argument("--steps", metavar="N", type=checked(checks.check_whole, 1, 1_000_000, "steps"),
                        help="training steps (default: the recipe's)")
     learn.add_argument("--schedule", choices=("all", "param", "mix", "switch"), default="all",

@@ -404,8 +404,11 @@ def resolve_learned(learned, settings: RenderSettings):
     if isinstance(learned, str):
         if learned != "auto":
             raise MatchError(f"learned must be 'auto' or 'off', got {learned!r}", "learned")
-        from studio.learn.models import learned_models
-
+        try:
+            from studio.learn.models import learned_models
+        except ImportError as err:  # flax or optax missing: the studio matches without them
+            return None, (f"learned starts off: the learned models need flax and optax ({err}); starting from "
+                          "random sounds")
         return learned_models(settings)
     if getattr(learned, "settings", None) != settings:
         raise MatchError(f"the learned models were made for {getattr(learned, 'settings', None)}, not for the "
