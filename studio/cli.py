@@ -13,6 +13,8 @@
     python -m studio play PRESET SONG.mid -o song.wav [--sample-rate N] [--tail S]
     python -m studio export-instrument PRESET -o OUT.zip [--format sfz|dspreset|both] [--every N] [--low NOTE]
                      [--high NOTE] [--sample-rate N] [--bits 16|24]
+    python -m studio macro PRESET --brightness +50% --length 0.3 -o OUT.yaml [--lock GROUP ...]
+    python -m studio edit PRESET "brighter, shorter" -o OUT.yaml [--lock GROUP ...]
 
 PRESET is a preset file (.yaml, .yml, .json) or the name of a factory preset (``bass``). Mistakes a user
 can make (a missing or invalid file, a bad option value: a :class:`~studio.errors.StudioError`) end with one
@@ -293,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     instrument.add_argument("--sample-rate", metavar="HZ", type=sample_rate, help="override the preset's sample rate")
     instrument.add_argument("--bits", type=int, choices=(16, 24), default=24, help="bits per sample (default: 24)")
     instrument.set_defaults(run=cmd_export_instrument)
+
+    from studio.explore import cli_edits
+
+    cli_edits.add_parser(commands)  # macro and edit (issue 17)
 
     info = commands.add_parser("info", help="versions, JAX backend and devices",
                                description="Show the studio's version and its environment.")

@@ -19,7 +19,8 @@ from studio.legacy_token import legacy_secret
 from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
-from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
+from studio.ui import (explore_panel, export_panel, library_panel, macro_panel, map_panel, match_panel, prompt_panel,
+                        synth_panel)
 from studio.ui import disk, http
 from studio.ui.keyboard_panel import page_script
 from studio.ui import state as st
@@ -97,7 +98,9 @@ def build_app(config: Config) -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=5, min_width=380, elem_id="player-column"):
                 player = synth_panel.build_player(studio, initial)
+                edits = macro_panel.build_edit_box(studio)
             with gr.Column(scale=6, min_width=380, elem_id="knob-panel"):
+                macros = macro_panel.build_macros(studio, initial)
                 knobs = synth_panel.build_knobs(studio, initial)
             with gr.Column(scale=3, min_width=280, elem_id="library-column"):
                 library = library_panel.build(studio, initial)
@@ -121,6 +124,7 @@ def build_app(config: Config) -> gr.Blocks:
         synth_panel.wire_player(studio, player)
         synth_panel.wire_knobs(studio, knobs)
         synth_panel.wire_pitch_note(studio, knobs)
+        macro_panel.wire(studio, macros, edits)
         library_panel.wire(studio, library, demo)
         export_panel.wire(studio, exports)
         prompt_panel.wire(studio, prompt, demo)

@@ -326,6 +326,8 @@ def wire_knobs(studio: Studio, c: dict) -> None:
         event.then(user_errors(draw_pictures), [studio.state], pictures, **off_queue)
         keyboard_panel.follow(studio, event)
         event.then(knob_marks, [studio.state], [marks], **off_queue)
+        for follow in studio.sound_followers:  # e.g. the macro sliders re-measure the sound
+            follow(event)
 
     for i, slider in enumerate(studio.sliders):
         # .release, not .change: one render when the user lets go, not one per drag tick. The slider's raw value
