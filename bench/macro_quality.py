@@ -98,31 +98,38 @@ def run(macros, bases, steps: int, naive: bool) -> dict:
         for base_name in bases:
             preset = factory_preset(base_name)
             theta, before = prepare_base(preset, name)
-            if not np.isfinite(before[name]):
-                print(f"  {name} / {base_name}: no measurable {name}; skipped", flush=True)
+            rate = {"vibrato_depth": "vibrato_rate", "tremolo_depth": "tremolo_rate"}.get(name)
+            if not np.isfinite(before[name]) or (rate and not np.isfinite(before[rate])):
+                print(f"  {name} / {base_name}: no measurable {rate or name} (too short, or none); skipped",
+                      flush=True)
                 continue
             values = slider_values(name, before[name], preset.settings.duration, steps)
             kept = kept_qualities(before, [name])
-            measured, others, renders, ms = [], [], [], []
-            naive_measured, naive_others, naive_renders = [], [], []
+            measured, others, renders, ms, per_unit = [], [], [], [], []
+            naive_measured, naive_others, naive_renders, naive_per_unit = [], [], [], []
             for target in values:
                 start = time.perf_counter()
                 m = move(theta, preset.settings, {name: float(target)}, before=before)
                 ms.append((time.perf_counter() - start) * 1000.0)
                 measured.append(m.after[name])
                 others.append(np.mean([quality_gap(q, m.after[q], before[q]) for q in kept]))
+                per_unit.append(others[-1] / max(float(quality_gap(name, m.after[name], before[name])), 0.05))
                 renders.append(m.renders)
                 if naive:
                     t, after, r = naive_move(theta, preset.settings, name, float(target), before=before)
                     naive_measured.append(after[name])
                     naive_others.append(np.mean([quality_gap(q, after[q], before[q]) for q in kept]))
+                    naive_per_unit.append(naive_others[-1] / max(float(quality_gap(name, after[name], before[name])),
+                                                                 0.05))
                     naive_renders.append(r)
             row = dict(base=base_name, rho=spearman(values, measured), others=float(np.median(others)),
+                       per_unit=float(np.median(per_unit)),
                        renders=float(np.mean(renders)), ms=float(np.median(ms)),
                        reached=float(np.mean([MACROS[name].reach >= 0 and
                                               _reached(name, a, t) for a, t in zip(measured, values)])))
             if naive:
                 row.update(naive_rho=spearman(values, naive_measured), naive_others=float(np.median(naive_others)),
+                           naive_per_unit=float(np.median(naive_per_unit)),
                            naive_renders=float(np.mean(naive_renders)))
             rows.append(row)
             print(f"  {name:14s} {base_name:10s} ρ {row['rho']:.3f} others {row['others']:.3f}"
@@ -139,9 +146,10 @@ def _reached(name, after, target):
 
 
 def table(results: dict, naive: bool) -> str:
-    head = ("| macro | mean ρ | lowest ρ | others' change (median) | renders / move | ms / move | targets reached |"
-            + (" naive knob | naive mean ρ | naive others' change |" if naive else ""))
-    sep = "|---|---:|---:|---:|---:|---:|---:|" + ("---|---:|---:|" if naive else "")
+    head = ("| macro | mean ρ | lowest ρ | others' change (median) | per unit moved | renders / move | ms / move |"
+            " targets reached |" + (" naive knob | naive mean ρ | naive others' change | per unit moved |"
+                                    if naive else ""))
+    sep = "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---|---:|---:|---:|" if naive else "")
     lines = [head, sep]
     from studio.explore.macros import MACROS
 
@@ -152,11 +160,13 @@ def table(results: dict, naive: bool) -> str:
         rho = [r["rho"] for r in rows]
         all_rho += rho
         line = (f"| {MACROS[name].label} | {np.mean(rho):.3f} | {np.min(rho):.3f} | "
-                f"{np.median([r['others'] for r in rows]):.3f} | {np.mean([r['renders'] for r in rows]):.0f} | "
+                f"{np.median([r['others'] for r in rows]):.3f} | {np.median([r['per_unit'] for r in rows]):.3f} | "
+                f"{np.mean([r['renders'] for r in rows]):.0f} | "
                 f"{np.median([r['ms'] for r in rows]):.0f} | {np.mean([r['reached'] for r in rows]):.0%} |")
         if naive:
             line += (f" `{MACROS[name].naive_knob}` | {np.mean([r['naive_rho'] for r in rows]):.3f} | "
-                     f"{np.median([r['naive_others'] for r in rows]):.3f} |")
+                     f"{np.median([r['naive_others'] for r in rows]):.3f} | "
+                     f"{np.median([r['naive_per_unit'] for r in rows]):.3f} |")
         lines.append(line)
     lines.append(f"\nAll macros: mean ρ {np.mean(all_rho):.3f}, lowest {np.min(all_rho):.3f} "
                  f"({sum(r < 0.85 for r in all_rho)} of {len(all_rho)} below 0.85)")

@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from studio.audio.sound_profile import QUALITIES, QUALITY_INDEX, profiler
+from studio.audio.sound_profile import QUALITIES, QUALITY_INDEX, VIBRATO_MIN_SPAN_S, profiler
 from studio.errors import SettingsError
 from studio.synth import N_PARAMS, PARAM_INDEX, PARAMS, RenderSettings, to_human, to_normalized
 
@@ -93,6 +93,7 @@ RATE_PRESENT = {"vibrato_depth": 0.2, "tremolo_depth": 1.5}  # a rate counts onl
 TARGET_WEIGHT = 25.0  # the moved quality dominates: the others only choose among moves that reach it
 OTHER_TOLERANCE = 0.05  # units (scoring scales) another quality may drift for free
 KNOB_WEIGHT = 0.02  # per unit of Σ|Δθ|: the smaller move wins a tie
+SILENT_DB, SILENCE_COST = -50.0, 1e4  # below this loudest level a candidate is silence: a wall, not a cost
 MISSING = 1.0  # a quality the sound had and lost (the pitch of a sound turned to noise), in units
 
 
@@ -180,12 +181,19 @@ def measure(theta, settings: RenderSettings) -> dict[str, float]:
 # ----------------------------------------------------------------------------------------------
 # Distances on the scoring scales
 # ----------------------------------------------------------------------------------------------
+NOISE_FLOOR = 1e-4  # flatness below this is no audible noise
+
+
 def to_units(name: str, value):
-    """A quality's value on its scoring axis (studio.scoring.base.SCALES): log2 above a floor, or linear."""
+    """A quality's value on its scoring axis (studio.scoring.base.SCALES): log2 above a floor, or linear. Noisiness
+    counts in decades of flatness here, as the perceptual embedding hears it: a little noise under a tone moves
+    flatness from 0.0002 to 0.001 and is plainly audible, which 0.15-wide linear units would not see."""
     from studio.scoring.base import SCALES
 
-    scale = SCALES[name]
     value = np.asarray(value, np.float64)
+    if name == "noisiness":
+        return np.log10(np.maximum(value, NOISE_FLOOR))
+    scale = SCALES[name]
     return (np.log2(np.maximum(value, scale.floor)) if scale.log else value) / scale.unit
 
 
@@ -267,7 +275,8 @@ def goal_cost(thetas: np.ndarray, profiles: np.ndarray, theta0: np.ndarray, goal
     cost = target_cost(profiles, goal) + keep_cost(profiles, goal)
     cost += KNOB_WEIGHT * np.sum(np.abs(thetas - theta0), axis=-1)
     loud = profiles[:, QUALITY_INDEX["loudness"]]
-    cost += np.where(np.isfinite(loud), np.maximum(-45.0 - loud, 0.0) / 6.0, 10.0)  # never settle on silence
+    silent = ~np.isfinite(loud) | (loud < SILENT_DB)
+    cost += np.where(silent, SILENCE_COST, 0.0)  # never settle on silence, whatever else it would get right
     return np.where(np.isfinite(cost), cost, np.inf)
 
 
@@ -470,6 +479,10 @@ def handles_attack(knobs: Knobs, before: dict, target: float) -> list[Knobs]:
         k = knobs.copy()
         k[f"{lfo}.initial_phase"] = math.pi
         out.append(k)
+        for seconds in np.geomspace(0.002, 2.0, 8):  # … or fades in with its depth envelope (an LFO-gated sound)
+            k = knobs.copy()
+            k[f"{lfo}_amp_adsr.attack"] = seconds
+            out.append(k)
         for f in (0.5, 0.25, 0.0):
             k = knobs.copy()
             for a in AMPS:
@@ -542,7 +555,7 @@ def handles_vibrato_depth(knobs: Knobs, before: dict, target: float) -> list[Kno
             k = knobs.copy()
             for lfo in lfos:
                 for osc in ("vco_1", "vco_2"):
-                    # human route = x²: scaling the depth by f scales the route by f
+                    # the route's human amount multiplies the LFO: scaling it scales the depth
                     k[f"mod_matrix.{lfo}->{osc}_pitch"] = k.route(lfo, f"{osc}_pitch") * f
             out.append(k)
     # A new vibrato: a free LFO (not already a tremolo) routed to both oscillators' pitch.
@@ -553,9 +566,9 @@ def handles_vibrato_depth(knobs: Knobs, before: dict, target: float) -> list[Kno
             k = knobs.copy()
             _open_lfo(k, lfo, 5.5)
             for osc in ("vco_1", "vco_2"):
-                if k[f"{osc}.mod_depth"] == 0.0 or not any(k.route(s, f"{osc}_pitch") for s in ("adsr_1", "adsr_2")):
-                    k[f"{osc}.mod_depth"] = max(abs(k[f"{osc}.mod_depth"]), 2.0) * (1 if k[f"{osc}.mod_depth"] >= 0
-                                                                                     else -1)
+                bend = k[f"{osc}.mod_depth"]
+                if bend == 0.0 or not any(k.route(s, f"{osc}_pitch") for s in ADSRS):  # no pitch envelope relies on it
+                    k[f"{osc}.mod_depth"] = math.copysign(max(abs(bend), 2.0), bend or 1.0)
                 k[f"mod_matrix.{lfo}->{osc}_pitch"] = min(1.0, depth / max(abs(k[f"{osc}.mod_depth"]), 1e-3))
             out.append(k)
     return out
@@ -592,6 +605,12 @@ def handles_tremolo_depth(knobs: Knobs, before: dict, target: float) -> list[Kno
             for a in AMPS:
                 for s in ADSRS:
                     k[f"mod_matrix.{s}->{a}"] = k.route(s, a) * f
+            out.append(k)
+        adsr = _amp_adsrs(knobs)[0]
+        for level in (0.1, 0.25, 0.5, 1.0):  # a shallower wobble: a held envelope under the LFO (an LFO-gated sound)
+            k = knobs.copy()
+            for a in audible:
+                k[f"mod_matrix.{adsr}->{a}"] = max(k.route(adsr, a), level)
             out.append(k)
     for lfo in LFOS:
         if knobs.pitch_weight(lfo) > 0 and lfo not in lfos:
@@ -726,8 +745,14 @@ def _judge(thetas: np.ndarray, settings: RenderSettings, theta0: np.ndarray, goa
         return profiles, costs
     start = profiles[:1] if before is None else before[None]
     drift = sum(np.nan_to_num(quality_gap(q, profiles[:, QUALITY_INDEX[q]], start[0, QUALITY_INDEX[q]]), nan=1.0)
-                for q in OTHERS)
-    order = np.argsort(costs + 0.5 * drift)[:FINALISTS]
+                for q in OTHERS + ("roughness",))
+    # Finalists: the best on the profile, and the candidates that improve on the start while its profile moves least
+    # (a part of the way that stays close, when going all the way would leave the closeness bound).
+    best_first = list(np.argsort(costs + 0.5 * drift)[:FINALISTS // 2])
+    start_cost = costs[0] if before is None else goal_cost(theta0[None], start, theta0, goal)[0]
+    improving = np.flatnonzero(costs < start_cost - 1e-6)
+    closest = [int(i) for i in improving[np.argsort(drift[improving])] if i not in best_first]
+    order = np.array((best_first + closest)[:FINALISTS], int)
     full = np.full(len(thetas), np.inf)
     extra = np.zeros(len(order))
     if goal.embedding_cost is not None:
@@ -883,6 +908,13 @@ def move(theta, settings: RenderSettings, targets: dict[str, float], locks=None,
     current = theta0
     done: dict[str, float] = {}
     for name, target in targets.items():
+        short = {"vibrato_depth": ("vibrato_rate", VIBRATO_MIN_SPAN_S), "tremolo_depth": ("tremolo_rate", 1.0)}
+        if name in short and not np.isfinite(before.get(short[name][0], 0.0)) and \
+                before.get("length", 0.0) < short[name][1]:
+            notes.append(f"{MACROS[name].label}: this sound is too short to carry a wobble (it lasts "
+                         f"{format_quality('length', before['length'])}; a {MACROS[name].label.split()[0]} needs "
+                         f"{short[name][1]:g} s or more); nothing moved")
+            continue
         if not np.isfinite(before[name]) and name not in ("vibrato_depth", "tremolo_depth"):
             what = {"pitch": "no measurable pitch (noise, or too short)", "vibrato_rate": "no vibrato to speed up or "
                     "slow down (raise vibrato depth first)", "tremolo_rate": "no tremolo (raise tremolo depth first)"}
@@ -892,7 +924,7 @@ def move(theta, settings: RenderSettings, targets: dict[str, float], locks=None,
         done[name] = target
         keep = {q: (before[q], 1.0) for q in kept_qualities(before, done)}
         goal = Goal({q: (t, t, TARGET_WEIGHT) for q, t in done.items()}, keep)
-        candidates = handle_candidates(name, current, measure_profile_dict(current, before, theta0, settings),
+        candidates = handle_candidates(name, current, _profile_of(current, before, theta0, settings),
                                        target)
         movable = [c for c in candidates if np.any(np.where(mask, current, c) != current)]
         if not movable:
@@ -919,7 +951,7 @@ def move(theta, settings: RenderSettings, targets: dict[str, float], locks=None,
                      (time.perf_counter() - start) * 1000.0, not np.array_equal(current, theta0), kept)
 
 
-def measure_profile_dict(theta, before: dict, theta0, settings) -> dict:
+def _profile_of(theta, before: dict, theta0, settings) -> dict:
     """The profile of θ as a dict: ``before`` when θ is the starting sound (no render), else measured."""
     return before if np.array_equal(theta, theta0) else measure(theta, settings)
 

@@ -46,6 +46,7 @@ STEP_BAND = (0.7, 1.4)  # a step is met between 0.7× and 1.4× its size (a litt
 CLOSE_DELTA, FAR_DELTA = 0.1, 0.25  # the doppelgänger δ whose typical distance bounds an edit
 CLOSE_WEIGHT = 20.0  # cost per budget beyond the budget: nearly a wall
 CLAP_WEIGHT = 10.0
+ABSENT = {"noisiness": 0.005, "vibrato_depth": 0.1, "tremolo_depth": 0.5}  # below these there is nothing to take away
 
 
 # ----------------------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ _words("longer decay|longer tail|longer release|more sustain|more ring|rings lon
 _words("shorter decay|shorter tail|shorter release|less sustain|less ring|faster decay|quicker decay|dies faster|"
        "less tail|tighter|drier", _mul("decay", DOWN))
 _words("noisier|more noise|more noisy|more hiss|hissier|more air|airier|breathier|more breath|more breathy|"
-       "grittier|dirtier", Step("noisiness", factor=1.8, least=0.06))
+       "grittier|dirtier", Step("noisiness", factor=2.5, least=0.01))
 _words("less noise|less noisy|less hiss|cleaner|less air|less breathy|less gritty|less dirty|no noise",
        _mul("noisiness", 0.4))
 _words("more wobble|wobblier|more vibrato|more wobbly|wobble more|more warble|more wavy|wavier|shakier",
@@ -480,14 +481,21 @@ def apply_edit(theta, settings: RenderSettings, text: str, locks=None, *, seed: 
                 targets[q] = (*bound, mc.TARGET_WEIGHT)
                 wanted[q] = "no higher" if step_sign(step) > 0 else "no lower"
                 continue
+            reason = _cannot(q, step_sign(step), before, settings, step.add * part.strength)
+            if reason:
+                label = mc.MACROS[q].label if q in mc.MACROS else q
+                notes.append(f"{label}: {reason} ({part.text!r} skipped)")
+                continue
             band = _relative_band(step, part.strength, before[q])
             if band is None:
                 label = mc.MACROS[q].label if q in mc.MACROS else q
                 notes.append(f"{label}: this sound has none to change ({part.text!r} skipped)")
                 continue
             lo, hi = _clip_time_band(q, *band, settings)
-            if q == "noisiness" and step_sign(step) < 0 and before[q] < 0.005:
-                notes.append("noisiness: there is almost no noise to take away")
+            if step_sign(step) < 0 and before[q] < ABSENT.get(q, -math.inf):
+                label = mc.MACROS[q].label if q in mc.MACROS else q
+                notes.append(f"{label}: there is almost none to take away ({part.text!r} skipped)")
+                continue
             targets[q] = (lo, hi, mc.TARGET_WEIGHT)
             wanted[q] = "up" if step_sign(step) > 0 else "down"
     if not targets and not grouped:
@@ -513,17 +521,35 @@ def apply_edit(theta, settings: RenderSettings, text: str, locks=None, *, seed: 
     keep = {q: (before[q], 1.0) for q in mc.kept_qualities(before, [q for q in named if q in mc.MACROS])
             if q not in named}
     goal = mc.Goal(targets, keep, closeness, audio_cost, tuple(grouped))
-    candidates: list[np.ndarray] = []
-    for q, (lo, hi, _) in targets.items():
-        aim = _aim(q, lo, hi, before[q])
-        candidates += mc.handle_candidates(q, theta0, before, aim)
-    for options in grouped:
-        for q, lo, hi, _ in options:
-            candidates += mc.handle_candidates(q, theta0, before, _aim(q, lo, hi, before[q]))
+    # One stage per relative quality (each from the best so far, judged on the whole goal: "darker and longer"
+    # needs two moves combined), then one for the sound words' targets together.
+    relative = [q for q in targets if wanted.get(q) in ("up", "down") and q in mc.HANDLES]
+    absolute = [q for q in targets if q not in relative] + [q for options in grouped for q, *_ in options]
+    stages = [[q] for q in relative] + ([absolute] if absolute else [])
     stats = mc.SearchStats()
-    # Without handles (a quality only the refinement's sparse steps can move) the search refines longer.
-    best, _, _ = mc.search(theta0, settings, goal, mask, candidates, seed=seed,
-                           refine=refine + (0 if candidates else 2), stats=stats)
+    best, best_profile = theta0, None
+    from studio.audio.sound_profile import profile_as_dict
+
+    for k, stage in enumerate(stages):
+        now = before if best_profile is None else profile_as_dict(best_profile)
+
+        def aim_of(q, now=now):
+            if q in targets:
+                return _aim(q, targets[q][0], targets[q][1], now[q])
+            lo, hi = next((o[1], o[2]) for g in grouped for o in g if o[0] == q)
+            return _aim(q, lo, hi, now[q])
+
+        candidates = [c for q in stage for c in mc.handle_candidates(q, best, now, aim_of(q))]
+
+        def again(theta, profile, stage=stage):
+            current = profile_as_dict(profile)
+            return [c for q in stage for c in mc.handle_candidates(q, theta, current, aim_of(q))]
+
+        last = k == len(stages) - 1
+        # Without handles (a quality only the refinement's sparse steps can move) the search refines longer.
+        best, best_profile, _ = mc.search(best, settings, goal, mask, candidates, seed=seed + k,
+                                          refine=(refine if last else 1) + (0 if candidates else 2), stats=stats,
+                                          again=again)
     changed = not np.array_equal(best, theta0)
     after = mc.measure(best, settings) if changed else dict(before)
     stats.renders += int(changed)
@@ -545,6 +571,28 @@ def apply_edit(theta, settings: RenderSettings, text: str, locks=None, *, seed: 
     others = {q: float(mc.quality_gap(q, after[q], before[q])) for q in keep}
     return EditResult(best, reading, before, after, tuple(changes), distance, budget, delta, tuple(notes),
                       stats.renders, (time.perf_counter() - start) * 1000.0, changed, judge, others)
+
+
+def _cannot(q: str, sign: int, before: dict, settings: RenderSettings, add: float) -> str:
+    """Why a relative step cannot apply to this sound ("" when it can): a quality already at the end of what the
+    buffer or the measurement allows, or a wobble on a sound too short to carry one."""
+    from studio.audio.sound_profile import PITCH_MIN_HZ, VIBRATO_MIN_SPAN_S
+
+    value = before.get(q, math.nan)
+    if q in ("length", "decay") and sign > 0 and value >= 0.9 * settings.duration:
+        return f"it already lasts the whole {settings.duration:g} s buffer (raise Buffer length first)"
+    if q == "attack" and sign < 0 and value <= 0.003:
+        return "the attack is already as short as it gets"
+    lowest = 69.0 + 12.0 * math.log2(PITCH_MIN_HZ / 440.0)
+    if q == "pitch" and np.isfinite(value) and not lowest + 0.5 <= value + add <= 100.0:
+        return "that goes beyond the pitches the studio can measure (about 50 Hz to 2.6 kHz)"
+    if q in ("vibrato_depth", "vibrato_rate") and not np.isfinite(before.get("vibrato_rate", math.nan)) \
+            and before.get("length", 0.0) < VIBRATO_MIN_SPAN_S:
+        return f"the sound is too short to carry a vibrato ({VIBRATO_MIN_SPAN_S:g} s or more)"
+    if q in ("tremolo_depth", "tremolo_rate") and not np.isfinite(before.get("tremolo_rate", math.nan)) \
+            and before.get("length", 0.0) < 1.0:
+        return "the sound is too short to carry a tremolo (1 s or more)"
+    return ""
 
 
 def _clip_time_band(q: str, lo: float, hi: float, settings: RenderSettings) -> tuple[float, float]:

@@ -237,6 +237,7 @@ def start_background_work() -> None:
     and the features that need them work (more slowly, or with a fallback) until they finish."""
     prompt_panel.prepare_prompt_search()  # CLAP or the descriptor scorer, then the quick search compiled
     warm_up_umap()  # numba compiles UMAP (~13 s on 2 cores); maps use PCA meanwhile
+    macro_panel.prepare()  # the macro and edit searches' programs (~20 s on 2 cores)
 
 
 def serve_in_background(config: Config, port: int | None = None) -> gr.Blocks:

@@ -57,8 +57,8 @@ def build_macros(studio: Studio, initial: st.StudioState) -> dict:
                 lo, hi = _range(name, initial.sound)
                 value, known = _slider_value(name, values, lo, hi)
                 c["sliders"][name] = gr.Slider(lo, hi, value=value, step=m.step, label=slider_label(name),
-                                               info=m.help, interactive=known, elem_id=f"macro-{name}",
-                                               elem_classes=["macro"], min_width=200)
+                                               interactive=known, elem_id=f"macro-{name}", buttons=[],
+                                               elem_classes=["macro"], min_width=150)
         c["note"] = gr.Markdown("", elem_id="macro-note")
     studio.macros = c
     sliders = [c["sliders"][n] for n in _names()]
@@ -76,7 +76,7 @@ def build_edit_box(studio: Studio) -> dict:
                                "wobble · slightly darker · more like a bell", elem_id="edit-text", scale=5,
                                max_lines=1, submit_btn=False)
         c["apply"] = gr.Button("Apply edit", elem_id="btn-edit", scale=1, size="sm")
-    c["examples"] = gr.Examples(EDIT_EXAMPLES, [c["text"]], label=None, examples_per_page=len(EDIT_EXAMPLES))
+    c["examples"] = gr.Examples(EDIT_EXAMPLES, [c["text"]], label="Examples", examples_per_page=len(EDIT_EXAMPLES))
     c["result"] = gr.Markdown("", elem_id="edit-result")
     studio.edits = c
     return c
@@ -116,11 +116,16 @@ def _measured(sound) -> dict[str, float]:
 
 
 def _slider_value(name: str, values: dict, lo: float, hi: float) -> tuple[float, bool]:
-    """The slider's value for a measured quality (clamped to its range), and whether the sound has it at all."""
+    """The slider's value for a measured quality (clamped to its range, rounded to its step), and whether the sound
+    has it at all (a rate needs a wobble deep enough to have one)."""
+    from studio.explore.macros import DEPTH_OF, MACROS, RATE_PRESENT
+
     value = values.get(name, math.nan)
-    if not np.isfinite(value):
+    depth = DEPTH_OF.get(name)
+    if not np.isfinite(value) or (depth and not values.get(depth, 0.0) >= RATE_PRESENT[depth]):
         return lo, False
-    return float(np.clip(round(value, 4), lo, hi)), True
+    digits = max(0, -int(math.floor(math.log10(MACROS[name].step))))
+    return float(np.clip(round(value, digits), lo, hi)), True
 
 
 def macro_values(state: st.StudioState | None) -> list:
@@ -194,6 +199,25 @@ def apply_words(text, state: st.StudioState, locks) -> tuple:
         return (*skip, line)
     state = st.change(state, st.with_theta(state.sound, result.theta))
     return (*sound_values(state), *macro_values(state), line)
+
+
+MACRO_WARM_UP = "macro-warm-up"
+
+
+def prepare() -> None:
+    """Compile the macro and edit searches' programs (render + profile, render + embedding) for the default sound
+    shape in a background thread, once per process, so the first move does not wait ~20 s for them."""
+    from studio.background import once
+
+    def warm() -> None:
+        from studio.explore.macros import embed_thetas, measure_thetas
+        from studio.synth import RenderSettings, default_theta
+
+        theta = default_theta()[None]
+        measure_thetas(theta, RenderSettings())
+        embed_thetas(theta, RenderSettings())
+
+    once(MACRO_WARM_UP, warm)
 
 
 def _clap_if_loaded():

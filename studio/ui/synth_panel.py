@@ -83,8 +83,11 @@ def tooltip_script() -> str:
     """
     import json
 
+    from studio.explore.macros import MACROS
+
     tips = {knob_elem_id(p.key): f"{p.key}: {p.description}" + (f" [{p.unit}]" if p.unit else "")
             for p in PARAMS}
+    tips.update({f"macro-{m.name}": f"{m.label}: {m.help} [{m.unit}]" for m in MACROS.values()})  # the Macros panel
     return f"""
 () => {{
   const tips = {json.dumps(tips)};
