@@ -1,10 +1,11 @@
 """Do edits in words move the named qualities the right way, and stay near the sound? (issue 17)
 
-    .venv/bin/python bench/edit_quality.py               # 30 phrases × 10 base sounds
+    .venv/bin/python bench/edit_quality.py               # 30 phrases × 12 base sounds (two of them noisy)
     .venv/bin/python bench/edit_quality.py --quick       # 10 phrases × 3 base sounds
     .venv/bin/python bench/edit_quality.py --json out.json
 
-Each phrase is applied to each base sound (factory presets) with ``studio.explore.word_edits.apply_edit``. For
+Each phrase is applied to each base sound (factory presets: ten tonal ones and, so that "less noise" has noise to
+take away, the wind and the snare) with ``studio.explore.word_edits.apply_edit``. For
 every quality the words name, the edit *moves it the right way* when the measured value moved in the asked
 direction by at least a tenth of the asked step (or, for "not …", did not move that way; for a sound word, landed
 in its range). Parts a sound cannot take ("faster vibrato" on a sound without one, "less noise" on a sound without
@@ -25,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BASES = ("bass", "bell", "drone", "lead", "pad", "pluck", "siren", "wobble", "alarm", "chip_trill")
+BASES = ("bass", "bell", "drone", "lead", "pad", "pluck", "siren", "wobble", "alarm", "chip_trill", "wind", "snare")
 PHRASES = ("brighter", "darker", "slightly brighter", "much darker", "slightly darker", "higher", "lower",
            "an octave lower", "an octave higher", "up a fifth", "shorter", "longer", "shorter and more wobble",
            "more wobble", "less wobble", "more tremolo", "less noise", "noisier", "snappier", "slower attack",
@@ -38,7 +39,7 @@ QUICK = ("brighter", "slightly darker", "an octave lower", "shorter and more wob
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 phrases × 3 base sounds")
-    parser.add_argument("--bases", type=int, default=None)
+    parser.add_argument("--bases", type=int, default=None, help="how many base sounds (default all 12; quick 3)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     from studio.explore.word_edits import apply_edit, variation_budget
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
 
     tune_cpu()
     phrases = QUICK if args.quick else PHRASES
-    bases = BASES[:args.bases or (3 if args.quick else 10)]
+    bases = BASES[:args.bases or (3 if args.quick else len(BASES))]
     rows = []
     budgets = {}
     start = time.perf_counter()

@@ -583,6 +583,10 @@ def _cannot(q: str, sign: int, before: dict, settings: RenderSettings, add: floa
         return f"it already lasts the whole {settings.duration:g} s buffer (raise Buffer length first)"
     if q == "attack" and sign < 0 and value <= 0.003:
         return "the attack is already as short as it gets"
+    if q == "noisiness" and sign > 0 and value >= 0.5:
+        return "it is already white noise"
+    if q == "brightness" and sign > 0 and value >= 9000.0:
+        return "it is already about as bright as this synth gets (white noise reads ~12 kHz)"
     lowest = 69.0 + 12.0 * math.log2(PITCH_MIN_HZ / 440.0)
     if q == "pitch" and np.isfinite(value) and not lowest + 0.5 <= value + add <= 100.0:
         return "that goes beyond the pitches the studio can measure (about 50 Hz to 2.6 kHz)"
@@ -620,11 +624,8 @@ def _moved_right(q: str, how: str, before: float, after: float, lo: float, hi: f
         return False
     if how == "target":
         return (not np.isfinite(lo) or after >= lo) and (not np.isfinite(hi) or after <= hi)
-    if how in ("no higher", "no lower"):
-        slack = 0.02
-        b = float(mc.to_units(q, before)) if np.isfinite(before) else 0.0
-        a = float(mc.to_units(q, after))
-        return a <= b + slack if how == "no higher" else a >= b - slack
+    if how in ("no higher", "no lower"):  # stayed inside its bound: the start's value and a hair
+        return after <= hi if how == "no higher" else after >= lo
     if not np.isfinite(before):
         return False
     edge = lo if how == "up" else hi

@@ -49,7 +49,8 @@ def build_macros(studio: Studio, initial: st.StudioState) -> dict:
 
     c: dict = {"sliders": {}}
     values = _measured(initial.sound)
-    with gr.Accordion("Macros", open=True, elem_id="section-macros"):
+    with gr.Accordion("Macros: brightness, length, pitch, wobble … in their own units", open=False,
+                      elem_id="section-macros"):
         gr.Markdown(HELP, elem_id="macro-help")
         with gr.Row():
             for name in _names():

@@ -22,6 +22,7 @@ def test_macro_slider_and_edit_box(page, studio_server, artifacts):
     open_studio(page, url)
     pick(page, "pad")
     page.locator("#status").get_by_text(re.compile(r"^\*\*pad\*\*|pad")).first.wait_for()
+    page.locator("#section-macros").get_by_text("Macros:").first.click()  # the accordion starts closed
     pad = factory_preset("pad")
     measured = measure(pad.theta, pad.settings)
     page.wait_for_function(
