@@ -15,6 +15,8 @@
     python -m studio export-instrument PRESET -o OUT.zip [--format sfz|dspreset|both] [--every N] [--low NOTE]
                      [--high NOTE] [--sample-rate N] [--bits 16|24]
     python -m studio dataset OUT_DIR --kind random|doppelgangers|sweeps|presets --count N … (see studio/data/cli.py)
+    python -m studio macro PRESET --brightness +50% --length 0.3 -o OUT.yaml [--lock GROUP ...]
+    python -m studio edit PRESET "brighter, shorter" -o OUT.yaml [--lock GROUP ...]
 
 PRESET is a preset file (.yaml, .yml, .json) or the name of a factory preset (``bass``). Mistakes a user
 can make (a missing or invalid file, a bad option value: a :class:`~studio.errors.StudioError`) end with one
@@ -302,6 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     from studio.data.cli import add_parser as add_dataset_parser  # python -m studio dataset: studio/data/cli.py
 
     add_dataset_parser(commands)
+
+    from studio.explore import cli_edits
+
+    cli_edits.add_parser(commands)  # macro and edit (issue 17)
+
     info = commands.add_parser("info", help="versions, JAX backend and devices",
                                description="Show the studio's version and its environment.")
     info.set_defaults(run=cmd_info)

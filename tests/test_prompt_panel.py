@@ -3,6 +3,8 @@ streams its best-so-far sound, spectrogram and score curve, Cancel stops it and 
 in the synth and save to the library with their prompt, locks hold, and every mistake gets a specific message."""
 from __future__ import annotations
 
+import re
+
 import functools
 import html
 from types import SimpleNamespace
@@ -155,7 +157,9 @@ def test_constraints_are_reported_with_the_results(scorer, state):
     first, last = stream[0], stream[-1]
     assert "**Constraints:** pitch C3 (131 Hz) ± 0.5 st; length 0.4 s ± 15%" in first["understood"]
     assert "pitch C3 (131 Hz): measured " in last["progress"] and "length 0.4 s: measured " in last["progress"]
-    assert last["results"][0].label == "1. dog bark · score 1.000 · constraints ✓ · seed 0"  # seed 0 meets both
+    # Seed 0 meets both constraints. (Its score depends on the whole search's trajectory, which any change of the
+    # compiled render-and-judge program moves: issue 17's richer profile took it from 1.000 to 0.848.)
+    assert re.fullmatch(r"1\. dog bark · score [01]\.\d{3} · constraints ✓ · seed 0", last["results"][0].label)
 
 
 def test_a_result_missing_a_constraint_is_marked_not_met():

@@ -127,9 +127,13 @@ def test_lexicon_is_large_and_covers_the_issue_words():
     for word in ("bright dark low high bass hiss noisy pure short pluck percussive long pad drone swell fade rising "
                  "falling siren wobble tremolo vibrato buzz harsh soft click zap laser wind bell").split():
         assert word in lexicon(), word
+    for word in "rumble thud chirp ping hum roar sizzle whistle warble blip".split():  # issue 17's everyday words
+        assert word in lexicon(), word
+    assert len(words) >= 400
     for entry, targets in lexicon().items():
         assert targets, entry
-        assert all(t.descriptor in QUALITY_INDEX and t.lo <= t.hi for t in targets), entry
+        options = [o for t in targets for o in getattr(t, "options", (t,))]  # alternatives ("A or B") count each
+        assert all(t.descriptor in QUALITY_INDEX and t.lo <= t.hi for t in options), entry
 
 
 def test_explain_says_what_it_understood():
@@ -448,3 +452,57 @@ def test_explain_says_each_repeated_phrase_once():
     assert explain("laser zap " * 10 + "glorp glorp bright") == (
         "laser (×10) → glide < -12 st, length < 0.6 s, pitch > C4 (262 Hz); zap (×10) → glide < -7 st, "
         "length < 0.3 s; 'glorp' (×2) unknown; bright → brightness > 3 kHz")
+
+
+# ----------------------------------------------------------------------------------------------
+# What words imply (issue 17): targets beyond the obvious quality, and a clean ending unless asked otherwise
+# ----------------------------------------------------------------------------------------------
+def test_a_bell_prompt_cannot_score_1_with_a_sound_that_does_not_decay():
+    scorer = DescriptorScorer()
+    whistle = tone(2093.0)  # bright, pure, high, sharp attack: everything "bell" used to ask, but it never decays
+    ringing = (tone(659.0) + tone(659.0 * 2.76, 0.15)) * np.exp(-T / 0.35)  # a partial at 2.76×, dying away
+    scores = scorer.score(np.stack([whistle, ringing]).astype(np.float32), SR, "bright glassy bell")
+    assert scores[0] < 0.8 and scores[1] > scores[0]
+    plain = scorer.score(np.stack([whistle, ringing]).astype(np.float32), SR, "bell")
+    assert plain[0] < 0.9 and plain[1] == pytest.approx(1.0)
+    assert "end_level < -40 dB" in explain("bell") and "(inharmonicity > 0.02 or richness 1.15 to 4)" in explain("bell")
+
+
+def test_pad_pluck_whoosh_and_drone_imply_their_shapes():
+    scorer = DescriptorScorer()
+    swell = tone(220.0) * np.minimum(T / 0.6, 1.0) * np.clip((1.9 - T) / 0.1, 0.0, 1.0)  # swells, holds, then ends
+    blip = tone(220.0) * np.exp(-T / 0.5)  # sharp but slow to die: not a pluck
+    pluck = tone(330.0) * np.exp(-T / 0.04)
+    assert scorer.score(swell.astype(np.float32), SR, "pad")[0] == pytest.approx(1.0)
+    assert scorer.score(np.stack([pluck, blip]).astype(np.float32), SR, "pluck").tolist()[0] == pytest.approx(1.0)
+    assert scorer.score(blip.astype(np.float32), SR, "pluck")[0] < 0.9
+    noise = RNG.uniform(-1, 1, T.size)
+    envelope = np.minimum(T / 0.3, 1.0) * np.clip((1.2 - T) / 0.2, 0.0, 1.0)
+    dark, share = np.convolve(noise, np.ones(6) / 6, mode="same"), np.clip(T / 1.2, 0.0, 1.0)
+    sweep = 0.4 * ((1 - share) * 2 * dark + share * noise) * envelope  # noise from dark to bright
+    flat = 0.3 * noise * envelope
+    whoosh = scorer.score(np.stack([sweep, flat]).astype(np.float32), SR, "whoosh")
+    assert whoosh[0] > whoosh[1] and "brightness_motion > 0.5 oct" in explain("whoosh")
+    steady, wobbling = tone(98.0), tone(98.0 * 2 ** (0.5 * np.sin(2 * np.pi * 5 * T) / 12))
+    drone = scorer.score(np.stack([steady, wobbling]).astype(np.float32), SR, "drone")
+    assert drone[0] == pytest.approx(1.0) and drone[1] < 0.95
+
+
+def test_results_should_end_inside_the_buffer_unless_the_words_ask_to_keep_going():
+    scorer = DescriptorScorer()
+    cut, ended = tone(880.0), tone(880.0) * (T < 1.5)
+    scores = scorer.score(np.stack([cut, ended]).astype(np.float32), SR, "high pure tone")
+    assert scores[1] == pytest.approx(1.0) and scores[0] < scores[1]
+    assert scorer.explain("high pure tone").endswith("preferred: ends inside the buffer (end_level < -50 dB)")
+    hum = scorer.score(np.stack([cut, ended]).astype(np.float32), SR, "sustained tone")
+    assert hum[0] == pytest.approx(1.0) and "preferred" not in scorer.explain("sustained tone")
+
+
+def test_the_lexicon_knows_everyday_words_and_names_unknown_ones():
+    for word in ("rumble", "thud", "chirp", "ping", "hum", "roar", "sizzle", "whistle", "warble", "blip", "clang",
+                 "twang", "whoosh", "marimba", "rich", "evolving"):
+        assert read_prompt(word).understood, word
+    from studio.scoring.descriptors import unknown_text
+
+    assert unknown_text(read_prompt("roaring glorpy frumble")) == "Not understood (ignored): 'glorpy', 'frumble'"
+    assert unknown_text(read_prompt("roar")) == ""

@@ -289,3 +289,43 @@ def test_a_job_runner_releases_its_stop_flag_however_the_job_ends():
         list(runner.run("s", failing, show))
     assert not runner.running("s") and not runner.cancel("s")
     assert runner.keep(["c", "b"], ("a",)) == ("c", "b")  # newest first, cut to max_results
+
+
+def test_macros_and_edits_in_words_are_undoable_steps(local, loop):
+    """Issue 17: a macro slider let go moves the sound (one undo step) and says what moved; locks hold; an edit in
+    words says what it understood and what changed; unknown words change nothing and are named."""
+    from studio.explore.macros import measure
+    from studio.presets import factory_preset
+
+    demo, _ = local
+    s = Session(demo, loop)
+    s("pick", "factory:pad")
+    before = measure(factory_preset("pad").theta, factory_preset("pad").settings)
+    slider = s("macro_values")  # what the sliders show for the loaded sound: its measured values
+    shown = {c.elem_id: v for c, v in zip(s.fns["macro_values"].outputs, slider)}
+    assert value_of(shown["macro-brightness"]) == pytest.approx(before["brightness"], rel=1e-3)
+
+    out = s("macro_length", round(before["length"] * 0.5, 3), [])
+    o = s.outputs("macro_length", out)
+    assert "**length**: length " in o["macro-note"] and "✓" in o["macro-note"]
+    assert "undo 2" in o["status"] and "*modified*" in o["status"]  # the pick, then this move
+    assert value_of(o["macro-length"]) == pytest.approx(before["length"] * 0.5, rel=0.15)  # re-measured
+    out = s("undo_change")
+    assert "undo 1" in status_of(s, "undo_change", out)
+
+    locked = ["keyboard", "adsr_1", "adsr_2", "mixer", "mod_matrix", "lfo_1", "lfo_2", "lfo_1_amp_adsr",
+              "lfo_2_amp_adsr", "lfo_1_rate_adsr", "lfo_2_rate_adsr", "vco_1", "vco_2"]
+    out = s("macro_length", round(before["length"] * 0.5, 3), locked)
+    assert "locked" in s.outputs("macro_length", out)["macro-note"]
+
+    out = s("apply_words", "brighter and glorp", [])
+    o = s.outputs("apply_words", out)
+    assert o["edit-result"].startswith("⚠ not understood: 'glorp' — nothing changed")
+    out = s("pin_sound")
+    assert "undo 1" in status_of(s, "pin_sound", out)  # nothing was changed
+
+    out = s("apply_words", "slightly darker", [])
+    o = s.outputs("apply_words", out)
+    assert o["edit-result"].startswith("**Understood:** slightly darker → brightness × 0.816")
+    assert "**Changed:** brightness " in o["edit-result"] and "undo 2" in o["status"]
+    assert value_of(o["macro-brightness"]) < before["brightness"]

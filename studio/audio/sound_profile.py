@@ -7,7 +7,11 @@ qualities, plus the modulations a prompt can ask for, from a few well-placed fra
 - the level envelope (short-time RMS in 2.5 ms steps) gives length, attack, decay, loudness, tremolo, roughness;
 - ``N_SPECTRUM_FRAMES`` FFT frames spread evenly over the audible span give brightness and noisiness;
 - ``N_PITCH_FRAMES`` pitch frames on audio decimated to ~8 kHz, spread over the audible span, give pitch,
-  glide, pitch range and vibrato.
+  glide, pitch range and vibrato, and how far the sound is from repeating at its period (inharmonicity);
+- ``N_RICHNESS_FRAMES`` long FFT frames (~85 ms, fine enough to resolve the partials of a 50 Hz note) give
+  richness: how many partials carry the sound;
+- the spectrum frames' own centroids give how far the brightness moves, and the last 10 ms of the level envelope
+  whether the sound has ended inside the buffer.
 
 Frames follow the audible span rather than fixed positions, so a 20 ms click is measured as well as a 2 s
 drone. Everything is batched JAX: audio ``[B, T]`` → profile ``[B, D]`` float32, columns in :data:`QUALITIES`
@@ -26,8 +30,9 @@ import numpy as np
 
 from studio.errors import SettingsError
 
-from .frontend import (POWER_EPS, as_batch, difference_function, envelope_hop, envelope_power, hann_window,
-                       parabolic_minimum, power_to_db, rising_after, spectral_shape)
+from .frontend import (POWER_EPS, as_batch, bin_frequencies, difference_function, energy_weighted_mean,
+                       envelope_hop, envelope_power, hann_window, parabolic_minimum, power_to_db, rising_after,
+                       spectral_centroid, spectral_shape)
 
 
 @dataclass(frozen=True)
@@ -54,11 +59,24 @@ QUALITIES: tuple[QualityInfo, ...] = (
     QualityInfo("tremolo_rate", "Hz", "rate of the strongest periodic level wobble (1.5–20 Hz)"),
     QualityInfo("tremolo_depth", "dB", "peak-to-peak size of the periodic level wobble"),
     QualityInfo("loudness", "dB", "loudest short-time RMS level, dB re full scale"),
+    QualityInfo("richness", "partials", "effective number of partials (spectral perplexity over that of one "
+                                        "sinusoid): 1 for a pure tone, about 2 for a square wave, 5 for a saw"),
+    QualityInfo("inharmonicity", "", "how far the sound is from repeating at its period (the pitch tracker's "
+                                     "normalized difference there): 0 harmonic, ~0.1 a bell's partials, ~1 noise"),
+    QualityInfo("brightness_motion", "oct", "how far the brightness moves over the sound: 10th to 90th percentile "
+                                            "of the frames' spectral centroids, in octaves"),
+    QualityInfo("end_level", "dB", "level of the buffer's last 10 ms below the loudest moment: about -100 when the "
+                                   "sound has ended inside the buffer, near 0 when the buffer cuts it"),
 )
 QUALITY_INDEX = {q.name: i for i, q in enumerate(QUALITIES)}
 N_QUALITIES = len(QUALITIES)
 
 N_SPECTRUM_FRAMES = 16
+N_RICHNESS_FRAMES = 8
+RICHNESS_FRAME_S = 0.0853  # 4096 samples at 48 kHz: 11.7 Hz bins, a 50 Hz note's partials resolved
+MOTION_RANGE_DB = 30.0  # spectrum frames within this of the loudest frame count for brightness motion
+END_STEPS = 4  # envelope steps (10 ms) that make the buffer's end level
+END_FLOOR_DB = -100.0
 N_PITCH_FRAMES = 40  # over a 2 s sound: a frame every 50 ms, enough to see vibrato up to 10 Hz
 ENVELOPE_STEP_S = 0.0025  # 400 Hz envelope rate: level fluctuations up to ~120 Hz survive the 3-step smoothing
 AUDIBLE_RANGE_DB = 40.0
@@ -95,6 +113,11 @@ class ProfileGeometry:
     def spectrum_frame(self) -> int:
         """FFT length for brightness and noisiness: ~21 ms (1024 samples at 48 kHz), a power of two."""
         return 1 << max(6, int(round(math.log2(self.sample_rate * 0.0213))))
+
+    @property
+    def richness_frame(self) -> int:
+        """FFT length for richness: ~85 ms (4096 samples at 48 kHz), a power of two."""
+        return 1 << max(7, int(round(math.log2(self.sample_rate * RICHNESS_FRAME_S))))
 
     @property
     def decimation(self) -> int:
@@ -216,6 +239,12 @@ def slice_frames(signal, starts, length: int):
     return jax.vmap(lambda row, row_starts: jax.vmap(lambda s: one_frame(row, s))(row_starts))(signal, starts)
 
 
+def frame_power(frames):
+    """Unscaled Hann-windowed power spectra ``[B, F, L // 2 + 1]`` of frames ``[B, F, L]``."""
+    window = jnp.asarray(hann_window(frames.shape[-1]), frames.dtype)
+    return jnp.abs(jnp.fft.rfft(frames * window, axis=-1)) ** 2
+
+
 def frame_brightness_noisiness(frames, sample_rate: int):
     """Brightness (magnitude-weighted centroid, Hz) and noisiness (flatness) ``[B]`` from frames ``[B, F, L]``.
 
@@ -223,9 +252,42 @@ def frame_brightness_noisiness(frames, sample_rate: int):
     is ``POWER_EPS · L``, the floor's size in these unscaled spectra.
     """
     length = frames.shape[-1]
-    window = jnp.asarray(hann_window(length), frames.dtype)
-    power = jnp.abs(jnp.fft.rfft(frames * window, axis=-1)) ** 2
-    return spectral_shape(power, sample_rate, length, flatness_floor=POWER_EPS * length)
+    return spectral_shape(frame_power(frames), sample_rate, length, flatness_floor=POWER_EPS * length)
+
+
+def brightness_motion(power, sample_rate: int, length: int):
+    """How far the brightness moves ``[B]`` (octaves): the 10th to 90th percentile of the centroids of frames'
+    power spectra ``[B, F, length // 2 + 1]`` within ``MOTION_RANGE_DB`` of the loudest frame (a fading tail's
+    few bins do not count)."""
+    centroid = spectral_centroid(power, bin_frequencies(power.shape[-1], sample_rate, length))
+    energy = jnp.sum(power, axis=-1)
+    loud = energy >= jnp.max(energy, axis=-1, keepdims=True) * 10.0 ** (-MOTION_RANGE_DB / 10.0)
+    low, high = masked_quantiles(jnp.log2(jnp.maximum(centroid, 1.0)), loud & (energy > 0), (0.1, 0.9))
+    return high - low
+
+
+@lru_cache(maxsize=8)
+def single_partial_perplexity(length: int) -> float:
+    """Perplexity of the Hann-windowed power spectrum of one sinusoid in a frame of ``length`` samples, averaged
+    over where the sinusoid falls between two bins (2.3–2.4 bins): richness counts partials in these units."""
+    t = np.arange(length)
+    window = hann_window(length)
+    values = []
+    for offset in np.linspace(0.0, 0.5, 6):
+        power = np.abs(np.fft.rfft(np.cos(2 * np.pi * (length / 8 + offset) * t / length) * window)) ** 2
+        p = power / power.sum()
+        values.append(np.exp(-np.sum(p * np.log(np.maximum(p, 1e-30)))))
+    return float(np.mean(values))
+
+
+def richness(power, length: int):
+    """Effective number of partials ``[B]`` from long frames' power spectra ``[B, F, length // 2 + 1]``: exp(entropy)
+    of each spectrum over that of one sinusoid, averaged by frame energy (at least 1; NaN for silence)."""
+    total = jnp.sum(power, axis=-1, keepdims=True)
+    p = power / jnp.maximum(total, POWER_EPS)
+    entropy = -jnp.sum(p * jnp.log(jnp.maximum(p, 1e-30)), axis=-1)
+    count = jnp.maximum(jnp.exp(entropy) / single_partial_perplexity(length), 1.0)
+    return energy_weighted_mean(count, total[..., 0])
 
 
 def decimate(audio, factor: int):
@@ -264,7 +326,8 @@ def first_index(mask):
 
 
 def pick_period(norm, min_lag: int, threshold: float):
-    """Period (lag in samples, float) and periodic flag per frame from ``normalized_difference`` ``[..., L]``.
+    """Period (lag in samples, float), periodic flag and the function's value there, per frame, from
+    ``normalized_difference`` ``[..., L]``.
 
     The rule of YIN with a different guard against tiny lags: only lags after the function first rises above
     0.5 count (the signal has decorrelated once), then the first dip below ``threshold``, followed down to its
@@ -282,7 +345,16 @@ def pick_period(norm, min_lag: int, threshold: float):
     local_min = first_index(after_dip & rising_after(norm))
     # A period just past the longest lag dips until the end: then the lowest point of the dip is the best guess.
     lag = jnp.where(local_min < n, local_min, jnp.argmin(jnp.where(after_dip, norm, jnp.inf), axis=-1))
-    return parabolic_minimum(norm, lag)[0], periodic
+    refined, value = parabolic_minimum(norm, lag)
+    return refined, periodic, value
+
+
+def inharmonicity(dip, periodic, level):
+    """How far the sound is from repeating at its period ``[B]``: the normalized difference at each frame's period
+    (``dip [B, F]``; 1 for a frame that is not periodic), averaged over frames by their level ``[B, F]``. A periodic
+    sound reads ~0, partials at non-integer ratios leave a residue (a bell: 0.05–0.3), noise reads ~1."""
+    value = jnp.where(periodic, jnp.clip(dip, 0.0, 1.0), 1.0)
+    return energy_weighted_mean(value, level)
 
 
 def masked_quantiles(values, mask, qs: tuple[float, ...]):
@@ -348,10 +420,16 @@ def pitch_qualities(midi, periodic, level, span_s):
     glide = (masked_quantiles(midi, used & (steps >= n - third), (0.5,))[0]
              - masked_quantiles(midi, used & (steps < third), (0.5,))[0])
     glide = jnp.where(jnp.isnan(glide), 0.0, glide)  # pitched, but silent or unpitched at one end: no glide seen
-    # Clipped to ±VIBRATO_CLIP_ST so an octave error in a frame or two cannot pose as a huge vibrato.
-    residual = jnp.clip(detrend_quadratic(midi, used), -VIBRATO_CLIP_ST, VIBRATO_CLIP_ST)
+    # Frames further than ±VIBRATO_CLIP_ST from the trend are octave errors, not vibrato: they count as on the trend
+    # (clipping them still let an octave error in a frame or two pose as a 2 st vibrato on a steady low bass).
+    # A wobble spends most of its time near its extremes, inside the 10th–90th percentile band; a frame far outside
+    # it (a tracker slip at the onset or in the tail) is left out of the trend and counts as on it, so a steady low
+    # bass does not read as a 2 st vibrato.
+    inlier = used & (jnp.abs(midi - pitch[:, None]) <= jnp.maximum(1.5 * spread, 0.5)[:, None])
+    residual = detrend_quadratic(midi, inlier)
+    residual = jnp.where(inlier & (jnp.abs(residual) <= VIBRATO_CLIP_ST), residual, 0.0)
     # Frame spacing differs per sound: analyse in cycles per frame, convert with the sound's own spacing.
-    rate_cycles, depth = band_wobble(residual, used, 1.0, (1.5 / n, 0.5))
+    rate_cycles, depth = band_wobble(residual, inlier, 1.0, (1.5 / n, 0.5))
     rate = rate_cycles / jnp.maximum(span_s / max(n - 1, 1), 1e-4)
     keep = lambda x: jnp.where(pitched, x, jnp.nan)  # noqa: E731
     # Vibrato needs time to show: under VIBRATO_MIN_SPAN_S a wobble cannot be told from a bend.
@@ -380,22 +458,31 @@ def measure_profile(audio, geometry: ProfileGeometry):
     spec_starts = span_frame_starts(first_s, last_s, N_SPECTRUM_FRAMES, n_spec / sr, duration_s)
     spectrum_frames = slice_frames(audio, jnp.round(spec_starts * sr).astype(jnp.int32), n_spec)
     brightness, noisiness = frame_brightness_noisiness(spectrum_frames, sr)
+    n_rich = min(geometry.richness_frame, audio.shape[-1])
+    rich_starts = span_frame_starts(first_s, last_s, N_RICHNESS_FRAMES, n_rich / sr, duration_s)
+    long_power = frame_power(slice_frames(audio, jnp.round(rich_starts * sr).astype(jnp.int32), n_rich))
+    rich, motion = richness(long_power, n_rich), brightness_motion(long_power, sr, n_rich)
+    end_level = jnp.maximum(power_to_db(jnp.mean(power[:, -END_STEPS:], axis=-1)) - jnp.max(level_db, axis=-1),
+                            END_FLOOR_DB)
 
     low = decimate(audio, geometry.decimation)
     rate = geometry.pitch_rate
     frame = geometry.pitch_frame
     pitch_starts = span_frame_starts(first_s, last_s, N_PITCH_FRAMES, frame / rate, low.shape[-1] / rate)
     frames = slice_frames(low, jnp.round(pitch_starts * rate).astype(jnp.int32), frame)
-    lag, periodic = pick_period(normalized_difference(frames, geometry.max_lag), 2, PERIODIC_THRESHOLD)
+    norm = normalized_difference(frames, geometry.max_lag)
+    lag, periodic, dip = pick_period(norm, 2, PERIODIC_THRESHOLD)
     midi = 69.0 + 12.0 * jnp.log2(rate / jnp.maximum(lag, 1.0) / 440.0)
     frame_level = jnp.mean(frames ** 2, axis=-1)
     span_s = pitch_starts[:, -1] - pitch_starts[:, 0]
     pitch, pitch_range, glide, vibrato_rate, vibrato_depth = pitch_qualities(midi, periodic, frame_level, span_s)
+    inharmonic = inharmonicity(dip, periodic, frame_level)
 
     columns = dict(pitch=pitch, pitch_range=pitch_range, glide=glide, vibrato_rate=vibrato_rate,
                    vibrato_depth=vibrato_depth, brightness=brightness, noisiness=noisiness, roughness=roughness,
                    attack=attack, decay=decay, length=length, tremolo_rate=tremolo_rate, tremolo_depth=tremolo_depth,
-                   loudness=loudness)
+                   loudness=loudness, richness=rich, inharmonicity=inharmonic, brightness_motion=motion,
+                   end_level=end_level)
     profile = jnp.stack([columns[q.name].astype(jnp.float32) for q in QUALITIES], axis=-1)
     # Silence has no pitch, brightness or timing; only its loudness (the floor) is a fact.
     silent = loudness <= 10.0 * math.log10(POWER_EPS) + 1.0

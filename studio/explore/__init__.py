@@ -1,4 +1,5 @@
-"""Ways to discover sounds around the one you have: doppelgängers, interpolation strips, maps; with locks.
+"""Ways to discover sounds around the one you have: doppelgängers, interpolation strips, maps; with locks; and ways
+to move it in a named direction: macro knobs (``macros``) and edits in words (``word_edits``), imported on use.
 
 Everything works on θ ``[78]`` / ``[N, 78]`` in [0, 1] plus render settings; perceptual distances come from
 ``studio.audio.embedding`` (1.0 = the median distance between two random sounds). UMAP is imported lazily.

@@ -141,6 +141,10 @@ SCALES: dict[str, DescriptorScale] = {
     "tremolo_rate": DescriptorScale(True, 1.0, 0.25),
     "tremolo_depth": DescriptorScale(False, 4.0),
     "loudness": DescriptorScale(False, 6.0),
+    "richness": DescriptorScale(True, 1.0, 1.0),
+    "inharmonicity": DescriptorScale(False, 0.1),
+    "brightness_motion": DescriptorScale(False, 0.5),
+    "end_level": DescriptorScale(False, 12.0),
 }
 if set(SCALES) != set(QUALITY_INDEX) or len(SCALES) != N_QUALITIES:
     raise RuntimeError("every descriptor of studio.audio.sound_profile needs a scale in studio.scoring.base.SCALES; "
@@ -152,24 +156,34 @@ _FLOOR = np.array([SCALES[d.name].floor for d in QUALITIES], np.float32)
 MISSING_PENALTY = 1.5  # violation (units) of a target on a descriptor the sound lacks (pitch of noise, …)
 
 
-@partial(jax.tree_util.register_dataclass, data_fields=["index", "lo", "hi", "weight"], meta_fields=[])
+@partial(jax.tree_util.register_dataclass, data_fields=["index", "lo", "hi", "weight", "group"], meta_fields=[])
 @dataclass(frozen=True)
 class Terms:
     """K targets on profile descriptors, as arrays of fixed length (jit arguments, so a new prompt never
-    recompiles). Unused slots have weight 0."""
+    recompiles). Unused slots have weight 0.
+
+    ``group``: terms sharing a group are alternatives ("inharmonic *or* sparse partials"): the group counts as met
+    by its best member, with the weight of its first member (the others carry weight 0). By default every term is
+    its own group."""
 
     index: np.ndarray  # [K] int32, descriptor columns
     lo: np.ndarray  # [K] float32, natural units, -inf for no lower bound
     hi: np.ndarray  # [K] float32, natural units, +inf for no upper bound
     weight: np.ndarray  # [K] float32 ≥ 0
+    group: np.ndarray = None  # [K] int32; None: arange(K)
+
+    def __post_init__(self):
+        if self.group is None:
+            object.__setattr__(self, "group", np.arange(len(self.index), dtype=np.int32))
 
     @property
     def count(self) -> int:
         return int(np.sum(self.weight > 0))
 
 
-def make_terms(targets: list[tuple[str, float, float, float]], capacity: int) -> Terms:
-    """Terms from ``(descriptor name, lo, hi, weight)`` tuples, padded to ``capacity`` slots.
+def make_terms(targets: list[tuple], capacity: int) -> Terms:
+    """Terms from ``(descriptor name, lo, hi, weight)`` tuples, padded to ``capacity`` slots. A fifth element, a
+    group key, makes alternatives: consecutive targets with the same key form one group (see :class:`Terms`).
 
     ``ValueError`` for an unknown descriptor, lo > hi, a negative weight or more targets than slots.
     """
@@ -179,13 +193,20 @@ def make_terms(targets: list[tuple[str, float, float, float]], capacity: int) ->
     lo = np.full(capacity, -np.inf, np.float32)
     hi = np.full(capacity, np.inf, np.float32)
     weight = np.zeros(capacity, np.float32)
-    for k, (name, low, high, w) in enumerate(targets):
+    group = np.arange(capacity, dtype=np.int32)
+    previous_key = object()
+    for k, target in enumerate(targets):
+        name, low, high, w = target[:4]
         if name not in QUALITY_INDEX:
             raise ValueError(f"unknown descriptor {name!r}; known: {', '.join(QUALITY_INDEX)}")
         if not low <= high or not w >= 0:
             raise ValueError(f"bad target on {name}: [{low}, {high}] with weight {w}")
         index[k], lo[k], hi[k], weight[k] = QUALITY_INDEX[name], low, high, w
-    return Terms(index, lo, hi, weight)
+        key = target[4] if len(target) > 4 else None
+        if key is not None and key == previous_key:
+            group[k], weight[k] = group[k - 1], 0.0  # an alternative of the term before: its first's weight counts
+        previous_key = key if key is not None else object()
+    return Terms(index, lo, hi, weight, group)
 
 
 def _to_units(x, index):
@@ -212,10 +233,19 @@ def term_violations(profile, terms: Terms):
     return jnp.where(jnp.isnan(x), MISSING_PENALTY, violation)
 
 
+def group_violations(profile, terms: Terms):
+    """Violations ``[B, K]`` with each term's replaced by the least of its group's (alternatives: one met is enough).
+    Traceable."""
+    violations = term_violations(profile, terms)
+    group = jnp.asarray(terms.group)
+    same = group[:, None] == group[None, :]  # [K, K]
+    return jnp.min(jnp.where(same[None], violations[:, None, :], jnp.inf), axis=-1)
+
+
 def weighted_mean_violation(profile, terms: Terms):
     """Mean violation ``[B]`` of a prompt's terms, weighted by importance (0 when every target is met)."""
     weight = jnp.asarray(terms.weight)
-    return jnp.sum(term_violations(profile, terms) * weight, axis=-1) / jnp.maximum(jnp.sum(weight), 1e-9)
+    return jnp.sum(group_violations(profile, terms) * weight, axis=-1) / jnp.maximum(jnp.sum(weight), 1e-9)
 
 
 AUDIBLE_FLOOR_DB = -40.0  # loudest short-time level (dBFS) below which a sound counts as not there
@@ -233,6 +263,6 @@ def inaudibility(profile):
 
 def total_violation(profile, terms: Terms):
     """Weighted sum of violations ``[B]`` (constraints: each adds its own penalty, none dilutes another)."""
-    return jnp.sum(term_violations(profile, terms) * jnp.asarray(terms.weight), axis=-1)
+    return jnp.sum(group_violations(profile, terms) * jnp.asarray(terms.weight), axis=-1)
 
 

@@ -60,14 +60,37 @@ def between(descriptor: str, lo: float, hi: float, weight: float = 1.0) -> Targe
     return Target(descriptor, lo, hi, weight)
 
 
+@dataclass(frozen=True)
+class AnyOf:
+    """Alternative targets: met when any one of ``options`` is ("inharmonic *or* sparse high partials")."""
+
+    options: tuple[Target, ...]
+
+    @property
+    def descriptor(self) -> str:
+        return self.options[0].descriptor
+
+    @property
+    def weight(self) -> float:
+        return self.options[0].weight
+
+
+def any_of(*options: Target) -> AnyOf:
+    return AnyOf(tuple(options))
+
+
 PITCHED = Target("pitch", weight=0.5)  # both bounds open: only asks that the sound has a pitch
+ENDS = below("end_level", -40.0)  # the sound has died away inside the buffer
+KEEPS_SOUNDING = above("end_level", -20.0)  # still sounding when the buffer ends: the prompt asks for that
+CLEAN_ENDING = Target("end_level", -INF, -50.0, 0.5)  # added unless the words ask for a sound that keeps going
 
 # How far "very" moves a threshold, per descriptor: (multiplicative?, step).
 STEPS: dict[str, tuple[bool, float]] = {
     "pitch": (False, 12.0), "pitch_range": (False, 6.0), "glide": (False, 6.0), "vibrato_rate": (True, 1.5),
     "vibrato_depth": (True, 2.0), "brightness": (True, 2.0), "noisiness": (False, 0.15), "roughness": (False, 4.0),
     "attack": (True, 3.0), "decay": (True, 2.5), "length": (True, 2.0), "tremolo_rate": (True, 1.5),
-    "tremolo_depth": (False, 6.0), "loudness": (False, 6.0),
+    "tremolo_depth": (False, 6.0), "loudness": (False, 6.0), "richness": (True, 2.0), "inharmonicity": (False, 0.1),
+    "brightness_motion": (False, 0.5), "end_level": (False, 20.0),
 }
 TIME_DESCRIPTORS = ("attack", "decay", "length")
 
@@ -92,6 +115,11 @@ def _lexicon() -> dict[str, tuple[Target, ...]]:
     tremolo = (between("tremolo_rate", 3.0, 12.0), above("tremolo_depth", 6.0))
     loud, quiet = above("loudness", -6.0), below("loudness", -24.0)
     bark = (between("length", 0.1, 0.4), between("pitch", 50.0, 67.0), above("roughness", 3.0), below("attack", 0.03))
+    # What words imply beyond their obvious quality (issue 17): a bell rings out and has inharmonic or sparse high
+    # partials, a pad swells and holds, a pluck is short and dies fast, a drone does not change at all.
+    bell_partials = any_of(above("inharmonicity", 0.02), between("richness", 1.15, 4.0))
+    still = (below("brightness_motion", 0.3), below("vibrato_depth", 0.15, 0.5), below("pitch_range", 0.5, 0.5),
+             no_tremolo)
     words: dict[str, tuple[Target, ...]] = {
         # pitch
         "low": (low,), "high": (high,), "deep": (below("pitch", 43.0),), "bass": (below("pitch", 43.0), PITCHED),
@@ -108,19 +136,20 @@ def _lexicon() -> dict[str, tuple[Target, ...]]:
         "crisp": (above("brightness", 4000.0), sharp_attack),
         "airy": (above("brightness", 5000.0), above("noisiness", 0.15)),
         "thin": (above("brightness", 2000.0), above("pitch", 67.0, 0.5)),
-        "hollow": (between("brightness", 800.0, 2500.0), pure),
+        "hollow": (between("brightness", 800.0, 2500.0), pure, between("richness", 1.6, 3.5)),
         "fat": (below("pitch", 55.0), above("roughness", 2.0, 0.5)),
         "thick": (below("pitch", 55.0), above("roughness", 2.0, 0.5)),
         "heavy": (below("pitch", 45.0), loud), "light": (above("pitch", 67.0), below("loudness", -12.0, 0.5)),
         "mellow": (below("brightness", 1200.0), smooth, pure), "sweet": (pure, between("pitch", 64.0, 84.0), smooth),
         "cold": (bright, pure),
         "glassy": (above("pitch", 72.0), pure, sustained),
-        "metallic": (above("roughness", 4.0), above("brightness", 2000.0), above("decay", 0.5)),
+        "metallic": (any_of(above("inharmonicity", 0.05), above("roughness", 4.0)), above("brightness", 2000.0),
+                     above("decay", 0.5)),
         "shrill": (above("pitch", 80.0), above("brightness", 3000.0)), "piercing": (above("pitch", 80.0), loud),
         # noise
         "noisy": (noisy,), "noise": (noisy,), "hiss": (above("noisiness", 0.35), above("brightness", 5000.0)),
         "hissy": (above("noisiness", 0.3), above("brightness", 4000.0)),
-        "pure": (pure, PITCHED),
+        "pure": (pure, PITCHED, below("richness", 1.5)),
         "clean": (below("noisiness", 0.05), smooth),
         "breathy": (between("noisiness", 0.08, 0.35), PITCHED), "static": (above("noisiness", 0.35), rough),
         "white noise": (above("noisiness", 0.45), above("brightness", 8000.0)),
@@ -139,7 +168,7 @@ def _lexicon() -> dict[str, tuple[Target, ...]]:
         "brief": (short,),
         "quick": (short,),
         "tiny": (below("length", 0.2), above("pitch", 67.0, 0.5)),
-        "staccato": (below("length", 0.25), sharp_attack), "sustained": (sustained, long_),
+        "staccato": (below("length", 0.25), sharp_attack), "sustained": (sustained, long_, KEEPS_SOUNDING),
         "percussive": (sharp_attack, quick_decay),
         "punchy": (sharp_attack, between("decay", 0.08, 0.5), above("loudness", -10.0)),
         "snappy": (below("attack", 0.005), below("decay", 0.15)),
@@ -194,12 +223,12 @@ def _lexicon() -> dict[str, tuple[Target, ...]]:
         "chiptune": (above("brightness", 2500.0), below("noisiness", 0.05), above("pitch", 60.0)),
         "arcade": (above("brightness", 2500.0), above("pitch", 64.0), short),
         # instruments and synth roles
-        "pluck": (sharp_attack, quick_decay, between("pitch", 45.0, 84.0)),
-        "plucked": (sharp_attack, quick_decay, PITCHED),
-        "pad": (above("attack", 0.2), above("length", 1.5), below("noisiness", 0.1)),
-        "drone": (above("length", 1.5), below("pitch", 55.0), no_tremolo, PITCHED),
+        "pluck": (sharp_attack, quick_decay, between("pitch", 45.0, 84.0), below("length", 0.6), ENDS),
+        "plucked": (sharp_attack, quick_decay, PITCHED, below("length", 0.6), ENDS),
+        "pad": (above("attack", 0.2), above("length", 1.5), below("noisiness", 0.1), above("decay", 0.8)),
+        "drone": (above("length", 1.5), below("pitch", 55.0), PITCHED, above("decay", 1.5), KEEPS_SOUNDING, *still),
         "lead": (between("pitch", 60.0, 84.0), above("brightness", 2000.0), above("length", 0.5), PITCHED),
-        "organ": (below("attack", 0.05), sustained, pure, no_tremolo, PITCHED),
+        "organ": (below("attack", 0.05), sustained, pure, no_tremolo, PITCHED, KEEPS_SOUNDING),
         "strings": (between("attack", 0.05, 0.4), between("vibrato_depth", 0.1, 1.0), PITCHED, long_),
         "violin": (between("attack", 0.05, 0.3), vibrato[0], vibrato[1], above("pitch", 55.0)),
         "brass": (between("attack", 0.02, 0.15), above("brightness", 2000.0), PITCHED),
@@ -207,9 +236,11 @@ def _lexicon() -> dict[str, tuple[Target, ...]]:
                  above("brightness", 1000.0)),
         "flute": (between("pitch", 67.0, 91.0), between("noisiness", 0.03, 0.2), between("attack", 0.03, 0.2)),
         "whistle": (above("pitch", 79.0), below("noisiness", 0.05), below("brightness", 4000.0), above("length", 0.4)),
-        "bell": (sharp_attack, above("decay", 0.6), above("pitch", 67.0), below("noisiness", 0.03)),
-        "chime": (sharp_attack, above("decay", 0.6), above("pitch", 79.0), pure),
-        "gong": (below("pitch", 50.0), above("decay", 1.2), above("roughness", 3.0)),
+        "bell": (sharp_attack, above("decay", 0.6), above("pitch", 67.0), below("noisiness", 0.03), ENDS,
+                 bell_partials),
+        "chime": (sharp_attack, above("decay", 0.6), above("pitch", 79.0), pure, ENDS, bell_partials),
+        "gong": (below("pitch", 50.0), above("decay", 1.2), above("roughness", 3.0), ENDS,
+                 any_of(above("inharmonicity", 0.05), above("richness", 3.0))),
         "kick": (below("brightness", 600.0), below("decay", 0.3), sharp_attack, below("length", 0.6)),
         "snare": (above("noisiness", 0.25), below("length", 0.4), sharp_attack),
         "hihat": (above("noisiness", 0.35), above("brightness", 7000.0), below("length", 0.3)),
@@ -225,8 +256,9 @@ def _lexicon() -> dict[str, tuple[Target, ...]]:
         # effects and things
         "laser": (below("glide", -12.0), below("length", 0.6), above("pitch", 60.0)),
         "zap": (below("glide", -7.0), below("length", 0.3)),
-        "whoosh": (above("noisiness", 0.3), above("attack", 0.2), between("length", 0.5, 1.6)),
-        "wind": (above("noisiness", 0.3), above("length", 1.5), above("attack", 0.2)),
+        "whoosh": (above("noisiness", 0.3), above("attack", 0.2), between("length", 0.5, 1.6),
+                   above("brightness_motion", 0.5)),
+        "wind": (above("noisiness", 0.3), above("length", 1.5), above("attack", 0.2), KEEPS_SOUNDING),
         "ocean": (above("noisiness", 0.3), above("length", 1.8), above("attack", 0.3),
                   between("brightness", 800.0, 5000.0)),
         "waves": (above("noisiness", 0.3), above("length", 1.8), above("attack", 0.3)),
@@ -236,15 +268,15 @@ def _lexicon() -> dict[str, tuple[Target, ...]]:
         "boom": (below("brightness", 500.0), above("decay", 0.4), below("attack", 0.02)),
         "thud": (below("brightness", 500.0), below("length", 0.4), sharp_attack),
         "thump": (below("brightness", 500.0), below("length", 0.4), sharp_attack),
-        "hum": (between("pitch", 40.0, 55.0), pure, long_, below("brightness", 800.0)),
-        "engine": (below("pitch", 45.0), above("roughness", 4.0), above("length", 1.5)),
-        "motor": (below("pitch", 50.0), above("roughness", 4.0), above("length", 1.5)),
+        "hum": (between("pitch", 40.0, 55.0), pure, long_, below("brightness", 800.0), KEEPS_SOUNDING),
+        "engine": (below("pitch", 45.0), above("roughness", 4.0), above("length", 1.5), KEEPS_SOUNDING),
+        "motor": (below("pitch", 50.0), above("roughness", 4.0), above("length", 1.5), KEEPS_SOUNDING),
         "bee": (between("pitch", 50.0, 62.0), above("roughness", 3.0), above("brightness", 1500.0), long_),
         "bees": (between("pitch", 50.0, 62.0), above("roughness", 3.0), above("brightness", 1500.0), long_),
         "mosquito": (above("pitch", 72.0), above("brightness", 2000.0), above("length", 1.0)),
         "alarm": (above("pitch", 72.0), above("pitch_range", 3.0), above("length", 1.5)),
         "ring": (above("pitch", 72.0), between("tremolo_rate", 10.0, 25.0), above("tremolo_depth", 6.0)),
-        "doorbell": (sharp_attack, above("decay", 0.5), between("pitch", 72.0, 84.0), pure),
+        "doorbell": (sharp_attack, above("decay", 0.5), between("pitch", 72.0, 84.0), pure, ENDS, bell_partials),
         "bark": bark, "dog bark": bark,
         "meow": (between("pitch", 65.0, 80.0), between("length", 0.3, 1.0), above("pitch_range", 2.0)),
         "bird": (above("pitch", 79.0), below("length", 0.4), above("glide", 3.0)),
@@ -259,7 +291,233 @@ def _lexicon() -> dict[str, tuple[Target, ...]]:
                   above("pitch", 65.0)),
         "ufo": (above("vibrato_depth", 2.0), between("vibrato_rate", 2.0, 10.0), long_, above("pitch", 60.0)),
     }
+    words.update(_everyday_words(words, bell_partials, still))
     return words
+
+
+def steady() -> Target:
+    return below("vibrato_depth", 0.15, 0.5)
+
+
+def no_wobble() -> Target:
+    return below("vibrato_depth", 0.3, 0.5)
+
+
+def _everyday_words(words, bell_partials, still) -> dict[str, tuple]:
+    """Synonyms and everyday words (issue 17), built from the same measurable targets as the core lexicon; an entry
+    the core lexicon already has is left to it."""
+    low = below("pitch", 48.0)
+    dark = below("brightness", 800.0)
+    noisy, pure = above("noisiness", 0.25), below("noisiness", 0.02)
+    short, long_ = below("length", 0.3), above("length", 1.2)
+    sharp_attack, slow_attack = below("attack", 0.01), above("attack", 0.3)
+    sustained = above("decay", 1.0)
+    rough, smooth = above("roughness", 6.0), below("roughness", 1.5)
+    loud, quiet = above("loudness", -6.0), below("loudness", -24.0)
+    rich, simple = above("richness", 4.0), below("richness", 1.3)
+    moving = above("brightness_motion", 0.6)
+    wobble = (between("vibrato_rate", 1.0, 6.0), above("vibrato_depth", 1.0), PITCHED)
+    pulsing = (between("tremolo_rate", 1.5, 8.0), above("tremolo_depth", 8.0))
+    bellish = (sharp_attack, above("decay", 0.5), pure, ENDS, bell_partials)
+    keeps = KEEPS_SOUNDING
+    new: dict[str, tuple] = {
+        # everyday sound events
+        "rumble": (below("pitch", 40.0), long_, dark, above("roughness", 3.0, 0.5)),
+        "ping": (*bellish, above("pitch", 76.0)),
+        "ding": (*bellish, between("pitch", 72.0, 90.0)), "dong": (*bellish, between("pitch", 55.0, 72.0)),
+        "clang": (sharp_attack, above("decay", 0.4), above("brightness", 2000.0), ENDS,
+                  any_of(above("inharmonicity", 0.05), above("roughness", 4.0))),
+        "roar": (noisy, loud, below("brightness", 2500.0), long_, above("roughness", 3.0)),
+        "sizzle": (above("noisiness", 0.3), above("brightness", 6000.0), above("roughness", 3.0)),
+        "fizz": (above("noisiness", 0.3), above("brightness", 6000.0), short),
+        "bleep": (above("pitch", 72.0), between("length", 0.05, 0.3), pure, steady(), ENDS),
+        "bloop": (between("pitch", 50.0, 67.0), below("length", 0.35), pure, below("glide", -2.0)),
+        "blop": (between("pitch", 50.0, 67.0), below("length", 0.3), pure),
+        "plop": (between("pitch", 55.0, 72.0), below("length", 0.25), pure, above("glide", 3.0)),
+        "pop": (below("length", 0.08), sharp_attack, above("brightness", 800.0)),
+        "tap": (below("length", 0.1), sharp_attack, ENDS),
+        "knock": (below("length", 0.15), sharp_attack, below("brightness", 2000.0), ENDS),
+        "thunk": (below("length", 0.25), sharp_attack, below("brightness", 800.0), ENDS),
+        "clack": (below("length", 0.08), sharp_attack, above("brightness", 2000.0), above("noisiness", 0.1)),
+        "snap": (below("length", 0.06), below("attack", 0.003), above("brightness", 3000.0)),
+        "crack": (below("length", 0.15), below("attack", 0.003), noisy, above("brightness", 2500.0)),
+        "bang": (sharp_attack, noisy, above("decay", 0.2), loud, ENDS),
+        "crash": (sharp_attack, above("noisiness", 0.3), above("brightness", 4000.0), above("decay", 0.6), ENDS),
+        "smash": (sharp_attack, above("noisiness", 0.3), above("decay", 0.3), ENDS),
+        "blast": (sharp_attack, noisy, loud, below("brightness", 3000.0), above("decay", 0.4)),
+        "burst": (sharp_attack, noisy, between("length", 0.05, 0.5)),
+        "rattle": (above("noisiness", 0.2), between("tremolo_rate", 8.0, 20.0), above("tremolo_depth", 6.0)),
+        "purr": (below("pitch", 45.0), above("tremolo_rate", 12.0), above("roughness", 4.0), long_),
+        "whine": (above("pitch", 76.0), long_, above("brightness", 1500.0), PITCHED),
+        "whir": (between("pitch", 48.0, 72.0), long_, above("tremolo_rate", 8.0, 0.5), keeps),
+        "whirr": (between("pitch", 48.0, 72.0), long_, above("tremolo_rate", 8.0, 0.5), keeps),
+        "swoosh": words["whoosh"], "swish": (above("noisiness", 0.3), between("length", 0.15, 0.8), moving),
+        "whiz": (above("pitch_range", 6.0), between("length", 0.2, 1.0), above("brightness", 2000.0)),
+        "whizz": (above("pitch_range", 6.0), between("length", 0.2, 1.0), above("brightness", 2000.0)),
+        "zip": (above("glide", 7.0), below("length", 0.3)),
+        "zing": (above("pitch", 76.0), above("glide", 3.0), short),
+        "twang": (sharp_attack, between("decay", 0.2, 1.0), rich, PITCHED, ENDS),
+        "boing": (sharp_attack, above("pitch_range", 3.0), above("vibrato_depth", 0.5), between("length", 0.3, 1.2)),
+        "wah": (moving, PITCHED, between("length", 0.2, 1.0)),
+        "buzzer": (above("roughness", 4.0), above("brightness", 1500.0), between("length", 0.3, 1.5), rich),
+        "foghorn": (below("pitch", 45.0), long_, above("richness", 3.0), below("attack", 0.2)),
+        "klaxon": (between("pitch", 55.0, 72.0), above("roughness", 4.0), above("tremolo_depth", 6.0), long_),
+        "sonar": (*bellish, between("pitch", 72.0, 88.0), above("decay", 0.8)),
+        "radar": (*bellish, between("pitch", 72.0, 88.0)),
+        "heartbeat": (below("pitch", 48.0), between("tremolo_rate", 1.0, 2.5), above("tremolo_depth", 10.0), dark),
+        "pulse": pulsing, "pulsating": pulsing,
+        "beating": (between("tremolo_rate", 2.0, 12.0), above("roughness", 2.0)),
+        "glitch": (short, above("noisiness", 0.1), above("roughness", 4.0)),
+        "glitchy": (above("noisiness", 0.1), above("roughness", 6.0), above("tremolo_depth", 6.0)),
+        "coin": (above("pitch", 76.0), between("length", 0.1, 0.5), above("glide", 3.0), pure, ENDS),
+        "power up": (above("glide", 12.0), between("length", 0.3, 1.2), PITCHED),
+        "powerup": (above("glide", 12.0), between("length", 0.3, 1.2), PITCHED),
+        "jump": (above("glide", 5.0), between("length", 0.1, 0.4), PITCHED),
+        "error": (between("pitch", 45.0, 60.0), above("roughness", 4.0), between("length", 0.2, 0.8)),
+        "notification": (above("pitch", 72.0), between("length", 0.1, 0.6), pure, ENDS),
+        "ringtone": (above("pitch", 72.0), above("tremolo_depth", 6.0), long_, pure),
+        "breath": (between("noisiness", 0.25, 0.5), between("brightness", 1000.0, 6000.0), above("attack", 0.1)),
+        "breeze": (above("noisiness", 0.3), above("length", 1.5), above("attack", 0.3), quiet, keeps),
+        "gust": (above("noisiness", 0.3), above("attack", 0.2), between("length", 0.5, 1.6), moving),
+        "storm": (above("noisiness", 0.3), above("length", 1.5), above("roughness", 3.0), keeps),
+        "water": (above("glide", 3.0), above("noisiness", 0.05), short),
+        "stream": (above("noisiness", 0.3), above("length", 1.5), above("roughness", 3.0), keeps),
+        "fire": (above("noisiness", 0.3), above("roughness", 6.0), long_),
+        "whisper": (between("noisiness", 0.3, 0.6), above("brightness", 3000.0), quiet),
+        "sigh": (between("noisiness", 0.25, 0.5), below("glide", -2.0), above("attack", 0.1)),
+        # instruments and synth roles
+        "piano": (sharp_attack, between("decay", 0.4, 2.0), PITCHED, rich, ENDS),
+        "guitar": (sharp_attack, between("decay", 0.3, 1.5), PITCHED, above("richness", 2.5), ENDS),
+        "harp": (sharp_attack, between("decay", 0.3, 1.5), above("pitch", 60.0), below("richness", 3.0), ENDS),
+        "marimba": (*bellish, between("pitch", 55.0, 84.0), below("decay", 0.8)),
+        "xylophone": (*bellish, above("pitch", 72.0), below("decay", 0.6)),
+        "vibraphone": (*bellish, between("pitch", 60.0, 84.0), above("decay", 0.8), above("tremolo_depth", 3.0, 0.5)),
+        "glockenspiel": (*bellish, above("pitch", 84.0)),
+        "music box": (*bellish, above("pitch", 76.0), below("loudness", -6.0, 0.5)),
+        "kalimba": (*bellish, between("pitch", 60.0, 84.0), below("decay", 1.0)),
+        "triangle": (*bellish, above("pitch", 88.0), above("decay", 0.8)),
+        "cowbell": (sharp_attack, between("decay", 0.1, 0.6), between("pitch", 67.0, 84.0), ENDS,
+                    any_of(above("inharmonicity", 0.05), between("richness", 1.5, 4.0))),
+        "woodblock": (below("length", 0.15), sharp_attack, between("pitch", 67.0, 90.0), ENDS),
+        "rimshot": (below("length", 0.1), sharp_attack, above("noisiness", 0.15), above("brightness", 2000.0)),
+        "tom": (sharp_attack, between("decay", 0.15, 0.6), between("pitch", 36.0, 60.0), below("glide", 0.0, 0.5),
+                ENDS),
+        "bongo": (sharp_attack, below("decay", 0.3), between("pitch", 55.0, 72.0), ENDS),
+        "conga": (sharp_attack, below("decay", 0.4), between("pitch", 48.0, 67.0), ENDS),
+        "timpani": (sharp_attack, above("decay", 0.6), between("pitch", 36.0, 55.0), ENDS),
+        "shaker": (above("noisiness", 0.35), above("brightness", 6000.0), below("length", 0.3)),
+        "maraca": (above("noisiness", 0.35), above("brightness", 6000.0), below("length", 0.25)),
+        "tambourine": (above("noisiness", 0.3), above("brightness", 6000.0), between("length", 0.1, 0.6),
+                       above("tremolo_depth", 3.0, 0.5)),
+        "trumpet": (between("attack", 0.02, 0.15), above("brightness", 2000.0), rich, PITCHED, above("pitch", 55.0)),
+        "tuba": (between("attack", 0.02, 0.2), below("pitch", 45.0), above("richness", 3.0), PITCHED),
+        "sax": (between("attack", 0.02, 0.15), rich, between("pitch", 48.0, 76.0), above("noisiness", 0.02, 0.5)),
+        "saxophone": (between("attack", 0.02, 0.15), rich, between("pitch", 48.0, 76.0)),
+        "clarinet": (between("attack", 0.02, 0.15), between("richness", 1.6, 3.5), between("pitch", 50.0, 80.0),
+                     pure),
+        "oboe": (between("attack", 0.02, 0.15), rich, between("pitch", 58.0, 84.0), pure),
+        "cello": (between("attack", 0.05, 0.3), rich, between("pitch", 36.0, 60.0), long_, PITCHED),
+        "bass guitar": (sharp_attack, below("pitch", 45.0), between("decay", 0.3, 1.5), PITCHED, ENDS),
+        "synth bass": (below("pitch", 45.0), above("richness", 3.0), PITCHED, below("attack", 0.02)),
+        "didgeridoo": (below("pitch", 45.0), long_, above("roughness", 3.0), above("richness", 3.0), keeps),
+        "bagpipe": (between("pitch", 60.0, 80.0), rich, long_, no_wobble(), keeps),
+        "accordion": (rich, long_, above("roughness", 2.0), PITCHED),
+        "harmonica": (between("pitch", 60.0, 84.0), above("richness", 2.5), above("noisiness", 0.02, 0.5), PITCHED),
+        "kazoo": (above("roughness", 4.0), above("richness", 4.0), between("pitch", 55.0, 76.0), PITCHED),
+        "theremin": (*words["vibrato"], pure, long_, below("richness", 1.5)),
+        "ocarina": (above("pitch", 67.0), pure, below("richness", 1.5), above("attack", 0.02)),
+        "recorder": (above("pitch", 67.0), between("noisiness", 0.02, 0.15), below("richness", 2.0)),
+        "choir": (above("attack", 0.2), long_, between("vibrato_depth", 0.1, 1.0), PITCHED),
+        "stab": (below("attack", 0.01), between("length", 0.1, 0.4), rich, PITCHED),
+        "arp": (between("tremolo_rate", 4.0, 16.0), above("tremolo_depth", 10.0), PITCHED),
+        # timbre
+        "rich": (rich,), "full": (above("richness", 3.0),), "lush": (rich, long_, above("attack", 0.1)),
+        "simple": (simple,), "plain": (simple, pure), "sine": (below("richness", 1.2), pure, PITCHED),
+        "sine wave": (below("richness", 1.2), pure, PITCHED), "sinewave": (below("richness", 1.2), pure, PITCHED),
+        "square": (between("richness", 1.8, 3.2), PITCHED), "square wave": (between("richness", 1.8, 3.2), PITCHED),
+        "saw": (above("richness", 4.0), PITCHED), "sawtooth": (above("richness", 4.0), PITCHED),
+        "saw wave": (above("richness", 4.0), PITCHED),
+        "harmonic": (below("inharmonicity", 0.02), PITCHED), "inharmonic": (above("inharmonicity", 0.05),),
+        "clangorous": (above("inharmonicity", 0.05), above("brightness", 1500.0)),
+        "sparkly": (above("brightness", 5000.0), above("tremolo_depth", 2.0, 0.5), above("pitch", 76.0, 0.5)),
+        "sparkling": (above("brightness", 5000.0), above("pitch", 76.0, 0.5)),
+        "shiny": (above("brightness", 4000.0), pure), "glittery": (above("brightness", 5000.0), above("pitch", 79.0)),
+        "crystal": (above("pitch", 76.0), pure, ENDS, bell_partials),
+        "crystalline": (above("pitch", 76.0), pure, ENDS, bell_partials),
+        "icy": (above("brightness", 3500.0), pure, above("pitch", 72.0)),
+        "silky": (smooth, pure, between("brightness", 600.0, 2500.0)),
+        "velvety": (smooth, pure, below("brightness", 1500.0)),
+        "round": (below("brightness", 1200.0), simple),
+        "rounded": (below("brightness", 1200.0), below("richness", 2.0)),
+        "murky": (below("brightness", 600.0), below("pitch", 50.0)), "muddy": (below("brightness", 700.0), low),
+        "boomy": (below("pitch", 45.0), below("brightness", 600.0), above("decay", 0.3)),
+        "booming": (below("pitch", 45.0), below("brightness", 600.0), above("decay", 0.3), loud),
+        "bassy": (below("pitch", 43.0), PITCHED), "trebly": (above("brightness", 3500.0),),
+        "nasal": (between("brightness", 1000.0, 3000.0), above("richness", 3.0)),
+        "tinny": (above("brightness", 2500.0), above("pitch", 67.0), below("decay", 0.6)),
+        "reedy": (between("richness", 1.8, 4.0), pure, PITCHED),
+        "crunchy": (above("roughness", 5.0), above("noisiness", 0.08)),
+        "grainy": (above("noisiness", 0.1), above("roughness", 3.0)),
+        "dusty": (above("noisiness", 0.08), below("brightness", 3000.0)),
+        "woody": (between("brightness", 500.0, 2000.0), below("decay", 0.4), sharp_attack, ENDS),
+        "watery": (above("vibrato_depth", 0.5), above("glide", 2.0, 0.5), pure),
+        "liquid": (above("vibrato_depth", 0.5), pure, smooth), "bubbly": (above("glide", 3.0), short, pure),
+        "underwater": (dark, *wobble),
+        "phat": (below("pitch", 55.0), rich, above("roughness", 2.0, 0.5)),
+        "beefy": (below("pitch", 50.0), rich, loud), "meaty": (below("pitch", 55.0), rich),
+        "chunky": (below("pitch", 55.0), rich, below("decay", 0.6)),
+        "tinkly": (above("pitch", 84.0), ENDS, pure, short), "tinkling": (above("pitch", 84.0), ENDS, pure),
+        "twinkle": (above("pitch", 84.0), ENDS, pure, above("tremolo_depth", 2.0, 0.5)),
+        "twinkly": (above("pitch", 84.0), ENDS, pure),
+        "jingle": (above("noisiness", 0.1), above("brightness", 5000.0), between("length", 0.1, 0.8)),
+        "jangly": (above("brightness", 3000.0), above("roughness", 3.0), rich),
+        # movement and change
+        "evolving": (moving, long_), "morphing": (moving, long_), "moving": (moving,), "changing": (moving,),
+        "opening": (moving, above("attack", 0.1)),
+        "unchanging": (*still, keeps), "constant": (*still, long_, keeps), "continuous": (long_, keeps),
+        "endless": (long_, keeps), "infinite": (long_, keeps), "held": (sustained, long_, keeps),
+        "sustaining": (sustained, long_, keeps), "static tone": (*still, PITCHED, long_, keeps),
+        "wavy": wobble, "wiggly": wobble, "wah wah": (moving, PITCHED),
+        "vibrating": (between("tremolo_rate", 6.0, 20.0), above("tremolo_depth", 3.0)),
+        "quivering": (between("vibrato_rate", 5.0, 10.0), between("vibrato_depth", 0.2, 1.5), PITCHED),
+        "shaky": (between("vibrato_rate", 4.0, 10.0), above("vibrato_depth", 0.5), PITCHED),
+        "shaking": (between("tremolo_rate", 4.0, 12.0), above("tremolo_depth", 4.0)),
+        "stutter": (between("tremolo_rate", 6.0, 20.0), above("tremolo_depth", 15.0)),
+        "stuttering": (between("tremolo_rate", 6.0, 20.0), above("tremolo_depth", 15.0)),
+        "choppy": (between("tremolo_rate", 4.0, 16.0), above("tremolo_depth", 15.0)),
+        "gated": (between("tremolo_rate", 2.0, 16.0), above("tremolo_depth", 20.0)),
+        "throb": words["throbbing"], "detuned": (between("roughness", 2.0, 8.0), PITCHED),
+        "ringing out": (sharp_attack, above("decay", 1.0), ENDS), "dying": (ENDS, between("decay", 0.2, 1.2)),
+        "decays": (ENDS, between("decay", 0.2, 1.2)), "ends": (ENDS,),
+        # speed, size and level
+        "rapid": (below("attack", 0.02), above("tremolo_rate", 8.0, 0.3)), "sudden": (below("attack", 0.005),),
+        "abrupt": (below("attack", 0.005), below("decay", 0.2)), "instant": (below("attack", 0.003),),
+        "lazy": (slow_attack, below("vibrato_rate", 3.0, 0.3)), "sluggish": (slow_attack,),
+        "tight": (sharp_attack, below("decay", 0.2), ENDS), "loose": (between("decay", 0.3, 1.5),),
+        "bouncy": (sharp_attack, above("pitch_range", 2.0), below("length", 0.6)),
+        "springy": (sharp_attack, above("vibrato_depth", 0.5), below("length", 1.0)),
+        "rubbery": (above("pitch_range", 2.0), below("brightness", 1500.0)),
+        "clicky": (below("attack", 0.003), above("brightness", 2000.0)),
+        "giant": (below("pitch", 40.0), long_, loud), "mini": (above("pitch", 72.0), short),
+        "micro": (above("pitch", 84.0), below("length", 0.1)), "deafening": (above("loudness", -3.0), rough),
+        "hushed": (below("loudness", -24.0), below("brightness", 1500.0)),
+        "muted": (below("loudness", -18.0), below("brightness", 1000.0)),
+        # voices' ranges
+        "soprano": (between("pitch", 60.0, 81.0), PITCHED), "alto": (between("pitch", 53.0, 77.0), PITCHED),
+        "tenor": (between("pitch", 48.0, 69.0), PITCHED), "baritone": (between("pitch", 43.0, 65.0), PITCHED),
+        # mood words, as sketches of what they usually sound like
+        "dreamy": (slow_attack, long_, pure, between("vibrato_depth", 0.1, 1.0)),
+        "ethereal": (slow_attack, long_, pure, above("pitch", 67.0)),
+        "ambient": (slow_attack, long_, smooth), "haunting": (slow_attack, long_, pure, *wobble[:2]),
+        "ominous": (below("pitch", 43.0), long_, dark), "menacing": (below("pitch", 43.0), rough, dark),
+        "creepy": (between("vibrato_rate", 3.0, 8.0), between("vibrato_depth", 0.5, 3.0), slow_attack),
+        "scary": (between("vibrato_rate", 3.0, 8.0), above("vibrato_depth", 0.5), below("pitch", 48.0, 0.5)),
+        "tense": (above("roughness", 3.0), long_, above("pitch", 60.0)),
+        "cheerful": (above("pitch", 72.0), ENDS, below("length", 0.6)),
+        "happy": (above("pitch", 72.0), ENDS), "sad": (below("glide", -1.0), slow_attack, pure),
+        "mysterious": (slow_attack, long_, between("vibrato_depth", 0.2, 2.0)),
+    }
+    return {k: v for k, v in new.items() if k not in words}
 
 
 def _negations() -> dict[str, tuple[Target, ...]]:
@@ -383,6 +641,10 @@ def apply_modifier(target: Target, modifier: str | None) -> Target | None:
     """
     if modifier is None:
         return target
+    if isinstance(target, AnyOf):  # "very metallic": each alternative moves; "not (A or B)" is not offered
+        if modifier == "not":
+            return None
+        return AnyOf(tuple(apply_modifier(o, modifier) for o in target.options))
     multiplicative, step = STEPS[target.descriptor]
     move = (lambda v, k: v * step ** k) if multiplicative else (lambda v, k: v + step * k)  # noqa: E731
     lower_bound = not math.isinf(target.lo)
@@ -407,6 +669,8 @@ def apply_modifier(target: Target, modifier: str | None) -> Target | None:
 
 def _clamp_times(target: Target, duration: float) -> Target:
     """Keep time thresholds reachable in a buffer of ``duration`` seconds ("long" in a 1 s buffer is ≥ 0.9 s)."""
+    if isinstance(target, AnyOf):
+        return AnyOf(tuple(_clamp_times(o, duration) for o in target.options))
     if target.descriptor not in TIME_DESCRIPTORS:
         return target
     ceiling = 0.9 * duration
@@ -485,11 +749,15 @@ def format_value(descriptor: str, value: float) -> str:
         return f"{value:+.3g} st" if descriptor == "glide" else f"{value:.3g} st"
     if unit == "dB":
         return f"{value:.3g} dB"
+    if unit == "oct":
+        return f"{value:.2g} oct"
     return f"{value:.3g}"
 
 
 def describe_target(target: Target) -> str:
     """One target in words: ``brightness > 3 kHz``, ``length 0.1–0.4 s``, ``pitched``."""
+    if isinstance(target, AnyOf):
+        return "(" + " or ".join(describe_target(o) for o in target.options) + ")"
     d = target.descriptor
     if math.isinf(target.lo) and math.isinf(target.hi):
         return "pitched" if d == "pitch" else f"has {d}"
@@ -536,8 +804,28 @@ def prompt_terms(prompt: str, duration: float = 2.0) -> tuple[Terms, Reading]:
         examples = ", ".join(("bright", "low", "short", "noisy", "pluck", "siren", "hiss", "drone"))
         raise PromptError(f"the descriptor scorer recognizes no sound word in '{reading.prompt}' "
                           f"({explain_reading(reading)}); try words like {examples}")
-    targets = targets[:MAX_TERMS]
-    return make_terms([(t.descriptor, t.lo, t.hi, t.weight) for t in targets], MAX_TERMS), reading
+    if needs_clean_ending(reading):
+        targets = targets + [CLEAN_ENDING]
+    rows: list[tuple] = []
+    for k, target in enumerate(targets):
+        options = target.options if isinstance(target, AnyOf) else (target,)
+        if len(rows) + len(options) > MAX_TERMS:
+            break  # later words past the slots are cut
+        rows += [(o.descriptor, o.lo, o.hi, o.weight, k) for o in options]
+    return make_terms(rows, MAX_TERMS), reading
+
+
+def needs_clean_ending(reading: Reading) -> bool:
+    """Whether a prompt's sound should die away inside the buffer (no click where the buffer cuts it): yes unless
+    its words say something about the ending themselves ("drone", "hum", "sustained" ask for a sound that keeps
+    going; "bell" and "pluck" already ask for it to end)."""
+    return bool(reading.understood) and not any(t.descriptor == "end_level" for t in reading.targets)
+
+
+def unknown_text(reading: Reading) -> str:
+    """``Not understood (ignored): 'glorp', 'blorb'`` — or ``""`` when every word was read."""
+    unknown = list(dict.fromkeys(reading.unknown))
+    return ("Not understood (ignored): " + ", ".join(f"'{w}'" for w in unknown)) if unknown else ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -585,8 +873,13 @@ class DescriptorScorer:
         return prompt_terms(prompt, settings.duration)[0]
 
     def explain(self, prompt: str, duration: float = 2.0) -> str:
-        """What this scorer understands of ``prompt`` for sounds ``duration`` seconds long (:func:`explain`)."""
-        return explain(prompt, duration)
+        """What this scorer understands of ``prompt`` for sounds ``duration`` seconds long (:func:`explain`), plus
+        the ending it prefers when the words leave it open."""
+        reading = read_prompt(prompt, duration)
+        text = explain_reading(reading)
+        if needs_clean_ending(reading):
+            text += f"; preferred: ends inside the buffer ({describe_target(CLEAN_ENDING)})"
+        return text
 
     def score(self, audio, sample_rate: int, prompt: str) -> np.ndarray:
         """Fit in (0, 1] ``[B]`` of audio ``[B, T]`` (or ``[T]`` → ``[1]``) at ``sample_rate`` to the prompt."""

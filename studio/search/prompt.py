@@ -13,6 +13,8 @@ as arguments, so a new prompt does not recompile; with CLAP, torch judges the re
 """
 from __future__ import annotations
 
+import dataclasses
+
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +64,11 @@ def combine(score, penalty, floor: float | None):
     return -(score if floor is None else jnp.maximum(score, floor)) + penalty
 
 
+# A constraint on a quality also replaces the prompt's targets on the qualities it decides: a length constraint
+# decides how long the level holds (decay) and whether the sound is still on at the buffer's end.
+COVERS = {"length": ("length", "decay", "end_level")}
+
+
 def descriptor_evaluation(terms: tuple[Terms, Terms], audio, sample_rate: int):
     """(prompt terms, constraint terms), audio ``[B, T]`` → (fitness, score, penalty) ``[B]`` each. Traceable."""
     prompt_terms, constraint_terms = terms
@@ -106,11 +113,13 @@ class PromptObjective:
 
     def _prompt_terms(self) -> Terms:
         """The prompt's terms, minus those on constrained descriptors: "long drone" with a 0.5 s length
-        constraint keeps "drone"'s pitch and steadiness, and the constraint alone decides the length."""
+        constraint keeps "drone"'s pitch and steadiness, and the constraint alone decides the length (and with it
+        how long the level holds and whether the sound still sounds at the buffer's end: :data:`COVERS`)."""
         terms = self.scorer.terms(self.prompt, self.settings)
-        constrained = [QUALITY_INDEX[name] for name in self.constraints.descriptors]
+        constrained = [QUALITY_INDEX[covered] for name in self.constraints.descriptors
+                       for covered in COVERS.get(name, (name,))]
         weight = np.where(np.isin(terms.index, constrained), 0.0, terms.weight).astype(np.float32)
-        return Terms(terms.index, terms.lo, terms.hi, weight)
+        return dataclasses.replace(terms, weight=weight)
 
     def evaluate(self, audio) -> Evaluation:
         """Judge audio ``[B, T]`` (JAX or numpy) at the objective's sample rate."""

@@ -20,7 +20,8 @@ from studio.legacy_token import legacy_secret
 from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
-from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
+from studio.ui import (explore_panel, export_panel, library_panel, macro_panel, map_panel, match_panel, prompt_panel,
+                       synth_panel)
 from studio import limits as studio_limits
 from studio.ui import disk, http, sessions
 from studio.ui.keyboard_panel import page_script
@@ -99,7 +100,9 @@ def build_app(config: Config) -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=5, min_width=380, elem_id="player-column"):
                 player = synth_panel.build_player(studio, initial)
+                edits = macro_panel.build_edit_box(studio)
             with gr.Column(scale=6, min_width=380, elem_id="knob-panel"):
+                macros = macro_panel.build_macros(studio, initial)
                 knobs = synth_panel.build_knobs(studio, initial)
             with gr.Column(scale=3, min_width=280, elem_id="library-column"):
                 library = library_panel.build(studio, initial)
@@ -123,6 +126,7 @@ def build_app(config: Config) -> gr.Blocks:
         synth_panel.wire_player(studio, player)
         synth_panel.wire_knobs(studio, knobs)
         synth_panel.wire_pitch_note(studio, knobs)
+        macro_panel.wire(studio, macros, edits)
         library_panel.wire(studio, library, demo)
         export_panel.wire(studio, exports)
         prompt_panel.wire(studio, prompt, demo)
@@ -242,6 +246,7 @@ def start_background_work() -> None:
     and the features that need them work (more slowly, or with a fallback) until they finish."""
     prompt_panel.prepare_prompt_search()  # CLAP or the descriptor scorer, then the quick search compiled
     warm_up_umap()  # numba compiles UMAP (~13 s on 2 cores); maps use PCA meanwhile
+    macro_panel.prepare()  # the macro and edit searches' programs (~20 s on 2 cores)
 
 
 def serve_in_background(config: Config, port: int | None = None) -> gr.Blocks:

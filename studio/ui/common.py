@@ -53,6 +53,10 @@ class Studio:
     library_version: gr.State = None  # bumped by every save, rename and delete: maps redraw on its change
     locks: gr.CheckboxGroup = None  # lock groups kept by variations, strips, searches and matches
     keyboard: dict = None  # the keyboard panel's components (keyboard_panel.build)
+    macros: dict = None  # the Macros panel's sliders (macro_panel.build_macros)
+    edits: dict = None  # the edit-in-words box (macro_panel.build_edit_box)
+    # Callbacks ``follow(event)`` chained after every knob edit (off the queue, so no state.change follows them)
+    sound_followers: list = field(default_factory=list)
 
 
 def player_audio(*args, **kwargs) -> gr.Audio:

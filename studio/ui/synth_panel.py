@@ -83,8 +83,11 @@ def tooltip_script() -> str:
     """
     import json
 
+    from studio.explore.macros import MACROS
+
     tips = {knob_elem_id(p.key): f"{p.key}: {p.description}" + (f" [{p.unit}]" if p.unit else "")
             for p in PARAMS}
+    tips.update({f"macro-{m.name}": f"{m.label}: {m.help} [{m.unit}]" for m in MACROS.values()})  # the Macros panel
     return f"""
 () => {{
   const tips = {json.dumps(tips)};
@@ -326,6 +329,8 @@ def wire_knobs(studio: Studio, c: dict) -> None:
         event.then(user_errors(draw_pictures), [studio.state], pictures, **off_queue)
         keyboard_panel.follow(studio, event)
         event.then(knob_marks, [studio.state], [marks], **off_queue)
+        for follow in studio.sound_followers:  # e.g. the macro sliders re-measure the sound
+            follow(event)
 
     for i, slider in enumerate(studio.sliders):
         # .release, not .change: one render when the user lets go, not one per drag tick. The slider's raw value
