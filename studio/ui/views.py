@@ -4,8 +4,11 @@ No Gradio import here, so the warm-up can start compiling while Gradio itself is
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
+from collections import deque
 
 import numpy as np
 
@@ -15,7 +18,7 @@ from concurrent.futures import Future
 
 from studio.background import once, started
 from studio.errors import StudioError
-from studio.synth import RenderSettings, default_theta, render
+from studio.synth import RenderSettings, check_theta, default_theta, render
 
 # Fixed for every sound (Gradio would peak-normalize float audio): a quiet sound stays quiet next to a loud one.
 AUDIO_GAIN = 1.0
@@ -79,14 +82,203 @@ def render_audio(sound) -> np.ndarray:
         audio = _RECENT.get(key)
     if audio is None:
         wait_for_warm_up()
-        with _RENDER_SLOTS:
-            audio = np.asarray(render(theta, sound.settings))
+        batcher = _BATCHER
+        if batcher is not None:  # one synth call for every render waiting now (a GPU: batch_renders)
+            audio = batcher.render(theta, sound.settings)
+        else:
+            with _RENDER_SLOTS:
+                audio = np.asarray(render(theta, sound.settings))
         audio.setflags(write=False)
         with _RECENT_LOCK:  # evicting while another thread inserts would break the iteration
             _RECENT[key] = audio
             while len(_RECENT) > _RECENT_SIZE:
                 _RECENT.pop(next(iter(_RECENT)))
     return audio
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Batched renders (a GPU): concurrent renders of different sessions wait a moment and go out as one synth call.
+
+BATCH_WINDOW_S = 0.002  # how long the first render of a batch waits for others (a render on a GPU takes ~ms)
+
+
+@dataclasses.dataclass
+class _Request:
+    theta: np.ndarray  # [78] float32, checked
+    settings: RenderSettings
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    audio: np.ndarray | None = None
+    error: BaseException | None = None
+
+
+class RenderBatcher:
+    """Renders every sound asked for at about the same time in one synth call per render shape: one thread takes
+    what waits (after ``window_s`` for more, up to ``max_batch`` sounds), renders it as a batch whose row i has
+    request i's θ and noise seed, and hands each request its row. A batch row is the very sound a single render
+    gives (bit for bit on a CPU: ``tests/test_synth.py``), so only the latency changes.
+
+    Batch sizes are padded up to powers of two (and ``max_batch``), so a shape compiles a handful of programs, not
+    one per size; a size not compiled yet is compiled in the background while the batch goes out in sizes already
+    compiled (``bucket_sizes``). Renders of another shape wait for the next round of the same thread.
+    """
+
+    def __init__(self, max_batch: int, window_s: float = BATCH_WINDOW_S):
+        self.max_batch = max(1, int(max_batch))
+        self.window_s = float(window_s)
+        self.buckets = tuple(sorted({*(2 ** k for k in range(self.max_batch.bit_length()) if 2 ** k <= self.max_batch),
+                                     self.max_batch}))
+        self._pending: deque[_Request] = deque()
+        self._cond = threading.Condition()
+        self._compiled: set = set()  # (shape settings, bucket) compiled, or being compiled
+        self._ready: set = set()  # … and finished compiling
+        self._compile_lock = threading.Lock()  # one background compile at a time
+        self.calls = 0  # synth calls made (benchmarks and tests read these)
+        self.rendered = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="synth-render-batcher", daemon=True)
+        self._thread.start()
+
+    def render(self, theta, settings: RenderSettings) -> np.ndarray:
+        """The sound's audio ``[T]`` float32 (as ``render(theta, settings)`` gives it), rendered in a batch with
+        whatever else waits. Bad θ or settings raise here, before anything waits."""
+        settings.validate()
+        request = _Request(check_theta(theta)[0], settings)
+        key = _shape_key(settings)
+        if (key, 1) not in self._ready:  # a shape's first render compiles (seconds): here, not in the batching thread
+            with _RENDER_SLOTS:
+                audio = np.asarray(render(request.theta, settings))
+            self._ready.add((key, 1))
+            return audio
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the render batcher was closed")
+            self._pending.append(request)
+            self._cond.notify_all()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.audio
+
+    def close(self) -> None:
+        """Finish what waits, then stop the thread."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=60)
+
+    # -- the batching thread --------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if not self._pending:
+                    return  # closed and drained
+                deadline = time.monotonic() + self.window_s
+                while len(self._pending) < self.max_batch and not self._closed:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                key = _shape_key(self._pending[0].settings)
+                batch = [r for r in self._pending if _shape_key(r.settings) == key][:self.max_batch]
+                for r in batch:
+                    self._pending.remove(r)
+            self._render_batch(key, batch)
+
+    def _render_batch(self, key: RenderSettings, batch: list[_Request]) -> None:
+        start = 0
+        while start < len(batch):
+            size = self._size_for(key, len(batch) - start)
+            part = batch[start:start + size]
+            try:
+                audio = self._render_rows(key, part, size)
+                for i, r in enumerate(part):
+                    r.audio = np.array(audio[i])  # its own buffer: a cached row must not keep the batch alive
+            except BaseException as error:  # every request of the call hears of it; the thread goes on
+                for r in part:
+                    r.error = error
+            finally:
+                for r in part:
+                    r.done.set()
+            start += size
+
+    def _render_rows(self, key: RenderSettings, part: list[_Request], size: int) -> np.ndarray:
+        from studio.synth import renderer
+        import jax.numpy as jnp
+
+        theta = np.zeros((size, len(part[0].theta)), np.float32)  # padded rows: rendered and dropped
+        seeds = np.zeros((size,), np.uint32)
+        for i, r in enumerate(part):
+            theta[i] = r.theta
+            seeds[i] = np.uint32(r.settings.noise_seed)  # what render() gives a single sound: noise_seeds(s, 1)[0]
+        out = np.asarray(renderer(key)(jnp.asarray(theta), jnp.asarray(seeds)))
+        self.calls += 1
+        self.rendered += len(part)
+        self._ready.add((key, size))
+        return out
+
+    def _size_for(self, key: RenderSettings, n: int) -> int:
+        """The batch size for ``n`` waiting sounds of one shape: the smallest compiled bucket that holds them all,
+        else the largest compiled one (the rest go in the next call) while the one they need compiles in the
+        background. Size 1 always counts as compiled (the warm-up compiles it; a cold shape compiles it here)."""
+        want = next((b for b in self.buckets if b >= n), self.buckets[-1])
+        ready = [b for b in self.buckets if b == 1 or (key, b) in self._ready]
+        if want in ready:
+            return want
+        self.compile_in_background(key, want)
+        fits = [b for b in ready if b >= n]
+        return fits[0] if fits else max(b for b in ready if b <= n)
+
+    def compile_in_background(self, key: RenderSettings, size: int) -> None:
+        """Compile the batch-``size`` renderer of ``key``'s shape in a background thread (once)."""
+        with self._cond:
+            if (key, size) in self._compiled:
+                return
+            self._compiled.add((key, size))
+
+        def compile_size() -> None:
+            from studio.synth import renderer
+            import jax.numpy as jnp
+
+            with self._compile_lock:
+                try:
+                    renderer(key)(jnp.zeros((size, len(default_theta())), jnp.float32),
+                                  jnp.zeros((size,), jnp.uint32)).block_until_ready()
+                    self._ready.add((key, size))
+                except Exception:  # the batch sizes already compiled keep serving
+                    log.exception("compiling the batch-%d renderer failed", size)
+
+        threading.Thread(target=compile_size, name=f"synth-batch-compile-{size}", daemon=True).start()
+
+    def warm_up(self, settings: RenderSettings = RenderSettings()) -> None:
+        """Compile every batch size of ``settings``' shape in the background (the app does it at start-up)."""
+        for size in self.buckets:
+            if size > 1:
+                self.compile_in_background(_shape_key(settings), size)
+
+
+def _shape_key(settings: RenderSettings) -> RenderSettings:
+    """Settings without their noise seed (which is a per-row input): renders with equal keys share a call."""
+    return dataclasses.replace(settings, noise_seed=0)
+
+
+_BATCHER: RenderBatcher | None = None
+
+
+def batch_renders(max_batch: int, window_s: float = BATCH_WINDOW_S) -> RenderBatcher | None:
+    """Batch concurrent renders of this process into synth calls of up to ``max_batch`` sounds from now on (0: every
+    render its own call, under :func:`limit_renders`; the CPU default). Returns the batcher (None when off)."""
+    global _BATCHER
+    old, _BATCHER = _BATCHER, (RenderBatcher(max_batch, window_s) if max_batch and max_batch > 0 else None)
+    if old is not None:
+        old.close()
+    return _BATCHER
+
+
+def render_batcher() -> RenderBatcher | None:
+    """The process's render batcher, None when renders are not batched."""
+    return _BATCHER
 
 
 def same_audio(a, b) -> bool:
