@@ -102,7 +102,7 @@ def render_audio(sound) -> np.ndarray:
 BATCH_WINDOW_S = 0.002  # how long the first render of a batch waits for others (a render on a GPU takes ~ms)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # compared by identity (the queue removes requests one by one)
 class _Request:
     theta: np.ndarray  # [78] float32, checked
     settings: RenderSettings
@@ -122,9 +122,10 @@ class RenderBatcher:
     compiled (``bucket_sizes``). Renders of another shape wait for the next round of the same thread.
     """
 
-    def __init__(self, max_batch: int, window_s: float = BATCH_WINDOW_S):
+    def __init__(self, max_batch: int, window_s: float = BATCH_WINDOW_S, sounds_per_step: int | None = None):
         self.max_batch = max(1, int(max_batch))
         self.window_s = float(window_s)
+        self.sounds_per_step = sounds_per_step  # the renderer's (None: the backend's default; 0: whole batch)
         self.buckets = tuple(sorted({*(2 ** k for k in range(self.max_batch.bit_length()) if 2 ** k <= self.max_batch),
                                      self.max_batch}))
         self._pending: deque[_Request] = deque()
@@ -132,8 +133,10 @@ class RenderBatcher:
         self._compiled: set = set()  # (shape settings, bucket) compiled, or being compiled
         self._ready: set = set()  # … and finished compiling
         self._compile_lock = threading.Lock()  # one background compile at a time
-        self.calls = 0  # synth calls made (benchmarks and tests read these)
+        self._compilers: list[threading.Thread] = []
+        self.calls = 0  # synth calls made and sounds rendered (benchmarks and tests read these)
         self.rendered = 0
+        self._count_lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="synth-render-batcher", daemon=True)
         self._thread.start()
@@ -148,6 +151,7 @@ class RenderBatcher:
             with _RENDER_SLOTS:
                 audio = np.asarray(render(request.theta, settings))
             self._ready.add((key, 1))
+            self._count(1)
             return audio
         with self._cond:
             if self._closed:
@@ -160,31 +164,48 @@ class RenderBatcher:
         return request.audio
 
     def close(self) -> None:
-        """Finish what waits, then stop the thread."""
+        """Finish what waits and what compiles, then stop the threads (a compile cut off by the interpreter's exit
+        would abort it)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         self._thread.join(timeout=60)
+        for thread in list(self._compilers):
+            thread.join(timeout=300)
 
     # -- the batching thread --------------------------------------------------------------------------------
     def _loop(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
-                if not self._pending:
-                    return  # closed and drained
-                deadline = time.monotonic() + self.window_s
-                while len(self._pending) < self.max_batch and not self._closed:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
-                key = _shape_key(self._pending[0].settings)
-                batch = [r for r in self._pending if _shape_key(r.settings) == key][:self.max_batch]
-                for r in batch:
-                    self._pending.remove(r)
-            self._render_batch(key, batch)
+            try:
+                if not self._round():
+                    return
+            except BaseException:  # a defect here must not leave every later render waiting forever
+                log.exception("the render batcher failed a round")
+                with self._cond:
+                    stranded, self._pending = list(self._pending), deque()
+                for r in stranded:
+                    r.error = RuntimeError("the render batcher failed; try again")
+                    r.done.set()
+
+    def _round(self) -> bool:
+        """Take what waits and render it; False once closed and drained."""
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if not self._pending:
+                return False  # closed and drained
+            deadline = time.monotonic() + self.window_s
+            while len(self._pending) < self.max_batch and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            key = _shape_key(self._pending[0].settings)
+            batch = [r for r in self._pending if _shape_key(r.settings) == key][:self.max_batch]
+            for r in batch:
+                self._pending.remove(r)
+        self._render_batch(key, batch)
+        return True
 
     def _render_batch(self, key: RenderSettings, batch: list[_Request]) -> None:
         start = 0
@@ -212,11 +233,15 @@ class RenderBatcher:
         for i, r in enumerate(part):
             theta[i] = r.theta
             seeds[i] = np.uint32(r.settings.noise_seed)  # what render() gives a single sound: noise_seeds(s, 1)[0]
-        out = np.asarray(renderer(key)(jnp.asarray(theta), jnp.asarray(seeds)))
-        self.calls += 1
-        self.rendered += len(part)
+        out = np.asarray(renderer(key, sounds_per_step=self.sounds_per_step)(jnp.asarray(theta), jnp.asarray(seeds)))
+        self._count(len(part))
         self._ready.add((key, size))
         return out
+
+    def _count(self, sounds: int) -> None:
+        with self._count_lock:
+            self.calls += 1
+            self.rendered += sounds
 
     def _size_for(self, key: RenderSettings, n: int) -> int:
         """The batch size for ``n`` waiting sounds of one shape: the smallest compiled bucket that holds them all,
@@ -242,20 +267,41 @@ class RenderBatcher:
             import jax.numpy as jnp
 
             with self._compile_lock:
+                if self._closed:  # a closed batcher compiles nothing more
+                    return
                 try:
-                    renderer(key)(jnp.zeros((size, len(default_theta())), jnp.float32),
-                                  jnp.zeros((size,), jnp.uint32)).block_until_ready()
+                    renderer(key, sounds_per_step=self.sounds_per_step)(
+                        jnp.zeros((size, len(default_theta())), jnp.float32),
+                        jnp.zeros((size,), jnp.uint32)).block_until_ready()
                     self._ready.add((key, size))
                 except Exception:  # the batch sizes already compiled keep serving
                     log.exception("compiling the batch-%d renderer failed", size)
 
-        threading.Thread(target=compile_size, name=f"synth-batch-compile-{size}", daemon=True).start()
+        thread = threading.Thread(target=compile_size, name=f"synth-batch-compile-{size}", daemon=True)
+        self._compilers.append(thread)
+        thread.start()
 
     def warm_up(self, settings: RenderSettings = RenderSettings()) -> None:
         """Compile every batch size of ``settings``' shape in the background (the app does it at start-up)."""
         for size in self.buckets:
             if size > 1:
                 self.compile_in_background(_shape_key(settings), size)
+
+    def compiled_sizes(self, settings: RenderSettings) -> list[int]:
+        """The batch sizes of ``settings``' shape compiled so far."""
+        key = _shape_key(settings)
+        return [b for b in self.buckets if (key, b) in self._ready]
+
+    def wait_compiled(self, settings: RenderSettings, timeout: float = 300.0) -> bool:
+        """Block until every batch size of ``settings``' shape (bar 1, which a first render compiles) is compiled;
+        False on timeout. For benchmarks and tests: the app never waits for it."""
+        deadline = time.monotonic() + timeout
+        wanted = [b for b in self.buckets if b > 1]
+        while not set(wanted) <= set(self.compiled_sizes(settings)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
 
 def _shape_key(settings: RenderSettings) -> RenderSettings:
@@ -266,11 +312,14 @@ def _shape_key(settings: RenderSettings) -> RenderSettings:
 _BATCHER: RenderBatcher | None = None
 
 
-def batch_renders(max_batch: int, window_s: float = BATCH_WINDOW_S) -> RenderBatcher | None:
+def batch_renders(max_batch: int, window_s: float = BATCH_WINDOW_S,
+                  sounds_per_step: int | None = None) -> RenderBatcher | None:
     """Batch concurrent renders of this process into synth calls of up to ``max_batch`` sounds from now on (0: every
-    render its own call, under :func:`limit_renders`; the CPU default). Returns the batcher (None when off)."""
+    render its own call, under :func:`limit_renders`; the CPU default). Returns the batcher (None when off).
+    sounds_per_step: the renderer's (None: the backend's default, the whole batch on a GPU)."""
     global _BATCHER
-    old, _BATCHER = _BATCHER, (RenderBatcher(max_batch, window_s) if max_batch and max_batch > 0 else None)
+    old, _BATCHER = _BATCHER, (RenderBatcher(max_batch, window_s, sounds_per_step) if max_batch and max_batch > 0
+                               else None)
     if old is not None:
         old.close()
     return _BATCHER
