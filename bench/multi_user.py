@@ -169,6 +169,56 @@ def one_mode(mode: str, batch: int, args, work: Path) -> dict:
         os.environ.pop("SYNTH_STUDIO_RENDER_BATCH", None)
 
 
+def in_process(users: int, seconds: float, batch: int, render_slots: int | None = None) -> dict:
+    """The same load without the web server: ``users`` threads in this process, each rendering a new knob position
+    of its own sound back to back through ``studio.ui.views.render_audio`` (the path every render of the studio
+    takes) for ``seconds``, with renders batched up to ``batch`` a call (0: one per call, ``render_slots`` at once:
+    the app's render concurrency). Returns renders, renders/s, p50/p95 latency (ms) and synth calls made (batched).
+    ``bench/gpu_check.sh`` measures a GPU's batched throughput with it."""
+    from studio.presets import factory_presets
+    from studio.synth import RenderSettings
+    from studio.ui import views
+
+    if render_slots is None:
+        import jax
+
+        render_slots = 4 if jax.default_backend() != "cpu" else max(1, (os.cpu_count() or 2) // 2)
+    views.limit_renders(render_slots)
+    batcher = views.batch_renders(batch)
+    views.start_warm_up()
+    views.wait_for_warm_up(None)
+    if batcher is not None:
+        batcher.warm_up(RenderSettings())
+        batcher.render(factory_presets()[0].theta, RenderSettings())
+        batcher.wait_compiled(RenderSettings())
+    presets = factory_presets()
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def user(i: int) -> None:
+        client = Client(i, presets[i % len(presets)], np.random.default_rng(i), Path("."))
+        while time.perf_counter() < deadline:
+            sound = client.tweak()
+            start = time.perf_counter()
+            views.render_audio(sound)
+            with lock:
+                latencies.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(users)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    calls = batcher.calls if batcher is not None else len(latencies)
+    views.batch_renders(0)
+    ms = np.asarray(latencies) * 1e3
+    return dict(users=users, batch=batch, renders=len(latencies), rate=len(latencies) / elapsed,
+                p50=float(np.percentile(ms, 50)), p95=float(np.percentile(ms, 95)), calls=calls)
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| renders | clients | releases | errors | p50 ms | p95 ms | max ms | renders/s "
              "| answers bit-identical to a single render |",
@@ -192,8 +242,21 @@ def main(argv=None) -> int:
     parser.add_argument("--modes", default="unbatched,batched", help="which modes, in order")
     parser.add_argument("--verify", type=int, default=3, help="answers per client compared with a single render")
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (the servers' logs)")
     parser.add_argument("--output", type=Path, default=None, help="also write the table (Markdown) here")
+    parser.add_argument("--in-process", action="store_true",
+                        help="no server: the clients are threads of this process calling the render path itself")
     args = parser.parse_args(argv)
+
+    if args.in_process:
+        from studio.synth.cpu import tune_cpu
+
+        tune_cpu()
+        for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+            r = in_process(args.clients, args.seconds, args.batch if mode == "batched" else 0)
+            print(f"{mode}: {r['renders']} renders by {r['users']} users in {args.seconds:g} s: {r['rate']:.1f}/s, "
+                  f"p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, {r['calls']} synth calls", flush=True)
+        return 0
 
     import jax
 
@@ -209,7 +272,10 @@ def main(argv=None) -> int:
             row["clients"] = args.clients
             rows.append(row)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     text = table(rows)
     print(f"\n{text}")
     for r in rows:

@@ -191,8 +191,11 @@ def launch_options(config: Config | None = None, host: str = "127.0.0.1") -> dic
     disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public) if config else None
     kwargs = http.app_kwargs(disk_guard, rate_limit=bool(config and config.public))
     if config and config.mcp:
-        from studio.ui import mcp_tools
-
+        try:
+            from studio.ui import mcp_tools
+        except ImportError as error:
+            raise SystemExit(f"the MCP server needs the mcp package ({error}): install requirements.txt, or "
+                             "pip install 'synth-sketch-studio[mcp]'") from None
         kwargs = mcp_tools.app_kwargs(kwargs, host)
     return dict(theme=gr.themes.Soft(), css=CSS, js=page_script(synth_panel.tooltip_script()), max_file_size="10mb",
                 footer_links=["api"],  # and security headers everywhere; public: a request rate per address

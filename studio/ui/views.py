@@ -117,9 +117,10 @@ class RenderBatcher:
     request i's θ and noise seed, and hands each request its row. A batch row is the very sound a single render
     gives (bit for bit on a CPU: ``tests/test_synth.py``), so only the latency changes.
 
-    Batch sizes are padded up to powers of two (and ``max_batch``), so a shape compiles a handful of programs, not
-    one per size; a size not compiled yet is compiled in the background while the batch goes out in sizes already
-    compiled (``bucket_sizes``). Renders of another shape wait for the next round of the same thread.
+    Batch sizes are powers of two (and ``max_batch``), so a shape compiles a handful of programs, not one per size:
+    padded up on a GPU, split into them on a CPU (:meth:`_size_for`); a size not compiled yet is compiled in the
+    background while the batch goes out in sizes already compiled. Renders of another shape wait for the next
+    round of the same thread.
     """
 
     def __init__(self, max_batch: int, window_s: float = BATCH_WINDOW_S, sounds_per_step: int | None = None):
@@ -244,16 +245,35 @@ class RenderBatcher:
             self.rendered += sounds
 
     def _size_for(self, key: RenderSettings, n: int) -> int:
-        """The batch size for ``n`` waiting sounds of one shape: the smallest compiled bucket that holds them all,
-        else the largest compiled one (the rest go in the next call) while the one they need compiles in the
-        background. Size 1 always counts as compiled (the warm-up compiles it; a cold shape compiles it here)."""
-        want = next((b for b in self.buckets if b >= n), self.buckets[-1])
+        """The batch size for ``n`` waiting sounds of one shape. Where the renderer takes the batch in one program
+        (a GPU), the smallest compiled bucket that holds them all (padded rows cost next to nothing), else the
+        largest compiled one (the rest go in the next call) while the one they need compiles in the background.
+        Where it renders sound by sound (a CPU), a padded row costs as much as a real one: the largest compiled
+        bucket that they fill (20 go out as 16 + 4). Size 1 is compiled: a shape's first render compiles it in its
+        caller's thread (:meth:`render`)."""
         ready = [b for b in self.buckets if b == 1 or (key, b) in self._ready]
+        if not self._pads():
+            want = max(b for b in self.buckets if b <= n)
+            if want not in ready:
+                self.compile_in_background(key, want)
+            return max(b for b in ready if b <= n)
+        want = next((b for b in self.buckets if b >= n), self.buckets[-1])
         if want in ready:
             return want
         self.compile_in_background(key, want)
         fits = [b for b in ready if b >= n]
         return fits[0] if fits else max(b for b in ready if b <= n)
+
+    def _pads(self) -> bool:
+        """Whether the renderer takes a batch in one program (padding is nearly free) rather than sound by sound."""
+        step = self.sounds_per_step
+        if step is None:
+            import jax
+
+            from studio.synth.voice import default_sounds_per_step
+
+            step = default_sounds_per_step(jax.default_backend())
+        return step != 1
 
     def compile_in_background(self, key: RenderSettings, size: int) -> None:
         """Compile the batch-``size`` renderer of ``key``'s shape in a background thread (once)."""
