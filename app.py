@@ -1,8 +1,11 @@
 """Entry point of the synth sketch studio (also the Hugging Face Space's): ``python app.py --help``."""
 import os
 
-# Let JAX (synth) and torch (CLAP) share a GPU instead of JAX taking 75 % of it at start.
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+from studio.hosting import prepare_process
+
+# Let JAX (synth) and torch (CLAP) share a GPU instead of JAX taking 75 % of it at start; on a ZeroGPU Space,
+# import `spaces` before torch (studio/hosting.py). Before anything imports JAX.
+prepare_process()
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 if __name__ == "__main__":

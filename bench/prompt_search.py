@@ -105,9 +105,18 @@ def search_generation_rate(repeats: int) -> tuple[float, float]:
     return budget.evaluations / median, median / budget.generations * 1e3
 
 
-def clap_throughput(batch: int, repeats: int, precision: str = "fp32") -> dict:
-    """CLAP (random weights, full default architecture) candidates/s on torch's device, with the parts' times,
-    and the cosine between these embeddings and float32 ones of the same clips (1 for fp32)."""
+TINY_CLAP = dict(  # a small random CLAP (as tests/test_scoring.py builds): the code path in seconds, not the speed
+    text_config=dict(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                     max_position_embeddings=80),
+    audio_config=dict(hidden_size=64, depths=[1, 1], num_attention_heads=[2, 4], patch_embeds_hidden_size=32,
+                      num_hidden_layers=2),
+    projection_dim=16)
+
+
+def clap_throughput(batch: int, repeats: int, precision: str = "fp32", architecture: str = "default") -> dict:
+    """CLAP (random weights, full default architecture, or ``architecture="tiny"``: :data:`TINY_CLAP`) candidates/s
+    on torch's device, with the parts' times, and the cosine between these embeddings and float32 ones of the same
+    clips (1 for fp32)."""
     import jax.numpy as jnp
     import torch
     from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
@@ -116,7 +125,7 @@ def clap_throughput(batch: int, repeats: int, precision: str = "fp32") -> dict:
     from studio.synth import RenderSettings, renderer
 
     torch.manual_seed(0)
-    model = ClapModel(ClapConfig())
+    model = ClapModel(ClapConfig(**TINY_CLAP) if architecture == "tiny" else ClapConfig())
 
     class _NoText:  # the text embedding is cached per prompt: a fixed random unit vector stands in for it
         pass
@@ -151,7 +160,7 @@ def clap_throughput(batch: int, repeats: int, precision: str = "fp32") -> dict:
         exact, scorer.audio_embeddings(audio, settings.sample_rate)).min())
     return {"device": scorer.device, "batch": batch, "render_ms": render_s * 1e3, "features_ms": features_s * 1e3,
             "full_ms": full_s * 1e3, "rate": batch / full_s, "threads": torch.get_num_threads(),
-            "precision": scorer.precision, "agreement": agreement}
+            "precision": scorer.precision, "agreement": agreement, "architecture": architecture}
 
 
 def strategy_comparison(seeds: int) -> list[tuple]:

@@ -25,8 +25,10 @@ PEER_PYTHON = REPO / ".peer-venv" / "bin" / "python"
 SAMPLE_RATE, DURATION, CONTROL_RATE = 48_000, 2.0, 480
 
 
-def run_ours(batch: int, repeats: int) -> dict:
-    """Time the studio's jitted renderer on random θ; runs inside a worker process."""
+def run_ours(batch: int, repeats: int, sounds_per_step: int | None = None) -> dict:
+    """Time the studio's jitted renderer on random θ; runs inside a worker process. On an accelerator the result
+    also has the device's peak memory (``device_peak_mb``, from ``memory_stats``). sounds_per_step: the renderer's
+    (None: the backend's default, the whole batch on a GPU)."""
     tuned = tune_allocator()
     import jax
     import jax.numpy as jnp
@@ -35,13 +37,17 @@ def run_ours(batch: int, repeats: int) -> dict:
     from studio.synth import RenderSettings, noise_seeds, renderer
 
     settings = RenderSettings(SAMPLE_RATE, DURATION, CONTROL_RATE)
-    render = renderer(settings)
+    render = renderer(settings, sounds_per_step=sounds_per_step)
     theta = jnp.asarray(np.random.default_rng(0).random((batch, 78), dtype=np.float32))
     seeds = jnp.asarray(noise_seeds(settings, batch))
     result = measure(lambda: render(theta, seeds).block_until_ready(), repeats)
     device = jax.devices()[0]
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    if stats and "peak_bytes_in_use" in stats:
+        result["device_peak_mb"] = stats["peak_bytes_in_use"] / 2**20
     return {"engine": "studio", "batch": batch, "version": f"jax {jax.__version__} on {device.platform}",
-            "device": str(getattr(device, "device_kind", device.platform)), "allocator_tuned": tuned, **result}
+            "device": str(getattr(device, "device_kind", device.platform)), "allocator_tuned": tuned,
+            "sounds_per_step": sounds_per_step, **result}
 
 
 def _worker(cmd: list[str]) -> dict | None:
@@ -100,10 +106,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 128, 512])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-peers", action="store_true", help="measure the studio only")
+    parser.add_argument("--sounds-per-step", type=int, default=None,
+                        help="sounds per step of the render loop (default: the backend's; 0: the whole batch)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(run_ours(args.batches[0], args.repeats)))
+        print(json.dumps(run_ours(args.batches[0], args.repeats, args.sounds_per_step)))
         return
     peers = not args.no_peers and PEER_PYTHON.exists()
     rows = measure_all(args.batches, args.repeats, peers)

@@ -15,23 +15,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchlib import measure, tune_allocator  # noqa: E402
 
 
-def time_torchsynth(batch: int, repeats: int, sample_rate: int, duration: float, control_rate: int):
+def time_torchsynth(batch: int, repeats: int, sample_rate: int, duration: float, control_rate: int,
+                    device: str = "cpu"):
     import torch
     from torchsynth.config import SynthConfig
     from torchsynth.synth import Voice
 
     voice = Voice(SynthConfig(batch_size=batch, reproducible=False, sample_rate=sample_rate,
-                              buffer_size_seconds=duration, control_rate=control_rate))
+                              buffer_size_seconds=duration, control_rate=control_rate)).to(device)
 
     def run():
         with torch.no_grad():
             voice.randomize()
-            return voice.output()  # torch on CPU is synchronous
+            out = voice.output()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()  # torch on CPU is synchronous
+        return out
 
-    return measure(run, repeats), f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+    where = f"{torch.cuda.get_device_name()}" if device.startswith("cuda") else f"{torch.get_num_threads()} threads"
+    result = measure(run, repeats)
+    if device.startswith("cuda"):
+        result["device_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return result, f"torch {torch.__version__}, {where}"
 
 
-def time_synthax(batch: int, repeats: int, sample_rate: int, duration: float, control_rate: int):
+def time_synthax(batch: int, repeats: int, sample_rate: int, duration: float, control_rate: int, device: str = "cpu"):
     import jax
     from synthax.config import SynthConfig
     from synthax.synth import Voice
@@ -52,10 +60,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--control-rate", type=int, default=480)
     parser.add_argument("--no-tune", action="store_true", help="leave the allocator as it is")
+    parser.add_argument("--device", default="cpu", help="torch device for torchsynth (cpu, cuda)")
     args = parser.parse_args()
     tuned = tune_allocator() if not args.no_tune else False
     timer = time_torchsynth if args.engine == "torchsynth" else time_synthax
-    result, version = timer(args.batch, args.repeats, args.sample_rate, args.duration, args.control_rate)
+    result, version = timer(args.batch, args.repeats, args.sample_rate, args.duration, args.control_rate,
+                            args.device)
     print(json.dumps({"engine": args.engine, "batch": args.batch, "version": version, "allocator_tuned": tuned,
                       **result}))
 

@@ -19,17 +19,27 @@ AVX512-BF16 or AMX, CUDA GPUs with bf16): about 1.5× faster on this project's C
 to the float32 ones stays above 0.9999 (tested). ``$SYNTH_STUDIO_CLAP_PRECISION`` (``auto``, ``fp32``, ``bf16``)
 or the ``precision`` argument overrides the choice. Text embeddings are always computed in float32.
 
+Where the towers run (:mod:`studio.hosting`): every judgement (:meth:`ClapScorer.score`, :meth:`ClapScorer.embed`)
+goes through one device call per chunk of clips, ``@spaces.GPU`` on a ZeroGPU Space (chunks of at most
+``ZERO_GPU_CLIPS_PER_CALL`` clips, numpy arguments, since the call runs in a forked worker) and a plain call
+everywhere else (the whole batch at once; a JAX array is handed to torch through DLPack, on the GPU when both run
+there, with no host round trip).
+
 Semantic quality needs the real weights. A model with random weights (tests, benchmarks) runs the same
 code path; its scores mean nothing and the scorer says so (``semantic=False``).
 """
 from __future__ import annotations
 
+import itertools
 import os
+import weakref
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+from studio.hosting import ZERO_GPU_CALL_S, ZERO_GPU_CLIPS_PER_CALL, gpu, zero_gpu
 
 from .base import ScorerUnavailable, check_prompt
 
@@ -67,6 +77,8 @@ def native_bf16(device: str) -> bool:
     import torch
 
     if device.startswith("cuda"):
+        if zero_gpu():  # ZeroGPU lends H200 (and A100-class) slices, all bf16-native; outside a call CUDA is a stub
+            return True
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # oneDNN: AVX512-BF16 / AMX present
@@ -117,6 +129,14 @@ def clap_log_mel(audio, mel_filters, n_fft: int = 1024, hop: int = 480):
     return (10.0 * torch.log10(mel))[:, None]
 
 
+def jax_to_torch(array):
+    """A JAX array as a torch tensor on the same device, sharing its buffer (DLPack: no copy, no host round trip;
+    a CUDA array becomes a CUDA tensor, a CPU array a CPU tensor). Raises what DLPack raises when it cannot."""
+    import torch
+
+    return torch.from_dlpack(array)
+
+
 def _to_torch(audio, device: str):
     """Audio (JAX, numpy or torch) ``[B, T]`` → float32 torch tensor on ``device``, through DLPack where possible."""
     import torch
@@ -125,10 +145,29 @@ def _to_torch(audio, device: str):
         tensor = audio
     else:
         try:  # a JAX array hands its buffer over without a host round trip (GPU to GPU, or CPU to CPU)
-            tensor = torch.from_dlpack(audio) if hasattr(audio, "__dlpack__") else torch.as_tensor(np.asarray(audio))
+            tensor = jax_to_torch(audio) if hasattr(audio, "__dlpack__") else torch.as_tensor(np.asarray(audio))
         except (RuntimeError, TypeError, BufferError):
             tensor = torch.as_tensor(np.asarray(audio))
     return tensor.to(device=device, dtype=torch.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Device calls: on ZeroGPU each borrows the GPU (@spaces.GPU) in a forked worker, so it takes picklable arguments
+# (a scorer's key, numpy audio, text) and returns numpy; elsewhere it is a plain call.
+# ----------------------------------------------------------------------------------------------
+_SCORERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # key → live ClapScorer
+_KEYS = itertools.count(1)
+
+
+@gpu(duration=ZERO_GPU_CALL_S)
+def _device_judgement(key: int, audio, sample_rate: int, text: str | None) -> np.ndarray:
+    """One device call: the clips' L2-normalized audio embeddings ``[B, P]`` (``text`` None), or their cosine
+    similarities ``[B]`` to the text's embedding; float32 numpy either way."""
+    scorer = _SCORERS[key]
+    embeddings = scorer.audio_embeddings(audio, sample_rate)
+    if text is not None:
+        embeddings = embeddings @ scorer.text_embedding(text)
+    return embeddings.float().cpu().numpy()
 
 
 class ClapScorer:
@@ -138,8 +177,13 @@ class ClapScorer:
     ``ClapFeatureExtractor`` (its mel filters and settings are used; truncation and padding are set to
     ``rand_trunc``/``repeatpad``). ``semantic``: False for random weights. ``batch_size``: clips per forward
     pass (default 8 on a CPU, 64 on a GPU). ``precision``: "fp32", "bf16" or "auto" (see the module
-    docstring). Not thread-safe for concurrent calls on one GPU; share it behind a
-    queue (the UI's concurrency limit).
+    docstring). ``clips_per_call``: clips per device call of :meth:`score` and :meth:`embed` (default
+    ``ZERO_GPU_CLIPS_PER_CALL`` on ZeroGPU, else None: the whole batch in one call). Not thread-safe for
+    concurrent calls on one GPU; share it behind a queue (the UI's concurrency limit).
+
+    :meth:`score` and :meth:`embed` take audio on the host or the device and return numpy; they are what the
+    searches use (and all that works on ZeroGPU). :meth:`audio_embeddings` and :meth:`text_embedding` return
+    torch tensors on the model's device, for callers already on it.
     """
 
     name = "clap"
@@ -152,7 +196,7 @@ class ClapScorer:
 
     def __init__(self, model, tokenizer, feature_extractor, *, source: str, semantic: bool, reason: str = "",
                  device: str | None = None, batch_size: int | None = None, features: str = "torch",
-                 precision: str | None = None):
+                 precision: str | None = None, clips_per_call: int | None = None):
         import torch
 
         if getattr(model.config.audio_config, "enable_fusion", False):
@@ -175,6 +219,9 @@ class ClapScorer:
                                            device=self.device)
         self.features = features
         self.batch_size = batch_size or (64 if self.device.startswith("cuda") else 8)
+        self.clips_per_call = clips_per_call or (ZERO_GPU_CLIPS_PER_CALL if zero_gpu() else None)
+        self._key = next(_KEYS)
+        _SCORERS[self._key] = self
         self.source = source
         self.semantic = semantic
         self.label = f"CLAP {Path(source).name if Path(source).is_dir() else source}" + (
@@ -189,23 +236,24 @@ class ClapScorer:
 
     # -- text ------------------------------------------------------------------------------
     def text_embedding(self, prompt: str):
-        """The prompt's L2-normalized embedding ``[P]`` (torch, on the model's device), cached per prompt."""
+        """The prompt's L2-normalized embedding ``[P]`` (torch, on the model's device), cached per prompt (on the
+        host: a cached tensor outlives the device a ZeroGPU call borrowed)."""
         import torch
 
         text = check_prompt(prompt)
         if text in self._text_cache:
             self._text_cache.move_to_end(text)
-            return self._text_cache[text]
+            return self._text_cache[text].to(self.device)
         tokens = self.tokenizer([text], padding=True, truncation=True, max_length=self._max_tokens,
                                 return_tensors="pt").to(self.device)
         with torch.inference_mode():
             output = self.model.get_text_features(input_ids=tokens["input_ids"],
                                                   attention_mask=tokens.get("attention_mask"))
         embedding = torch.nn.functional.normalize(_pooled(output), dim=-1)[0]
-        self._text_cache[text] = embedding
+        self._text_cache[text] = embedding.cpu()
         if len(self._text_cache) > TEXT_CACHE_SIZE:
             self._text_cache.popitem(last=False)
-        return embedding
+        return self._text_cache[text].to(self.device)
 
     # -- audio -----------------------------------------------------------------------------
     def input_features(self, audio, sample_rate: int):
@@ -244,9 +292,24 @@ class ClapScorer:
         return torch.cat(chunks, dim=0)
 
     def score(self, audio, sample_rate: int, prompt: str) -> np.ndarray:
-        """Cosine similarity ``[B]`` in [−1, 1] between each sound of ``audio [B, T]`` and the prompt."""
-        text = self.text_embedding(prompt)
-        return (self.audio_embeddings(audio, sample_rate) @ text).float().cpu().numpy()
+        """Cosine similarity ``[B]`` in [−1, 1] between each sound of ``audio [B, T]`` (host or device) and the
+        prompt, float32 numpy; one device call per ``clips_per_call`` clips."""
+        return self._judge(audio, sample_rate, check_prompt(prompt))
+
+    def embed(self, audio, sample_rate: int) -> np.ndarray:
+        """L2-normalized audio embeddings ``[B, P]`` float32 numpy of ``audio [B, T]`` (host or device); one device
+        call per ``clips_per_call`` clips."""
+        return self._judge(audio, sample_rate, None)
+
+    def _judge(self, audio, sample_rate: int, text: str | None) -> np.ndarray:
+        if zero_gpu():  # the call's arguments travel to a forked worker by pickle: host arrays only
+            audio = np.asarray(audio, np.float32)
+        if getattr(audio, "ndim", 2) == 1:
+            audio = audio[None]
+        step = self.clips_per_call or audio.shape[0]
+        parts = [_device_judgement(self._key, audio[start:start + step], int(sample_rate), text)
+                 for start in range(0, max(1, audio.shape[0]), max(1, step))]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _pooled(output):

@@ -215,15 +215,13 @@ class MatchObjective:
         self.params = target_features(target.audio, settings.sample_rate, weights)
         self.clap = clap if (clap is not None and weights.clap > 0) else None
         self.evaluation = match_evaluation if self.clap is None else None  # CLAP judges on the host
-        self._clap_target = None if self.clap is None else self.clap.audio_embeddings(
-            target.audio[None], settings.sample_rate)[0]
+        self._clap_target = None if self.clap is None else self.clap.embed(target.audio[None], settings.sample_rate)[0]
 
     def evaluate(self, audio) -> Evaluation:
         """Judge audio ``[B, T]`` on the host: (fitness, score, penalty) as an Evaluation, CLAP included."""
         loss = match_losses(self.params, audio, self.settings.sample_rate)
         if self.clap is not None:
-            cosine = (self.clap.audio_embeddings(np.asarray(audio), self.settings.sample_rate)
-                      @ self._clap_target).float().cpu().numpy()
+            cosine = self.clap.embed(audio, self.settings.sample_rate) @ self._clap_target  # DLPack on a GPU
             loss = loss + self.weights.clap * (1.0 - cosine)
         loss = jnp.asarray(np.where(np.isfinite(loss), loss, np.inf), jnp.float32)
         return Evaluation(loss, jnp.exp(-loss), jnp.zeros_like(loss))

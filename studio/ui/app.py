@@ -2,7 +2,8 @@
 
 ``python app.py [--host H] [--port P] [--library DIR] [--public|--private]`` serves it (default
 http://127.0.0.1:7860). Named API endpoints for ``gradio_client``: ``/render_preset`` (a factory preset's name →
-WAV), ``/render_preset_file`` (a preset file → WAV) and ``/list_presets``.
+WAV), ``/render_preset_file`` (a preset file → WAV) and ``/list_presets``; with ``--mcp`` (or
+``GRADIO_MCP_SERVER=True``) also the MCP server's tools (:mod:`studio.ui.mcp_tools`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
+from studio import hosting
 from studio.explore import warm_up_umap
 from studio.legacy_token import legacy_secret
 from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
@@ -29,7 +31,7 @@ from studio.ui import state as st
 from studio.ui.common import DURATIONS, RENDER_GROUP, Config, Studio, player_audio, user_errors
 from studio.ui.jobs import GATE, long_job_limits
 from studio.ui.payloads import guard_inputs
-from studio.ui.views import accept_only, limit_renders, render_audio, start_warm_up, to_player
+from studio.ui.views import accept_only, batch_renders, limit_renders, render_audio, start_warm_up, to_player
 
 DEFAULT_PORT = 7860
 # Beyond this many waiting events, new requests are refused at once instead of waiting minutes. Gradio counts every
@@ -88,7 +90,10 @@ def build_app(config: Config) -> gr.Blocks:
     initial = st.initial_state(initial_sound())
     if config.public and not config.token_key:  # public mode signs browsers' tokens: it needs the key
         config = dataclasses.replace(config, token_key=load_or_create_secret(config.library_root))
-    studio = Studio(config=config)
+    # With batched renders the render events admit a whole batch at once (they wait for one synth call together);
+    # the panels size the render group from studio.config.render_concurrency.
+    studio = Studio(config=dataclasses.replace(
+        config, render_concurrency=max(config.render_concurrency, config.render_batch)))
     with gr.Blocks(title="Synth sketch studio", analytics_enabled=False) as demo:  # caches: studio.ui.disk
         studio.state = gr.State(initial)
         gr.Markdown(INTRO, elem_id="intro")
@@ -121,7 +126,7 @@ def build_app(config: Config) -> gr.Blocks:
                 sound_map["tab"] = map_tab  # opening the tab redraws the map
             with gr.Tab("Match a sound", id="match", elem_id="tab-match"):
                 match = match_panel.build(studio, initial)
-        _api_endpoints(config)
+        _api_endpoints(studio.config)
 
         synth_panel.wire_player(studio, player)
         synth_panel.wire_knobs(studio, knobs)
@@ -136,6 +141,9 @@ def build_app(config: Config) -> gr.Blocks:
         match_panel.wire(studio, match, demo)
     demo.queue(default_concurrency_limit=config.render_concurrency, max_size=QUEUE_MAX_SIZE)
     limit_renders(config.render_concurrency)  # knob renders run off the queue
+    batcher = batch_renders(config.render_batch)  # a GPU: concurrent renders go out as one synth call
+    if batcher is not None:
+        batcher.warm_up(RenderSettings())
     GATE.configure(long_job_limits(config.render_concurrency, config.public))  # long jobs too
     accept_only(public_render_settings() if config.public else None)
     return guard_inputs(demo)  # malformed payloads get a message and one log line, not a traceback
@@ -152,13 +160,21 @@ def _api_endpoints(config: Config) -> None:
 
     @user_errors
     def render_preset(preset_name: str):
-        """Render a factory preset with its own settings; returns int16 WAV audio at the studio's fixed gain."""
+        """Render a factory preset with its own settings; returns int16 WAV audio at the studio's fixed gain.
+
+        Args:
+            preset_name: the factory preset's name (see list_presets), e.g. bass, bell or laser.
+        """
         preset = factory_preset((preset_name or "").strip())
         return to_player(render_audio(preset), preset.settings.sample_rate)
 
     @user_errors
     def render_preset_file(path: str):
-        """Render an uploaded preset file (YAML or JSON); returns int16 WAV audio at the studio's fixed gain."""
+        """Render an uploaded preset file (YAML or JSON); returns int16 WAV audio at the studio's fixed gain.
+
+        Args:
+            path: the preset file (.yaml, .yml or .json) as the studio exports it.
+        """
         if not path:
             raise gr.Error("send a preset file", print_exception=False)
         preset = import_preset(path, display_name=Path(path).name)
@@ -174,10 +190,11 @@ def _api_endpoints(config: Config) -> None:
     gr.api(list_presets, api_name="list_presets")
 
 
-def launch_options(config: Config | None = None) -> dict:
+def launch_options(config: Config | None = None, host: str = "127.0.0.1") -> dict:
     """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch) and, given the
     config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk) and
-    the memory of gone sessions (studio.ui.sessions)."""
+    the memory of gone sessions (studio.ui.sessions), and add the MCP server (``config.mcp``; ``host``: the
+    interface served, see ``studio.ui.mcp_tools``)."""
     disk_guard = None
     if config:
         pages = sessions.OpenPages()
@@ -185,21 +202,39 @@ def launch_options(config: Config | None = None) -> dict:
         chores = ((studio_limits.SESSION_SWEEP_EVERY_S, sessions.session_sweeper(pages, idle_s)),)
         disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public, chores=chores)
         disk_guard["middleware"] = [Middleware(sessions.OpenPagesMiddleware, pages=pages), *disk_guard["middleware"]]
+    kwargs = http.app_kwargs(disk_guard, rate_limit=bool(config and config.public))
+    if config and config.mcp:
+        try:
+            from studio.ui import mcp_tools
+        except ImportError as error:
+            raise SystemExit(f"the MCP server needs the mcp package ({error}): install requirements.txt, or "
+                             "pip install 'synth-sketch-studio[mcp]'") from None
+        kwargs = mcp_tools.app_kwargs(kwargs, host)
     return dict(theme=gr.themes.Soft(), css=CSS, js=page_script(synth_panel.tooltip_script()), max_file_size="10mb",
                 footer_links=["api"],  # and security headers everywhere; public: a request rate per address
-                app_kwargs=http.app_kwargs(disk_guard, rate_limit=bool(config and config.public)))
+                app_kwargs=kwargs,
+                mcp_server=False)  # Gradio's own MCP server needs mcp < 2: the studio mounts its own (config.mcp)
 
 
-def make_config(library: str | os.PathLike | None = None, public: bool | None = None) -> Config:
-    """A :class:`Config` from arguments, falling back to the environment (see ``studio.library``)."""
+def make_config(library: str | os.PathLike | None = None, public: bool | None = None,
+                mcp: bool | None = None) -> Config:
+    """A :class:`Config` from arguments, falling back to the environment (see ``studio.library``; ``mcp``:
+    ``$GRADIO_MCP_SERVER``; batched renders: ``studio.hosting.render_batch_size``)."""
     root = Path(library).expanduser() if library else default_library_root()
     public = public_mode() if public is None else public
     key = legacy = None  # only public mode gives browsers (signed) library tokens
     if public:
         key = os.environ.get("SYNTH_STUDIO_SECRET") or load_or_create_secret(root)
         legacy = os.environ.get("SYNTH_STUDIO_SECRET") or legacy_secret(root)
+    mcp = mcp_from_env() if mcp is None else mcp
     return Config(library_root=str(root), public=public, export_dir=disk.new_export_dir(),
-                  render_concurrency=render_concurrency(), token_key=key, legacy_secret=legacy)
+                  render_concurrency=render_concurrency(), token_key=key, legacy_secret=legacy,
+                  render_batch=hosting.render_batch_size(), mcp=bool(mcp))
+
+
+def mcp_from_env() -> bool:
+    """Whether ``$GRADIO_MCP_SERVER`` asks for the MCP server (Gradio's own switch: "true")."""
+    return os.environ.get("GRADIO_MCP_SERVER", "").strip().lower() == "true"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -217,6 +252,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode.add_argument("--public", dest="public", action="store_true", default=None,
                       help="isolate each browser's library (default: $SYNTH_STUDIO_PUBLIC, on inside a Space)")
     mode.add_argument("--private", dest="public", action="store_false", help="one shared library (local use)")
+    parser.add_argument("--mcp", action="store_true", default=None,
+                        help="also serve the studio's tools as an MCP server at /gradio_api/mcp/ (streamable HTTP) "
+                             "(default: $GRADIO_MCP_SERVER)")
     return parser.parse_args(argv)
 
 
@@ -229,13 +267,19 @@ def main(argv: list[str] | None = None) -> None:
     # Compile while the page is being built: the default settings first, then the factory presets' own.
     # The noise seed is an input of the compiled renderer, not part of its shape: one compile per rate/duration.
     start_warm_up((RenderSettings(), *(dataclasses.replace(p.settings, noise_seed=0) for p in factory_presets())))
-    config = make_config(args.library, args.public)
+    config = make_config(args.library, args.public, args.mcp)
     demo = build_app(config)
-    print(f"synth studio: library {config.library_root} ({'public: per-browser' if config.public else 'local'})",
-          flush=True)
+    print(f"synth studio: library {config.library_root} ({'public: per-browser' if config.public else 'local'}); "
+          f"{hosting.describe()}", flush=True)
+    if hosting.zero_gpu():  # ZeroGPU moves the weights put on its device to it when the app launches: load CLAP first
+        prompt_panel.current_scorer(None)
     disk.exit_on_sigterm()
     demo.launch(server_name=args.host, server_port=args.port, show_error=False, prevent_thread_lock=True,
-                **launch_options(config))
+                **launch_options(config, args.host))
+    if config.mcp:
+        from studio.ui.mcp_tools import MCP_PATH
+
+        print(f"MCP server (streamable HTTP): {demo.local_url.rstrip('/')}{MCP_PATH}/", flush=True)
     start_background_work()
     demo.block_thread()
 

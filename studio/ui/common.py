@@ -28,9 +28,11 @@ class Config:
     library_root: str
     public: bool
     export_dir: str
-    render_concurrency: int = 1
+    render_concurrency: int = 1  # renders (and long jobs of a kind) the device runs at once
     token_key: str | None = None  # public mode: signs browsers' library tokens and names their folders; never sent
     legacy_secret: str | None = None  # the secret older studios encrypted tokens with (to adopt their libraries)
+    render_batch: int = 0  # > 0: concurrent renders go out as one synth call of up to this many sounds (a GPU)
+    mcp: bool = False  # also serve the studio's tools as an MCP server (studio.ui.mcp_tools)
 
 
 @dataclass

@@ -4,8 +4,11 @@ No Gradio import here, so the warm-up can start compiling while Gradio itself is
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
+import time
+from collections import deque
 
 import numpy as np
 
@@ -15,7 +18,7 @@ from concurrent.futures import Future
 
 from studio.background import once, started
 from studio.errors import StudioError
-from studio.synth import RenderSettings, default_theta, render
+from studio.synth import RenderSettings, check_theta, default_theta, render
 
 # Fixed for every sound (Gradio would peak-normalize float audio): a quiet sound stays quiet next to a loud one.
 AUDIO_GAIN = 1.0
@@ -79,14 +82,272 @@ def render_audio(sound) -> np.ndarray:
         audio = _RECENT.get(key)
     if audio is None:
         wait_for_warm_up()
-        with _RENDER_SLOTS:
-            audio = np.asarray(render(theta, sound.settings))
+        batcher = _BATCHER
+        if batcher is not None:  # one synth call for every render waiting now (a GPU: batch_renders)
+            audio = batcher.render(theta, sound.settings)
+        else:
+            with _RENDER_SLOTS:
+                audio = np.asarray(render(theta, sound.settings))
         audio.setflags(write=False)
         with _RECENT_LOCK:  # evicting while another thread inserts would break the iteration
             _RECENT[key] = audio
             while len(_RECENT) > _RECENT_SIZE:
                 _RECENT.pop(next(iter(_RECENT)))
     return audio
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Batched renders (a GPU): concurrent renders of different sessions wait a moment and go out as one synth call.
+
+BATCH_WINDOW_S = 0.002  # how long the first render of a batch waits for others (a render on a GPU takes ~ms)
+
+
+@dataclasses.dataclass(eq=False)  # compared by identity (the queue removes requests one by one)
+class _Request:
+    theta: np.ndarray  # [78] float32, checked
+    settings: RenderSettings
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    audio: np.ndarray | None = None
+    error: BaseException | None = None
+
+
+class RenderBatcher:
+    """Renders every sound asked for at about the same time in one synth call per render shape: one thread takes
+    what waits (after ``window_s`` for more, up to ``max_batch`` sounds), renders it as a batch whose row i has
+    request i's θ and noise seed, and hands each request its row. A batch row is the very sound a single render
+    gives (bit for bit on a CPU: ``tests/test_synth.py``), so only the latency changes.
+
+    Batch sizes are powers of two (and ``max_batch``), so a shape compiles a handful of programs, not one per size:
+    padded up on a GPU, split into them on a CPU (:meth:`_size_for`); a size not compiled yet is compiled in the
+    background while the batch goes out in sizes already compiled. Renders of another shape wait for the next
+    round of the same thread.
+    """
+
+    def __init__(self, max_batch: int, window_s: float = BATCH_WINDOW_S, sounds_per_step: int | None = None):
+        self.max_batch = max(1, int(max_batch))
+        self.window_s = float(window_s)
+        self.sounds_per_step = sounds_per_step  # the renderer's (None: the backend's default; 0: whole batch)
+        self.buckets = tuple(sorted({*(2 ** k for k in range(self.max_batch.bit_length()) if 2 ** k <= self.max_batch),
+                                     self.max_batch}))
+        self._pending: deque[_Request] = deque()
+        self._cond = threading.Condition()
+        self._compiled: set = set()  # (shape settings, bucket) compiled, or being compiled
+        self._ready: set = set()  # … and finished compiling
+        self._compile_lock = threading.Lock()  # one background compile at a time
+        self._compilers: list[threading.Thread] = []
+        self.calls = 0  # synth calls made and sounds rendered (benchmarks and tests read these)
+        self.rendered = 0
+        self._count_lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="synth-render-batcher", daemon=True)
+        self._thread.start()
+
+    def render(self, theta, settings: RenderSettings) -> np.ndarray:
+        """The sound's audio ``[T]`` float32 (as ``render(theta, settings)`` gives it), rendered in a batch with
+        whatever else waits. Bad θ or settings raise here, before anything waits."""
+        settings.validate()
+        request = _Request(check_theta(theta)[0], settings)
+        key = _shape_key(settings)
+        if (key, 1) not in self._ready:  # a shape's first render compiles (seconds): here, not in the batching thread
+            with _RENDER_SLOTS:
+                audio = np.asarray(render(request.theta, settings))
+            self._ready.add((key, 1))
+            self._count(1)
+            return audio
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the render batcher was closed")
+            self._pending.append(request)
+            self._cond.notify_all()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.audio
+
+    def close(self) -> None:
+        """Finish what waits and what compiles, then stop the threads (a compile cut off by the interpreter's exit
+        would abort it)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=60)
+        for thread in list(self._compilers):
+            thread.join(timeout=300)
+
+    # -- the batching thread --------------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            try:
+                if not self._round():
+                    return
+            except BaseException:  # a defect here must not leave every later render waiting forever
+                log.exception("the render batcher failed a round")
+                with self._cond:
+                    stranded, self._pending = list(self._pending), deque()
+                for r in stranded:
+                    r.error = RuntimeError("the render batcher failed; try again")
+                    r.done.set()
+
+    def _round(self) -> bool:
+        """Take what waits and render it; False once closed and drained."""
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if not self._pending:
+                return False  # closed and drained
+            deadline = time.monotonic() + self.window_s
+            while len(self._pending) < self.max_batch and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            key = _shape_key(self._pending[0].settings)
+            batch = [r for r in self._pending if _shape_key(r.settings) == key][:self.max_batch]
+            for r in batch:
+                self._pending.remove(r)
+        self._render_batch(key, batch)
+        return True
+
+    def _render_batch(self, key: RenderSettings, batch: list[_Request]) -> None:
+        start = 0
+        while start < len(batch):
+            size = self._size_for(key, len(batch) - start)
+            part = batch[start:start + size]
+            try:
+                audio = self._render_rows(key, part, size)
+                for i, r in enumerate(part):
+                    r.audio = np.array(audio[i])  # its own buffer: a cached row must not keep the batch alive
+            except BaseException as error:  # every request of the call hears of it; the thread goes on
+                for r in part:
+                    r.error = error
+            finally:
+                for r in part:
+                    r.done.set()
+            start += size
+
+    def _render_rows(self, key: RenderSettings, part: list[_Request], size: int) -> np.ndarray:
+        from studio.synth import renderer
+        import jax.numpy as jnp
+
+        theta = np.zeros((size, len(part[0].theta)), np.float32)  # padded rows: rendered and dropped
+        seeds = np.zeros((size,), np.uint32)
+        for i, r in enumerate(part):
+            theta[i] = r.theta
+            seeds[i] = np.uint32(r.settings.noise_seed)  # what render() gives a single sound: noise_seeds(s, 1)[0]
+        out = np.asarray(renderer(key, sounds_per_step=self.sounds_per_step)(jnp.asarray(theta), jnp.asarray(seeds)))
+        self._count(len(part))
+        self._ready.add((key, size))
+        return out
+
+    def _count(self, sounds: int) -> None:
+        with self._count_lock:
+            self.calls += 1
+            self.rendered += sounds
+
+    def _size_for(self, key: RenderSettings, n: int) -> int:
+        """The batch size for ``n`` waiting sounds of one shape. Where the renderer takes the batch in one program
+        (a GPU), the smallest compiled bucket that holds them all (padded rows cost next to nothing), else the
+        largest compiled one (the rest go in the next call) while the one they need compiles in the background.
+        Where it renders sound by sound (a CPU), a padded row costs as much as a real one: the largest compiled
+        bucket that they fill (20 go out as 16 + 4). Size 1 is compiled: a shape's first render compiles it in its
+        caller's thread (:meth:`render`)."""
+        ready = [b for b in self.buckets if b == 1 or (key, b) in self._ready]
+        if not self._pads():
+            want = max(b for b in self.buckets if b <= n)
+            if want not in ready:
+                self.compile_in_background(key, want)
+            return max(b for b in ready if b <= n)
+        want = next((b for b in self.buckets if b >= n), self.buckets[-1])
+        if want in ready:
+            return want
+        self.compile_in_background(key, want)
+        fits = [b for b in ready if b >= n]
+        return fits[0] if fits else max(b for b in ready if b <= n)
+
+    def _pads(self) -> bool:
+        """Whether the renderer takes a batch in one program (padding is nearly free) rather than sound by sound."""
+        step = self.sounds_per_step
+        if step is None:
+            import jax
+
+            from studio.synth.voice import default_sounds_per_step
+
+            step = default_sounds_per_step(jax.default_backend())
+        return step != 1
+
+    def compile_in_background(self, key: RenderSettings, size: int) -> None:
+        """Compile the batch-``size`` renderer of ``key``'s shape in a background thread (once)."""
+        with self._cond:
+            if (key, size) in self._compiled:
+                return
+            self._compiled.add((key, size))
+
+        def compile_size() -> None:
+            from studio.synth import renderer
+            import jax.numpy as jnp
+
+            with self._compile_lock:
+                if self._closed:  # a closed batcher compiles nothing more
+                    return
+                try:
+                    renderer(key, sounds_per_step=self.sounds_per_step)(
+                        jnp.zeros((size, len(default_theta())), jnp.float32),
+                        jnp.zeros((size,), jnp.uint32)).block_until_ready()
+                    self._ready.add((key, size))
+                except Exception:  # the batch sizes already compiled keep serving
+                    log.exception("compiling the batch-%d renderer failed", size)
+
+        thread = threading.Thread(target=compile_size, name=f"synth-batch-compile-{size}", daemon=True)
+        self._compilers.append(thread)
+        thread.start()
+
+    def warm_up(self, settings: RenderSettings = RenderSettings()) -> None:
+        """Compile every batch size of ``settings``' shape in the background (the app does it at start-up)."""
+        for size in self.buckets:
+            if size > 1:
+                self.compile_in_background(_shape_key(settings), size)
+
+    def compiled_sizes(self, settings: RenderSettings) -> list[int]:
+        """The batch sizes of ``settings``' shape compiled so far."""
+        key = _shape_key(settings)
+        return [b for b in self.buckets if (key, b) in self._ready]
+
+    def wait_compiled(self, settings: RenderSettings, timeout: float = 300.0) -> bool:
+        """Block until every batch size of ``settings``' shape (bar 1, which a first render compiles) is compiled;
+        False on timeout. For benchmarks and tests: the app never waits for it."""
+        deadline = time.monotonic() + timeout
+        wanted = [b for b in self.buckets if b > 1]
+        while not set(wanted) <= set(self.compiled_sizes(settings)):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+
+def _shape_key(settings: RenderSettings) -> RenderSettings:
+    """Settings without their noise seed (which is a per-row input): renders with equal keys share a call."""
+    return dataclasses.replace(settings, noise_seed=0)
+
+
+_BATCHER: RenderBatcher | None = None
+
+
+def batch_renders(max_batch: int, window_s: float = BATCH_WINDOW_S,
+                  sounds_per_step: int | None = None) -> RenderBatcher | None:
+    """Batch concurrent renders of this process into synth calls of up to ``max_batch`` sounds from now on (0: every
+    render its own call, under :func:`limit_renders`; the CPU default). Returns the batcher (None when off).
+    sounds_per_step: the renderer's (None: the backend's default, the whole batch on a GPU)."""
+    global _BATCHER
+    old, _BATCHER = _BATCHER, (RenderBatcher(max_batch, window_s, sounds_per_step) if max_batch and max_batch > 0
+                               else None)
+    if old is not None:
+        old.close()
+    return _BATCHER
+
+
+def render_batcher() -> RenderBatcher | None:
+    """The process's render batcher, None when renders are not batched."""
+    return _BATCHER
 
 
 def same_audio(a, b) -> bool:
