@@ -5,7 +5,8 @@
                      [--seed N] [--strategy NAME] [--restarts N] [--pitch C3] [--length S] [--brightness HZ]
                      [--noisiness X] [--clap-model ID_OR_DIR] [--lock GROUP ...] [--from PRESET]
     python -m studio match target.wav -o matched.yaml [--budget quick|standard|paper] [--seed N] [--restarts N]
-                     [--keep N] [--lock-pitch] [--lock-length] [--duration S] [--clap-weight W]
+                     [--keep N] [--lock-pitch] [--lock-length] [--duration S] [--clap-weight W] [--learned auto|off]
+    python -m studio learn proxy|inverse [--out DIR] [--count N] [--steps N] [--schedule …] [--target …]
     python -m studio presets
     python -m studio info
     python -m studio vary PRESET -o DIR [--delta 0.25] [--count 8] [--seed N] [--lock GROUP ...]
@@ -13,6 +14,7 @@
     python -m studio play PRESET SONG.mid -o song.wav [--sample-rate N] [--tail S]
     python -m studio export-instrument PRESET -o OUT.zip [--format sfz|dspreset|both] [--every N] [--low NOTE]
                      [--high NOTE] [--sample-rate N] [--bits 16|24]
+    python -m studio dataset OUT_DIR --kind random|doppelgangers|sweeps|presets --count N … (see studio/data/cli.py)
 
 PRESET is a preset file (.yaml, .yml, .json) or the name of a factory preset (``bass``). Mistakes a user
 can make (a missing or invalid file, a bad option value: a :class:`~studio.errors.StudioError`) end with one
@@ -221,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--clap-model", metavar="ID_OR_DIR",
                        help="CLAP weights for --clap-weight "
                             "(default: $SYNTH_STUDIO_CLAP, else laion/clap-htsat-unfused)")
+    match.add_argument("--learned", choices=("auto", "off"), default="auto",
+                       help="start from the inverse model's guess and proxy-screened candidates when the learned "
+                            "models are present (auto, the default) or never (off)")
     match.set_defaults(run=cmd_match)
 
     presets = commands.add_parser("presets", help="list the factory presets", description="List the factory presets.")
@@ -294,9 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
     instrument.add_argument("--bits", type=int, choices=(16, 24), default=24, help="bits per sample (default: 24)")
     instrument.set_defaults(run=cmd_export_instrument)
 
+    from studio.data.cli import add_parser as add_dataset_parser  # python -m studio dataset: studio/data/cli.py
+
+    add_dataset_parser(commands)
     info = commands.add_parser("info", help="versions, JAX backend and devices",
                                description="Show the studio's version and its environment.")
     info.set_defaults(run=cmd_info)
+
+    from studio.learn import cli as learn_cli  # train the learned models (studio/learn)
+
+    learn_cli.add_parser(commands)
     return parser
 
 
@@ -405,13 +417,23 @@ def cmd_prompt(args) -> int:
     use_compilation_cache()  # a second run in a new process compiles far less
     budget = budget_for(args.budget, scorer, constraints.active)
     strategy = args.strategy or budget.strategy
+    searched = objective
+    if scorer.name == "clap":  # a CLAP proxy trained for these weights: generations run on it (studio/learn)
+        from studio.learn.clap_proxy import load_clap_proxy
+        from studio.search.prompt import ProxyScreenedObjective
+
+        proxy, note = load_clap_proxy(scorer, settings)
+        print(note)
+        if proxy is not None:
+            searched = ProxyScreenedObjective(objective, proxy, verify=budget.population)
+            budget = dataclasses.replace(budget, population=4 * budget.population)
     print(f"searching: {STRATEGY_LABELS[strategy]}, {budget.name} budget ({budget.population} × "
           f"{budget.generations} per restart, {args.restarts} restart{'s' if args.restarts > 1 else ''}), "
           f"seed {args.seed}", flush=True)
     final, last_report, interrupted = None, 0.0, False
     try:
         base = start.theta if start else default_theta()
-        for final in search(objective, budget=budget, strategy=strategy, seed=args.seed, restarts=args.restarts,
+        for final in search(searched, budget=budget, strategy=strategy, seed=args.seed, restarts=args.restarts,
                             locked=mask, theta=base):
             if not final.done and (final.elapsed_s - last_report >= 2.0 or final.generation == final.generations):
                 last_report = final.elapsed_s
@@ -475,7 +497,7 @@ def cmd_match(args) -> int:
     print(f"target: {target.describe()}")
 
     from studio.search import STRATEGY_LABELS, use_compilation_cache
-    from studio.search.match import LossWeights, estimate_start, match_plan, match_sound
+    from studio.search.match import LossWeights, estimate_start, match_plan, match_sound, resolve_learned
     from studio.synth.cpu import tune_cpu
 
     clap = None
@@ -494,13 +516,17 @@ def cmd_match(args) -> int:
     print(f"start: {guess.describe()}" + (f" (locked: {', '.join(locks)})" if locks else ""))
     plan = match_plan(args.budget, clap is not None, args.restarts)
     strategy = args.strategy or plan.budget.strategy
+    learned, learned_note = resolve_learned(args.learned, settings)
     polish = f", then {plan.polish} generations polishing the best" if plan.polish else ""
-    print(f"searching: {plan.screen} random candidates, then {STRATEGY_LABELS[strategy]} from the best "
+    screened = "random candidates" if learned is None else "candidates (the inverse model's guesses, proxy's picks)"
+    print(f"searching: {plan.screen} {screened}, then {STRATEGY_LABELS[strategy]} from the best "
           f"{plan.restarts} ({plan.budget.population} × {plan.budget.generations} each){polish}; "
-          f"{plan.budget.name} budget, {plan.evaluations} renders, seed {args.seed}", flush=True)
+          f"{plan.budget.name} budget, {plan.evaluations} renders, seed {args.seed}")
+    print(learned_note, flush=True)
     progress = match_sound(target, settings=settings, budget=plan, strategy=strategy, seed=args.seed,
                            lock_pitch=args.lock_pitch, lock_length=args.lock_length,
-                           keep=args.keep, weights=LossWeights(clap=args.clap_weight), clap=clap, guess=guess)
+                           keep=args.keep, weights=LossWeights(clap=args.clap_weight), clap=clap, guess=guess,
+                           learned=learned or "off")
     final, last_report, interrupted = None, 0.0, False
     try:
         for final in progress:

@@ -29,11 +29,20 @@ CACHE_MAX_BYTES = 2048 * MB  # beyond this the oldest files go early, and upload
 CACHE_MIN_AGE_S = 120.0  # ... but never a file handed out in the last 2 minutes (it may still be being fetched)
 EXPORT_MAX_AGE_S = 600.0  # "Export WAV + preset" folders are deleted after 10 minutes
 
+# -- Memory of sessions (Gradio keeps ~1 MB per session hash it has seen; studio.ui.sessions) ----------------------
+SESSION_SWEEP_EVERY_S = 5.0  # how often sessions that are gone are looked for
+PUBLIC_SESSION_IDLE_S = 15.0  # public: a session with no open page and nothing running is forgotten after this
+SESSION_IDLE_S = 600.0  # one person's studio: the same after 10 minutes
+
 # -- Requests and long jobs per address in public mode (studio.ui.http.RateLimit, studio.ui.jobs) -----------------
 # Every POST (queue joins, API calls, uploads) is charged to its address (studio.ui.disk.client_key) from a token
 # bucket: a page load sends ~10, a knob release ~4, so a visitor never meets it; a flood is refused with HTTP 429.
 EVENT_BURST = 60  # POSTs one address may send at once
 EVENT_RATE_PER_S = 10.0  # ... and then per second
 EVENT_QUEUED_PER_ADDRESS = 8  # events one address may have waiting in Gradio's queue (64 places, shared by everyone)
+NEW_SESSION_BURST = 10  # new sessions (pages, API clients) one address may start at once ...
+NEW_SESSIONS_PER_MIN = 30.0  # ... and then a minute (each costs the server a ~1 MB copy of the page, built on its
+#                             event loop: one address starting 10 a second stalled every other visitor's events)
+EVENT_RUNNING_PER_ADDRESS = 8  # ... and running (Gradio runs 40 events at once in all; a page runs 1–3 at a time)
 RATE_LIMIT_MAX_CLIENTS = 10_000  # addresses remembered; idle (full) buckets are forgotten beyond this
 PUBLIC_CLIENT_LONG_JOBS = 3  # long jobs one address may have running or waiting, whatever its pages (sessions)

@@ -377,6 +377,24 @@ def test_the_gate_counts_an_address_across_sessions():
     gate.admit("d", "map")  # direct calls (no request) have no address
 
 
+def test_turns_go_round_the_addresses_so_one_that_rejoins_at_once_cannot_hold_every_slot():
+    """The load test's attacker kept two paper jobs waiting and rejoined as soon as one ended: first come, first
+    served gave it every running slot and the other visitors' jobs finished none."""
+    gate = JobGate(limits(running={kind: 1 for kind in jobs.JOB_KINDS}, waiting=8, total=64))
+    attacker = "203.0.113.66"
+    running = gate.admit("a1", "match", client=attacker)
+    assert next(gate.wait_turn(running), "runs") == "runs"
+    queued = gate.admit("a2", "match", client=attacker)  # the attacker's next job waits before the visitor's
+    visitor = gate.admit("v1", "match", client="198.51.100.7")
+    gate.release(running)
+    assert next(gate.wait_turn(queued, tick_s=0.01)) == 0  # it came first, yet the visitor's turn comes first
+    assert next(gate.wait_turn(visitor), "runs") == "runs"
+    again = gate.admit("a3", "match", client=attacker)
+    gate.release(visitor)
+    assert next(gate.wait_turn(queued), "runs") == "runs"  # then the attacker's, by arrival among its own
+    assert next(gate.wait_turn(again, tick_s=0.01)) == 0  # waits: the attacker's other job holds the slot
+
+
 def test_a_flood_of_requests_from_one_address_is_refused_while_another_goes_through(server):
     """Public mode charges every POST to its address: a flood gets 429 with a reason and Retry-After before
     Gradio's queue sees it; another address (and page loads) still go through."""
@@ -398,6 +416,33 @@ def test_a_flood_of_requests_from_one_address_is_refused_while_another_goes_thro
     done = events(url, "calm-visitor", lambda ms: any(m.get("msg") == "process_completed" for m in ms))
     assert [m["success"] for m in done if m.get("msg") == "process_completed"] == [True]
     assert httpx.get(url + "/", headers={"X-Forwarded-For": "203.0.113.77"}, timeout=30).status_code == 200
+
+
+def test_one_address_keeps_few_events_running(server, target, monkeypatch):
+    """Long jobs skip the queue's limits and Gradio runs at most 40 events at once in all: one address sending match
+    after match held 39 of them, each decoding its upload before the gate refused it, and another visitor's render
+    waited 10–40 s for a free one. A join is refused (429) while its address has EVENT_RUNNING_PER_ADDRESS running."""
+    from studio import limits as studio_limits
+
+    monkeypatch.setattr(studio_limits, "EVENT_RUNNING_PER_ADDRESS", 2)
+    url = server.local_url.rstrip("/")
+    address = "198.51.100.60"
+    sessions = ["running-1", "running-2"]
+    try:
+        for session in sessions:  # held matches (see the server fixture): they run until cancelled
+            assert join(url, server, "match_uploaded_sound", session, match_data(target), address).status_code == 200
+        deadline = time.monotonic() + 30
+        while sum(1 for job in server._queue.active_jobs if job for e in job if e.session_hash in sessions) < 2:
+            assert time.monotonic() < deadline, "the matches did not start"
+            time.sleep(0.05)
+        refused = join(url, server, "match_uploaded_sound", "running-3", match_data(target), address)
+        assert refused.status_code == 429
+        assert refused.text == ("Too many requests from this address are running in the studio (at most 2 at once). "
+                                "Try again in 2 s.")
+        assert join(url, server, "badge_now", "another-address", [], "198.51.100.61").status_code == 200
+    finally:
+        for session in sessions:
+            mp.MATCHES.cancel(session)
 
 
 def test_the_request_rate_refills_and_forgets_idle_addresses():

@@ -40,7 +40,31 @@ def doppelgangers(theta, delta: float = DEFAULT_DELTA, count: int = 8, seed: int
     base = check_unit_theta(theta)
     delta = check_number(delta, 0.0, math.inf, "delta")
     count = check_whole(count, 1, None, "count")
-    mask = lock_mask(locks)
     steps = doppelganger_noise(seed, count, base.size)
-    variants = np.clip(base + np.float32(delta) * steps, 0.0, 1.0).astype(np.float32)
-    return apply_locks(variants, base, mask)
+    return step_from(base, steps, delta, lock_mask(locks))
+
+
+def doppelganger_steps(seeds, indices, size: int = 78) -> np.ndarray:
+    """Step z of variant ``indices[r]`` for seed ``seeds[r]``, row by row: ``[N]`` each → ``[N, size]`` float32.
+
+    Row r equals ``doppelganger_noise(seeds[r], indices[r] + 1)[indices[r]]`` (the same ``fold_in`` draw), so sets
+    of variants with many seeds (a dataset's anchors) are made in one call.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    seeds = np.asarray(seeds, np.uint32)
+    indices = np.asarray(indices, np.int32)
+    if seeds.shape != indices.shape or seeds.ndim != 1:
+        raise ValueError(f"seeds and indices must be [N] each, got {list(seeds.shape)} and {list(indices.shape)}")
+    return np.asarray(jax.vmap(lambda s, i: jax.random.normal(jax.random.fold_in(jax.random.key(s), i), (size,),
+                                                               jnp.float32))(jnp.asarray(seeds), jnp.asarray(indices)))
+
+
+def step_from(base, steps, delta, mask) -> np.ndarray:
+    """clip(θ + δ·z, 0, 1) with locked parameters kept at θ's: base ``[78]`` or ``[N, 78]``, steps ``[N, 78]``,
+    delta a number or ``[N]``, mask ``[78]`` bool → ``[N, 78]`` float32."""
+    base = np.asarray(base, np.float32)
+    delta = np.asarray(delta, np.float32)
+    variants = np.clip(base + (delta[..., None] if delta.ndim else delta) * np.asarray(steps, np.float32), 0.0, 1.0)
+    return apply_locks(variants.astype(np.float32), base, mask)

@@ -8,6 +8,7 @@ or rendered, then judged on the host, for CLAP), keeps the best, stops on cancel
 - :class:`EvosaxStrategy`: evosax's Learned ES, CMA-ES, SNES or random search over the free knobs (CTAG's clipping).
 - :class:`ScreenStrategy`: candidate i is a caller's draw from seed + i, whatever the batch size (evosax's
   ``RandomSearch`` draws one key per generation instead).
+- :class:`CandidateList`: candidates chosen beforehand (the matcher's learned starts, screened by the proxy).
 - :class:`SparsePolish`: a (1+λ) strategy moving 1 to k knobs per candidate (evosax's ``HillClimbing`` moves every
   knob, which polished matches worse: ``studio.search.match``).
 
@@ -97,8 +98,11 @@ def judge_program(settings: RenderSettings, evaluation: Callable) -> Callable:
 def judge(objective: Objective, thetas, threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fitness, score, penalty), each ``[B]`` numpy, of θ ``[B, 78]`` rendered with the objective's settings and
     noise seed. A compiled evaluation runs in one shard per CPU core (``threads``: see
-    :func:`~studio.search.parallel.evaluation_threads`); a host objective judges the whole batch."""
+    :func:`~studio.search.parallel.evaluation_threads`); a host objective judges the whole batch; an objective with
+    a ``judge_thetas(θ [B, 78]) → (fitness, score, penalty)`` method (proxy screening) judges the θ itself."""
     thetas = np.asarray(thetas, np.float32)
+    if hasattr(objective, "judge_thetas"):  # an objective that decides itself which candidates to render
+        return tuple(np.asarray(x) for x in objective.judge_thetas(thetas))
     seeds = np.full((len(thetas),), objective.settings.noise_seed, np.uint32)
     if objective.evaluation is not None:
         judged = map_shards(judge_program(objective.settings, objective.evaluation), (thetas, seeds),
@@ -221,6 +225,28 @@ class ScreenStrategy:
 
     def ask(self, state: int, generation: int) -> tuple[int, np.ndarray]:
         return state + self.population, np.stack([self.draw(state + i) for i in range(self.population)])
+
+    def tell(self, state: int, thetas: np.ndarray, fitness: np.ndarray) -> int:
+        return state
+
+
+class CandidateList:
+    """Candidates given in order (``[N, 78]``, e.g. the matcher's learned starts): each generation asks for the next
+    ``population`` of them; the last batch is padded by repeating the first rows (run it with ``generations(…,
+    limit=N)`` so the padding is judged but not counted). ``tell`` learns nothing."""
+
+    def __init__(self, population: int, candidates: np.ndarray):
+        self.population = population
+        self.candidates = np.asarray(candidates, np.float32)
+        if self.candidates.ndim != 2 or self.candidates.shape[1] != N_PARAMS or not len(self.candidates):
+            raise ValueError(f"candidates must be [N ≥ 1, {N_PARAMS}], got {list(self.candidates.shape)}")
+
+    def init(self, seed: int) -> int:
+        return 0  # the next candidate's row
+
+    def ask(self, state: int, generation: int) -> tuple[int, np.ndarray]:
+        rows = np.arange(state, state + self.population) % len(self.candidates)
+        return state + self.population, self.candidates[rows]
 
     def tell(self, state: int, thetas: np.ndarray, fitness: np.ndarray) -> int:
         return state

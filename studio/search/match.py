@@ -24,6 +24,12 @@ envelope) and sets ``keyboard.midi_f0`` and ``keyboard.duration`` from them, eit
 point or locked. The match is three phases of the engine's one loop (:mod:`studio.search.engine`): a screen of
 seeded random sounds picks where the restarts begin; each restart is a Learned ES run; then a sparse (1+λ) strategy
 polishes the best sound so far, a few knobs at a time. The best few *distinct* matches are kept.
+
+Learned starts (:func:`learned_starts`, on by default when the learned models of :mod:`studio.learn` are present
+for the render settings): the screen's candidates are instead the inverse model's one-shot guess (as is, and with
+the measured pitch and note length), then the ones the neural proxy places closest to the target among a cloud
+around both guesses and as many seeded random sounds. Only those are rendered, so the match spends the same
+renders; without the models (or with ``learned="off"``) the match is exactly the one above, and says why.
 """
 from __future__ import annotations
 
@@ -47,8 +53,9 @@ from studio.checks import check_choice, check_whole, hz_to_midi, note_name
 from studio.errors import StudioError
 from studio.synth import N_PARAMS, PARAM_INDEX, RenderSettings, render, to_human, to_normalized
 
-from .engine import (BUDGET_NAMES, MAX_RESTARTS, STRATEGY_LABELS, Budget, EvosaxStrategy, Evaluation, ScreenStrategy,
-                     SparsePolish, cancel_check, check_search_request, free_and_base, generations, run_seed)
+from .engine import (BUDGET_NAMES, MAX_RESTARTS, STRATEGY_LABELS, Budget, CandidateList, EvosaxStrategy, Evaluation,
+                     ScreenStrategy, SparsePolish, cancel_check, check_search_request, free_and_base, generations,
+                     run_seed)
 
 N_SEGMENTS = 8  # time stretches of the ``frames`` term: 250 ms each for a 2 s sound
 FRAMES_RANGE_DB = 60.0  # spectral detail more than 60 dB under the target's loudest band is not compared
@@ -383,6 +390,57 @@ class MatchProgress:
     cancelled: bool = False
     results: tuple[MatchResult, ...] = field(default=())
     first_loss: float = float("nan")
+    learned: str = ""  # whether the learned models chose the screened candidates, and why (not), in a sentence
+
+
+def resolve_learned(learned, settings: RenderSettings):
+    """(the learned models to start from, or None; a sentence saying which and why). ``learned``: "auto" (the
+    shipped models when present and made for ``settings``), "off"/None/False, or a loaded
+    :class:`~studio.learn.models.LearnedModels` (its settings must be ``settings``)."""
+    if learned is None or learned is False or learned == "off":
+        return None, "learned starts off (asked): starting from random sounds"
+    if isinstance(learned, str):
+        if learned != "auto":
+            raise MatchError(f"learned must be 'auto' or 'off', got {learned!r}", "learned")
+        try:
+            from studio.learn.models import learned_models
+        except ImportError as err:  # flax or optax missing: the studio matches without them
+            return None, (f"learned starts off: the learned models need flax and optax ({err}); starting from "
+                          "random sounds")
+        return learned_models(settings)
+    if getattr(learned, "settings", None) != settings:
+        raise MatchError(f"the learned models were made for {getattr(learned, 'settings', None)}, not for the "
+                         f"match's settings {settings}", "learned")
+    return learned, learned.describe()
+
+
+LEARNED_UNIFORM = 2048  # seeded random sounds the proxy screens beside the cloud around the inverse model's guess
+
+
+def learned_starts(models, target_audio, guess: StartGuess, base: np.ndarray, mask: np.ndarray, seed: int,
+                   count: int) -> np.ndarray:
+    """The screen's candidates from the learned models → θ ``[count, 78]``: the inverse model's guess, the guess
+    with the measured pitch (tunings at 0) and note length, then the ``count − 2`` candidates the proxy places
+    closest to the target among a cloud around both guesses (:func:`~studio.learn.models.cloud_around`, seeds
+    ``seed`` and ``seed + 1``) and ``LEARNED_UNIFORM`` uniform random sounds (PCG64 seeded ``seed``, with the
+    guessed pitch and note length, as :func:`start_theta` draws them). Locked knobs keep ``base``'s values."""
+    from studio.learn.models import cloud_around, screened_by_proxy
+
+    target_embedding, as_heard = models.read(target_audio)  # one measurement of the target for both
+    measured = as_heard.copy()
+    uniform = np.random.default_rng(seed).uniform(0.0, 1.0, (LEARNED_UNIFORM, N_PARAMS)).astype(np.float32)
+    for theta in (measured, uniform):
+        if guess.midi is not None:
+            theta[..., MIDI_F0] = normalized("keyboard.midi_f0", guess.midi)
+            theta[..., list(TUNINGS)] = 0.5
+        theta[..., NOTE_LENGTH] = normalized("keyboard.duration", guess.note_s)
+    guesses = np.stack([as_heard, measured])
+    guesses[:, mask] = base[mask]
+    uniform[:, mask] = base[mask]
+    pool = np.concatenate([cloud_around(guesses[0], seed, locked=mask), cloud_around(guesses[1], seed + 1,
+                                                                                    locked=mask), uniform])
+    picked, _ = screened_by_proxy(models, target_embedding, pool, max(count - 2, 0))
+    return np.concatenate([guesses, picked])[:count].astype(np.float32)
 
 
 def match_sound(target: Target, *, settings: RenderSettings | None = None, budget: str | Budget | MatchPlan = "quick",
@@ -390,7 +448,7 @@ def match_sound(target: Target, *, settings: RenderSettings | None = None, budge
                 lock_length: bool = False, locked=None, theta=None, keep: int = KEEP,
                 weights: LossWeights = DEFAULT_WEIGHTS, clap=None,
                 cancel: threading.Event | Callable[[], bool] | None = None,
-                guess: StartGuess | None = None) -> Iterator[MatchProgress]:
+                guess: StartGuess | None = None, learned="auto") -> Iterator[MatchProgress]:
     """Search for presets that sound like ``target``; yields :class:`MatchProgress` as it goes, then a final
     report (``done``) whose ``results`` are the best ``keep`` distinct matches.
 
@@ -401,6 +459,8 @@ def match_sound(target: Target, *, settings: RenderSettings | None = None, budge
     lock_pitch / lock_length: hold ``keyboard.midi_f0`` / ``keyboard.duration`` at the estimates (a pitch lock needs
     a pitched target). locked ``[78]`` bool and theta ``[78]``: further parameters held at ``theta``'s values (the
     studio's lock groups on the current sound). cancel: an Event or callable, checked every batch/generation.
+    learned: "auto" (default: the learned starts of :func:`learned_starts` when the models for ``settings`` are
+    present), "off", or loaded :class:`~studio.learn.models.LearnedModels`; every report's ``learned`` says which.
     Raises :class:`MatchError` for a request that cannot run; nothing runs until the first report is asked for.
     """
     settings = settings or RenderSettings(sample_rate=target.sample_rate, duration=target.duration)
@@ -418,21 +478,28 @@ def match_sound(target: Target, *, settings: RenderSettings | None = None, budge
     if lock_length:
         base[NOTE_LENGTH], mask[NOTE_LENGTH] = normalized("keyboard.duration", guess.note_s), True
     free_and_base(mask, base)  # the lock mask and θ checked as every search checks them
-    return _match_loop(objective, plan, strategy, seed, mask, base, guess, int(keep), cancel_check(cancel))
+    models, learned_note = resolve_learned(learned, settings)
+    return _match_loop(objective, plan, strategy, seed, mask, base, guess, int(keep), cancel_check(cancel), models,
+                       learned_note)
 
 
 def _match_loop(objective: MatchObjective, plan: MatchPlan, strategy: str, seed: int, mask: np.ndarray,
-                base: np.ndarray, guess: StartGuess, keep: int,
-                cancelled: Callable[[], bool]) -> Iterator[MatchProgress]:
+                base: np.ndarray, guess: StartGuess, keep: int, cancelled: Callable[[], bool], models=None,
+                learned_note: str = "") -> Iterator[MatchProgress]:
     started = time.perf_counter()
     budget, n_restarts = plan.budget, plan.restarts
     best_loss, best_theta, best_restart, first_loss = math.inf, base.copy(), 0, math.nan
     evaluations, stopped = 0, False
     report = partial(MatchProgress, restarts=n_restarts, generations=budget.generations,
-                     total_evaluations=plan.evaluations, guess=guess)
+                     total_evaluations=plan.evaluations, guess=guess, learned=learned_note)
 
-    # 1. Screen: a random search over the whole space finds where each restart begins.
-    screen = ScreenStrategy(budget.population, partial(start_theta, guess, base=base, locked=mask))
+    # 1. Screen: a random search over the whole space finds where each restart begins (or, with the learned
+    # models, the inverse model's guesses and the candidates the proxy picked).
+    if models is not None:
+        screen = CandidateList(budget.population, learned_starts(models, objective.target.audio, guess, base, mask,
+                                                                 seed, plan.screen))
+    else:
+        screen = ScreenStrategy(budget.population, partial(start_theta, guess, base=base, locked=mask))
     screened_thetas, screened_losses = [], []
     for step in generations(screen, objective, -(-plan.screen // budget.population), seed=seed, cancelled=cancelled,
                             limit=plan.screen):
@@ -540,6 +607,7 @@ def to_preset(result: MatchResult, target: Target, settings: RenderSettings, *, 
 
 
 __all__ = ["CLAP_PLANS", "DEFAULT_WEIGHTS", "distinct_matches", "estimate_start", "KEEP", "loss_terms",
-           "LossWeights", "match_evaluation", "match_losses", "match_plan", "MATCH_PLANS", "match_sound",
+           "learned_starts", "LossWeights", "match_evaluation", "match_losses", "match_plan", "MATCH_PLANS",
+           "match_sound", "resolve_learned",
            "MatchError", "MatchObjective", "MatchPlan", "MatchProgress", "MatchResult", "spectral_convergence",
            "start_theta", "StartGuess", "target_features", "TargetFeatures", "term_distances", "to_preset"]

@@ -126,6 +126,60 @@ class PromptObjective:
         return Evaluation(combine(score, penalty, self.scorer.score_floor), score, penalty)
 
 
+class ProxyScreenedObjective:
+    """A prompt objective whose scorer judges an embedding a proxy predicts (CLAP: the cosine between the sound's
+    audio embedding and the prompt's text embedding), run on the proxy: each generation, every candidate's score is
+    first estimated from the proxy's embedding of its θ (no render), then the ``verify`` most promising are rendered
+    and judged by the scorer itself. The others rank below every verified one, in the proxy's order, so the
+    strategy still learns from the whole population and the best sound a search reports is always one the real
+    scorer judged. ``proxy``: a network θ ``[B, 78]`` → embedding ``[B, P]`` (:mod:`studio.learn.clap_proxy`).
+    """
+
+    perfect_fitness = None
+    evaluation = None
+    params = None
+
+    def __init__(self, objective: PromptObjective, proxy, verify: int):
+        if objective.scorer.jittable or not hasattr(objective.scorer, "text_embedding"):
+            raise ValueError("proxy screening needs a scorer that judges an embedding (CLAP)")
+        self.objective = objective
+        self.settings = objective.settings
+        self.proxy = proxy
+        self.verify = int(verify)
+        self.text = np.asarray(objective.scorer.text_embedding(objective.prompt).float().cpu().numpy(), np.float32)
+        self.rendered = 0  # candidates rendered and judged by the scorer so far
+
+    def estimate(self, thetas) -> np.ndarray:
+        """The proxy's estimate of the score ``[B]`` (cosine of the predicted audio embedding with the prompt's)."""
+        from studio.learn.proxy import proxy_embeddings
+
+        predicted = proxy_embeddings(self.proxy, thetas)
+        return predicted @ self.text / np.maximum(np.linalg.norm(predicted, axis=-1), 1e-9)
+
+    def evaluate(self, audio) -> Evaluation:
+        return self.objective.evaluate(audio)
+
+    def judge_thetas(self, thetas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fitness, score, penalty) ``[B]``: the real judgement for the ``verify`` candidates the proxy ranks
+        best, proxy estimates ranked below them for the rest (see the class docstring)."""
+        from studio.synth import renderer
+
+        thetas = np.asarray(thetas, np.float32)
+        floor = self.objective.scorer.score_floor
+        estimate = self.estimate(thetas)
+        order = np.argsort(-estimate, kind="stable")
+        top, rest = order[:self.verify], order[self.verify:]
+        seeds = jnp.full((len(top),), self.settings.noise_seed, jnp.uint32)
+        real = self.objective.evaluate(renderer(self.settings)(jnp.asarray(thetas[top]), seeds))
+        self.rendered += len(top)
+        fitness, score, penalty = (np.zeros(len(thetas), np.float32) for _ in range(3))
+        fitness[top], score[top], penalty[top] = (np.asarray(x) for x in real)
+        estimated = -np.maximum(estimate[rest], floor if floor is not None else -np.inf)
+        fitness[rest] = np.max(fitness[top]) + 1e-3 + (estimated - (estimated.min() if len(rest) else 0.0))
+        score[rest] = estimate[rest]
+        return fitness, score, penalty
+
+
 # ----------------------------------------------------------------------------------------------
 # Searching a prompt
 # ----------------------------------------------------------------------------------------------
@@ -133,7 +187,8 @@ def prompt_search(prompt: str, scorer: Scorer, *, settings: RenderSettings = Ren
                   constraints: Constraints | None = None, budget: str | Budget = "quick",
                   strategy: str | None = None, seed: int = 0, restarts: int = 1, locked=None, theta=None,
                   start: str = "random", cancel: threading.Event | Callable[[], bool] | None = None,
-                  stop_when_perfect: bool = True, threads: int | None = None) -> Iterator[Progress]:
+                  stop_when_perfect: bool = True, threads: int | None = None, proxy=None,
+                  verify: int | None = None) -> Iterator[Progress]:
     """Search the knobs for a prompt; yields :class:`~studio.search.engine.Progress` after every generation and a
     final one (``done``) whose ``results`` hold each restart's best, best first.
 
@@ -142,11 +197,15 @@ def prompt_search(prompt: str, scorer: Scorer, *, settings: RenderSettings = Ren
     :class:`~studio.search.engine.Budget`. The other arguments are :func:`~studio.search.engine.search`'s: strategy
     (default the budget's, Learned ES), seed (restart r uses seed + r), restarts, locked ``[78]`` bool with theta
     (locked knobs keep theta's values), start ("random" or "theta"), cancel (Event or callable), stop_when_perfect,
-    threads.
+    threads. proxy: a proxy of the scorer's embedding (:class:`ProxyScreenedObjective`; CLAP only): each
+    generation of the budget's population runs on the proxy and only ``verify`` candidates (default a quarter) are
+    rendered and judged.
     """
     objective = PromptObjective(scorer, prompt, settings, constraints)
     if isinstance(budget, str):
         budget = budget_for(budget, scorer, objective.constraints.active)
+    if proxy is not None:
+        objective = ProxyScreenedObjective(objective, proxy, verify or max(1, budget.population // 4))
     return search(objective, budget, strategy=strategy, seed=seed, restarts=restarts, locked=locked, theta=theta,
                   start=start, cancel=cancel, stop_when_perfect=stop_when_perfect, threads=threads)
 

@@ -194,11 +194,11 @@ def _compiled_renderer(sample_rate: int, num_samples: int, num_control: int, con
             evicted = True
     if evicted:
         dsp.block_geometry.cache_clear()  # geometries of evicted shapes would keep their buffers alive
-        _return_freed_memory()
+        return_freed_memory()
     return run
 
 
-def _return_freed_memory() -> None:
+def return_freed_memory() -> None:
     """Hand memory freed by an evicted renderer back to the system. glibc keeps freed blocks in its heap: without
     this, RSS still grew ~40 MB per evicted 96 kHz × 10 s renderer; with it, it stays flat (README)."""
     try:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from studio import hosting
 from studio.explore import warm_up_umap
@@ -22,7 +23,8 @@ from studio.library import default_library_root, import_preset, load_or_create_s
 from studio.presets import factory_preset, factory_presets
 from studio.synth import RenderSettings, default_theta
 from studio.ui import explore_panel, export_panel, library_panel, map_panel, match_panel, prompt_panel, synth_panel
-from studio.ui import disk, http
+from studio import limits as studio_limits
+from studio.ui import disk, http, sessions
 from studio.ui.keyboard_panel import page_script
 from studio.ui import state as st
 from studio.ui.common import DURATIONS, RENDER_GROUP, Config, Studio, player_audio, user_errors
@@ -186,9 +188,16 @@ def _api_endpoints(config: Config) -> None:
 
 def launch_options(config: Config | None = None, host: str = "127.0.0.1") -> dict:
     """Keyword arguments for ``launch`` that style the page (Gradio 6 takes theme/css/js at launch) and, given the
-    config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk)
-    and add the MCP server (``config.mcp``; ``host``: the interface served, see ``studio.ui.mcp_tools``)."""
-    disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public) if config else None
+    config, bound the disk (upload quotas, served files swept, the export folder removed at stop: studio.ui.disk) and
+    the memory of gone sessions (studio.ui.sessions), and add the MCP server (``config.mcp``; ``host``: the
+    interface served, see ``studio.ui.mcp_tools``)."""
+    disk_guard = None
+    if config:
+        pages = sessions.OpenPages()
+        idle_s = studio_limits.PUBLIC_SESSION_IDLE_S if config.public else studio_limits.SESSION_IDLE_S
+        chores = ((studio_limits.SESSION_SWEEP_EVERY_S, sessions.session_sweeper(pages, idle_s)),)
+        disk_guard = disk.app_kwargs(config.export_dir, quotas=config.public, chores=chores)
+        disk_guard["middleware"] = [Middleware(sessions.OpenPagesMiddleware, pages=pages), *disk_guard["middleware"]]
     kwargs = http.app_kwargs(disk_guard, rate_limit=bool(config and config.public))
     if config and config.mcp:
         try:

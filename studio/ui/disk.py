@@ -227,29 +227,39 @@ def sweep_once(blocks, guard: DiskGuard) -> None:
         log.info("swept %d served files; %.1f MB left", removed, left / limits.MB)
 
 
-def lifespan(guard: DiskGuard):
-    """The server's lifespan hook: the sweeper while it runs; everything it made deleted when it stops."""
+def lifespan(guard: DiskGuard, chores: tuple = ()):
+    """The server's lifespan hook: the sweeper while it runs, and every ``(every_s, chore)`` of ``chores`` (a
+    ``chore(blocks)`` run every ``every_s`` seconds: in a thread, or on the event loop when it is a coroutine
+    function, e.g. :func:`studio.ui.sessions.session_sweeper`'s);
+    everything it made deleted when it stops."""
 
     @contextlib.asynccontextmanager
     async def run(app):
         if guard.export_dir:
             Path(guard.export_dir).mkdir(parents=True, exist_ok=True)  # a relaunch after close
 
-        async def schedule():
+        async def every(period_s: float, chore, what: str):
             while True:
-                await asyncio.sleep(limits.CACHE_SWEEP_EVERY_S)
+                await asyncio.sleep(period_s)
                 try:
-                    await asyncio.to_thread(sweep_once, app.get_blocks(), guard)
+                    if asyncio.iscoroutinefunction(chore):  # runs on the server's event loop, between requests
+                        await chore(app.get_blocks())
+                    else:
+                        await asyncio.to_thread(chore, app.get_blocks())
                 except Exception:  # a failed round must not end the schedule
-                    log.exception("sweeping served files failed")
+                    log.exception("%s failed", what)
 
-        task = asyncio.create_task(schedule())
+        tasks = [asyncio.create_task(every(limits.CACHE_SWEEP_EVERY_S, lambda blocks: sweep_once(blocks, guard),
+                                           "sweeping served files"))]
+        tasks += [asyncio.create_task(every(period_s, chore, getattr(chore, "__name__", "a chore")))
+                  for period_s, chore in chores]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(Exception):
                 sweep_cache(app.get_blocks(), max_age_s=None)
             if guard.export_dir:
@@ -258,13 +268,14 @@ def lifespan(guard: DiskGuard):
     return run
 
 
-def app_kwargs(export_dir: str | None = None, quotas: bool = True) -> dict:
-    """``launch(app_kwargs=...)`` for a studio server: the sweeper, and with ``quotas`` (public mode) the upload
-    quota."""
+def app_kwargs(export_dir: str | None = None, quotas: bool = True, chores: tuple = ()) -> dict:
+    """``launch(app_kwargs=...)`` for a studio server: the sweeper (and ``chores``, see :func:`lifespan`), and with
+    ``quotas`` (public mode) the upload quota."""
     from starlette.middleware import Middleware
 
     guard = DiskGuard(export_dir)
-    return dict(middleware=[Middleware(UploadQuota, guard=guard)] if quotas else [], lifespan=lifespan(guard))
+    return dict(middleware=[Middleware(UploadQuota, guard=guard)] if quotas else [],
+                lifespan=lifespan(guard, chores))
 
 
 # ---------------------------------------------------------------------------------------------------------------

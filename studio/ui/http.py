@@ -18,6 +18,7 @@ server-sent events, file downloads) pass through untouched. It reaches Gradio's 
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -131,17 +132,22 @@ class RequestRate:
                 del self._buckets[key]
 
 
-def queued_from(scope, client: str) -> int:
-    """How many events from ``client`` wait in Gradio's queue (not yet running) of the app serving ``scope``."""
+def queued_from(scope, client: str) -> tuple[int, int]:
+    """How many events from ``client`` (waiting in Gradio's queue, running) the app serving ``scope`` has."""
     from studio.ui.disk import client_key
 
     try:
-        queues = scope["app"].get_blocks()._queue.event_queue_per_concurrency_id.values()
-        waiting = [event for queue in queues for event in list(queue.queue)]
+        queue = scope["app"].get_blocks()._queue
+        waiting = [event for line in list(queue.event_queue_per_concurrency_id.values()) for event in list(line.queue)]
+        running = [event for job in list(queue.active_jobs) if job for event in job]
     except Exception:  # not Gradio's app, or its internals changed: count nothing
-        return 0
-    return sum(1 for event in waiting
-               if getattr(event, "request", None) is not None and client_key(event.request.scope) == client)
+        return 0, 0
+
+    def theirs(events) -> int:
+        return sum(1 for event in events
+                   if getattr(event, "request", None) is not None and client_key(event.request.scope) == client)
+
+    return theirs(waiting), theirs(running)
 
 
 class RateLimit:
@@ -151,14 +157,18 @@ class RateLimit:
     loads, files and event streams (GETs) are never refused. A queue join is also refused while the address has
     ``EVENT_QUEUED_PER_ADDRESS`` events waiting in Gradio's queue: within the rate, one visitor rejoining from fresh
     sessions kept ~46 of its 64 places and every other visitor's renders waited behind them, 7–12× their p95
-    (``bench/load_test.py``)."""
+    (``bench/load_test.py``); and while it has ``EVENT_RUNNING_PER_ADDRESS`` running: events that skip the queue's
+    limits (long jobs) start at once, and Gradio runs at most ``max_threads`` (40) events in all, so one address
+    sending match after match held 39 of them (each decoding its upload before the gate refused it) and every other
+    visitor's render waited 10–40 s for a free one."""
 
     def __init__(self, app, rate: RequestRate | None = None):
         from studio import limits
 
         self.app = app
         self.rate = rate or RequestRate(limits.EVENT_BURST, limits.EVENT_RATE_PER_S, limits.RATE_LIMIT_MAX_CLIENTS)
-        self.max_queued = limits.EVENT_QUEUED_PER_ADDRESS
+        self.new_sessions = RequestRate(limits.NEW_SESSION_BURST, limits.NEW_SESSIONS_PER_MIN / 60.0,
+                                        limits.RATE_LIMIT_MAX_CLIENTS)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -171,10 +181,18 @@ class RateLimit:
             retry = max(1, math.ceil(wait_s))
             reason = (f"Too many requests from this address: at most {self.rate.burst:g} at once and "
                       f"{self.rate.rate:g} a second. Try again in {retry} s.")
-        elif scope.get("path", "").endswith("/queue/join") and queued_from(scope, client) >= self.max_queued:
-            retry = 2
-            reason = (f"Too many requests from this address are waiting in the studio's queue (at most "
-                      f"{self.max_queued}). Try again in {retry} s.")
+        elif scope.get("path", "").endswith("/queue/join"):
+            body, receive = await read_body(receive)
+            reason, retry = self._too_many_in_flight(scope, client), 2
+            if reason is None and self._new_session(scope, body):
+                wait_s = self.new_sessions.take(client)
+                if wait_s:
+                    retry = max(1, math.ceil(wait_s))
+                    reason = (f"Too many new pages from this address: at most {self.new_sessions.burst:g} at once and "
+                              f"{60 * self.new_sessions.rate:g} a minute.")
+            if reason is None:
+                return await self.app(scope, receive, send)
+            reason += f" Try again in {retry} s."
         else:
             return await self.app(scope, receive, send)
         body = reason.encode()
@@ -182,6 +200,48 @@ class RateLimit:
                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()), (b"retry-after", str(retry).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _new_session(scope, body: bytes) -> bool:
+        """Whether a queue join's body names a session the app has no state for yet (Gradio builds one on the event
+        loop: a copy of the page's configuration, ~1 MB and tens of ms for the studio's 560 components)."""
+        try:
+            session = json.loads(body).get("session_hash")
+            holder = scope["app"].get_blocks().state_holder
+        except Exception:  # not JSON, not Gradio's app, or its internals changed: Gradio answers
+            return False
+        return isinstance(session, str) and session not in holder.session_data
+
+    def _too_many_in_flight(self, scope, client: str) -> str | None:
+        """Why a queue join from ``client`` is refused for the events it has in the queue already, or None."""
+        from studio import limits
+
+        waiting, running = queued_from(scope, client)
+        if waiting >= limits.EVENT_QUEUED_PER_ADDRESS:
+            return (f"Too many requests from this address are waiting in the studio's queue (at most "
+                    f"{limits.EVENT_QUEUED_PER_ADDRESS}).")
+        if running >= limits.EVENT_RUNNING_PER_ADDRESS:
+            return (f"Too many requests from this address are running in the studio (at most "
+                    f"{limits.EVENT_RUNNING_PER_ADDRESS} at once).")
+        return None
+
+
+async def read_body(receive, limit: int = 1 << 20) -> tuple[bytes, object]:
+    """A request's body (its first ``limit`` bytes, enough for any queue join) and a ``receive`` that replays what
+    was read, for an ASGI middleware that looks at a body before the app reads it."""
+    messages, size = [], 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        size += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body") or size > limit:
+            break
+    body = b"".join(m.get("body", b"") for m in messages)
+
+    async def replay():
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
 
 
 def app_kwargs(extra: dict | None = None, rate_limit: bool = False) -> dict:

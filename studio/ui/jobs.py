@@ -288,6 +288,11 @@ class Ticket:
         self.running = False
         self.expires = time.monotonic() + CLAIM_TTL_S if claim else None
 
+    @property
+    def owner(self) -> str:
+        """Whose job it is, for taking turns: its address, or its page when it came without one."""
+        return f"address {self.client}" if self.client is not None else f"page {self.session}"
+
 
 class JobGate:
     """Admits every long job of the process: per page, one job of a kind at a time (a second is refused at
@@ -297,6 +302,7 @@ class JobGate:
     def __init__(self, limits: JobLimits | None = None):
         self._cond = threading.Condition()
         self._tickets: list[Ticket] = []  # admission order
+        self._last_start: dict[str, float] = {}  # owner → when a job of theirs last started (for taking turns)
         # Until the app sets its limits (direct calls, tests): generous, so no job waits on another.
         self.limits = limits or JobLimits(running={kind: 8 for kind in JOB_KINDS}, total=64)
 
@@ -359,22 +365,32 @@ class JobGate:
             self._cond.notify_all()
 
     def _may_run(self, ticket: Ticket) -> bool:
+        """Whether ``ticket`` (waiting) may start now: its kind, the server and its page have a free running slot,
+        and no other waiting job that could take that slot comes first. Turns go round the visitors: first the
+        visitor (address, or page where there is none) with the fewest jobs running, then the one who started a
+        job longest ago, then first come, first served. Otherwise one address that rejoins as soon as its job ends
+        holds every slot while other visitors' jobs wait forever (the load test's attacker did)."""
+        if not self._eligible(ticket):
+            return False
+        shared_pool = self.limits.running_total is not None  # every kind competes for the same slots
+        rivals = [t for t in self._tickets
+                  if not t.running and (shared_pool or t.kind == ticket.kind) and self._eligible(t)]
+        return min(rivals, key=self._turn_order) is ticket
+
+    def _eligible(self, ticket: Ticket) -> bool:
+        """Whether the running limits leave ``ticket`` a slot (its kind's, the server's, its page's)."""
         limits = self.limits
         if sum(t.running for t in self._tickets if t.kind == ticket.kind) >= limits.running.get(ticket.kind, 1):
             return False
         if limits.running_total is not None and sum(t.running for t in self._tickets) >= limits.running_total:
             return False
-        if limits.session_running is not None and \
-                sum(t.running for t in self._tickets if t.session == ticket.session) >= limits.session_running:
-            return False
-        for t in self._tickets:  # first come, first served within a kind (a page at its limit lets others by)
-            if t is ticket:
-                return True
-            if t.kind == ticket.kind and not t.running and (
-                    limits.session_running is None
-                    or sum(u.running for u in self._tickets if u.session == t.session) < limits.session_running):
-                return False
-        return False  # released meanwhile
+        return limits.session_running is None or \
+            sum(t.running for t in self._tickets if t.session == ticket.session) < limits.session_running
+
+    def _turn_order(self, ticket: Ticket) -> tuple:
+        owner = ticket.owner
+        running = sum(t.running for t in self._tickets if t.owner == owner)
+        return running, self._last_start.get(owner, -math.inf), self._tickets.index(ticket)
 
     def wait_turn(self, ticket: Ticket, stop: threading.Event | None = None,
                   tick_s: float = 0.5) -> Generator[int, None, bool]:
@@ -387,16 +403,25 @@ class JobGate:
                     raise JobRefused("this job waited too long for its turn and was dropped: try again",
                                      ticket.kind)
                 if self._may_run(ticket):
-                    ticket.running = True
+                    self._start(ticket)
                     return True
                 if stop is not None and stop.is_set():
                     return False
                 self._cond.wait(tick_s)
                 if ticket in self._tickets and self._may_run(ticket):
-                    ticket.running = True
+                    self._start(ticket)
                     return True
                 ahead = self._ahead(ticket)
             yield ahead
+
+    def _start(self, ticket: Ticket) -> None:
+        now = time.monotonic()
+        ticket.running = True
+        self._last_start[ticket.owner] = now
+        if len(self._last_start) > 4 * self.limits.total:  # forget visitors who have not started a job lately
+            oldest = sorted(self._last_start, key=self._last_start.get)[:len(self._last_start) // 2]
+            for owner in oldest:
+                del self._last_start[owner]
 
     def _ahead(self, ticket: Ticket) -> int:
         place = self._tickets.index(ticket) if ticket in self._tickets else 0

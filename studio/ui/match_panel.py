@@ -119,7 +119,8 @@ def show_target(path, state: st.StudioState) -> tuple:
 def progress_text(p, plan, strategy: str) -> str:
     """The line beside the target while a match runs."""
     if p.phase == "screen":
-        where = "screening random sounds"
+        learned = p.learned.startswith("learned starts on")
+        where = "judging the inverse model's guesses and the proxy's picks" if learned else "screening random sounds"
     elif p.phase == "polish":
         where = f"polishing the best, generation {p.generation} of {p.generations}"
     else:
@@ -195,7 +196,8 @@ def match_target(c: dict, path, lock_pitch, lock_length, budget, strategy, seed,
                f"first random batch's best was {final.first_loss:.3f}); spectral convergence "
                f"{spectral_convergence(target.audio, match_audio):.2f}. The match measures {heard.describe()}. "
                f"A/B plays both at the same loudness (at its own level the match is {abs(own_level):.1f} dB "
-               f"{'louder' if own_level >= 0 else 'quieter'} than the target).")
+               f"{'louder' if own_level >= 0 else 'quieter'} than the target). {final.learned[:1].upper()}"
+               f"{final.learned[1:]}.")
     yield {c["audio"]: audio, c["spectrogram"]: image, c["progress"]: summary, **listed_results(c, all_results, best),
            c["ab"]: B_MATCH, c["ab_audio"]: ab_player(target.audio, match_audio, settings.sample_rate)[1]}
 
