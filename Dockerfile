@@ -2,11 +2,13 @@
 #
 #   docker build -t synth-studio .                                   # CPU (default)
 #   docker build -t synth-studio --build-arg JAX_EXTRA=cuda12 \
-#       --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 .   # JAX (and torch) on CUDA 12
+#       --build-arg TORCH_INDEX=https://pypi.org/simple .            # JAX (and torch) on CUDA 12
 #   docker run -p 7860:7860 synth-studio                             # the CUDA image: docker run --gpus all …
 #
 # The CUDA image needs no CUDA toolkit in the base image (JAX's CUDA plugin and torch's CUDA wheels bring their
-# libraries), only an NVIDIA driver on the host; on a Docker Space, pick the GPU in the Space's settings. JAX and
+# libraries), only an NVIDIA driver on the host. torch for CUDA comes from PyPI, whose Linux wheels are the CUDA 12
+# build (PyTorch's cu126 index, as checked from the development machines, carries the pinned version only as
+# "+cpu", and pip would prefer that local version); on a Docker Space, pick the GPU in the Space's settings. JAX and
 # torch then share the device in one process: no JAX preallocation (below), and app.py caps JAX at 60 % of the
 # device for CLAP's sake (studio/hosting.py); concurrent renders are batched into one synth call.
 #

@@ -116,6 +116,10 @@ def test_on_zero_gpu_clap_runs_in_gpu_calls_sized_for_the_time_limit(tmp_path, t
         embeddings = scorer.embed(audio, 48_000)
         direct = (scorer.audio_embeddings(audio, 48_000) @ scorer.text_embedding("bees buzzing")).numpy()
         assert np.allclose(scores, direct, atol=1e-5) and embeddings.shape == (5, 16)
+        text = scorer.embed_text("bees buzzing")  # a device call of its own (the proxy-screened search's)
+        assert np.allclose(text, scorer.text_embedding("bees buzzing").numpy())
+        assert spaces.calls[-1][0] == "_device_text"
+        del spaces.calls[-1]
         shapes = [shape for _, _, (key, shape, rate, text) in spaces.calls]
         assert [name for name, *_ in spaces.calls] == ["_device_judgement"] * 6
         assert shapes == [(2, 96_000), (2, 96_000), (1, 96_000)] * 2, shapes
@@ -307,7 +311,7 @@ def test_the_dockerfile_documents_and_parameterizes_the_cuda_build():
     text = (REPO / "Dockerfile").read_text()
     args = dict(line.split(None, 1)[1].split("=", 1) for line in text.splitlines() if line.startswith("ARG "))
     assert args["JAX_EXTRA"] == '""' and args["TORCH_INDEX"].endswith("/whl/cpu")
-    assert "--build-arg JAX_EXTRA=cuda12" in text and "download.pytorch.org/whl/cu12" in text
+    assert "--build-arg JAX_EXTRA=cuda12" in text and "--build-arg TORCH_INDEX=https://pypi.org/simple" in text
     assert 'jax[$JAX_EXTRA]==$(sed -n \'s/^jax==//p\' requirements.txt)' in text  # the pinned JAX, with CUDA
     assert "XLA_PYTHON_CLIENT_PREALLOCATE=false" in text  # and app.py sets the rest (studio.hosting)
     jax_pin = next(line for line in (REPO / "requirements.txt").read_text().splitlines() if line.startswith("jax=="))

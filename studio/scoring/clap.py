@@ -170,6 +170,12 @@ def _device_judgement(key: int, audio, sample_rate: int, text: str | None) -> np
     return embeddings.float().cpu().numpy()
 
 
+@gpu(duration=ZERO_GPU_CALL_S)
+def _device_text(key: int, text: str) -> np.ndarray:
+    """One device call: the prompt's L2-normalized text embedding ``[P]``, float32 numpy."""
+    return _SCORERS[key].text_embedding(text).float().cpu().numpy()
+
+
 class ClapScorer:
     """Scores audio against prompts with a loaded ``ClapModel`` (see the module docstring).
 
@@ -295,6 +301,10 @@ class ClapScorer:
         """Cosine similarity ``[B]`` in [−1, 1] between each sound of ``audio [B, T]`` (host or device) and the
         prompt, float32 numpy; one device call per ``clips_per_call`` clips."""
         return self._judge(audio, sample_rate, check_prompt(prompt))
+
+    def embed_text(self, prompt: str) -> np.ndarray:
+        """The prompt's L2-normalized text embedding ``[P]`` float32 numpy, in a device call (cached per prompt)."""
+        return _device_text(self._key, check_prompt(prompt))
 
     def embed(self, audio, sample_rate: int) -> np.ndarray:
         """L2-normalized audio embeddings ``[B, P]`` float32 numpy of ``audio [B, T]`` (host or device); one device

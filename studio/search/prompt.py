@@ -155,7 +155,10 @@ class ProxyScreenedObjective:
         self.settings = objective.settings
         self.proxy = proxy
         self.verify = int(verify)
-        self.text = np.asarray(objective.scorer.text_embedding(objective.prompt).float().cpu().numpy(), np.float32)
+        scorer = objective.scorer  # embed_text: in a device call of its own (what works on ZeroGPU)
+        text = scorer.embed_text(objective.prompt) if hasattr(scorer, "embed_text") else \
+            scorer.text_embedding(objective.prompt).float().cpu().numpy()
+        self.text = np.asarray(text, np.float32)
         self.rendered = 0  # candidates rendered and judged by the scorer so far
 
     def estimate(self, thetas) -> np.ndarray:
