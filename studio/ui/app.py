@@ -104,12 +104,12 @@ def build_app(config: Config) -> gr.Blocks:
         # pictures, the knobs (their own scrolling panel), the library; then the tools that make new sounds.
         with gr.Row():
             with gr.Column(scale=5, min_width=380, elem_id="player-column"):
+                edits = macro_panel.build_edit_box(studio)  # above the player: on a phone the knobs follow the player
                 player = synth_panel.build_player(studio, initial)
-                edits = macro_panel.build_edit_box(studio)
             with gr.Column(scale=6, min_width=380, elem_id="knob-panel"):
-                macros = macro_panel.build_macros(studio, initial)
                 knobs = synth_panel.build_knobs(studio, initial)
             with gr.Column(scale=3, min_width=280, elem_id="library-column"):
+                macros = macro_panel.build_macros(studio, initial)  # beside the knobs
                 library = library_panel.build(studio, initial)
                 exports = export_panel.build(studio)
         explore_panel.build_locks(studio)

@@ -1,11 +1,12 @@
 """The Macros panel beside the knobs and the edit box by the player (issue 17).
 
-- **Macros**: one slider per named quality (pitch, brightness, noisiness, attack, decay, length, vibrato and
-  tremolo depth and rate, richness), in the quality's own unit, starting at the current sound's *measured* value.
+- **Macros** (an accordion at the top of the column beside the knobs): one slider per named quality (pitch,
+  brightness, noisiness, attack, decay, length, vibrato and tremolo depth and rate, richness), in the quality's own
+  unit, starting at the current sound's *measured* value.
   Letting go of a slider moves θ so that quality follows and the others stay (:func:`studio.explore.macros.move`,
   verified by rendering); the locks above the tools apply; every move is one undoable step; a line under the
   sliders says what moved and whether the synth could go that far.
-- **Edit in words**: a box under the player ("brighter", "an octave lower", "shorter and more wobble") applied to the
+- **Edit in words**: a box above the player ("brighter", "an octave lower", "shorter and more wobble") applied to the
   current sound (:func:`studio.explore.word_edits.apply_edit`); the line under it says what it understood and,
   per quality, before → after. Words it does not know change nothing and are named.
 
@@ -44,7 +45,7 @@ def slider_label(name: str) -> str:
 
 
 def build_macros(studio: Studio, initial: st.StudioState) -> dict:
-    """The Macros accordion (call inside the knob column, above the knobs)."""
+    """The Macros accordion (call inside the column beside the knobs: the library's, at its top)."""
     from studio.explore.macros import MACROS
 
     c: dict = {"sliders": {}}
@@ -70,15 +71,20 @@ def build_macros(studio: Studio, initial: st.StudioState) -> dict:
 
 
 def build_edit_box(studio: Studio) -> dict:
-    """The edit-in-words box (call inside the player column, under the transport)."""
+    """The edit-in-words box (call inside the player column, above the player: on a phone the knobs follow the
+    player, and the box would push them a screen down)."""
     c: dict = {}
     with gr.Row(equal_height=True):
         c["text"] = gr.Textbox("", label="Edit in words", placeholder="brighter · an octave lower · shorter and more "
                                "wobble · slightly darker · more like a bell", elem_id="edit-text", scale=5,
                                max_lines=1, submit_btn=False)
         c["apply"] = gr.Button("Apply edit", elem_id="btn-edit", scale=1, size="sm")
-    c["examples"] = gr.Examples(EDIT_EXAMPLES, [c["text"]], label="Examples", examples_per_page=len(EDIT_EXAMPLES))
+    c["examples"] = gr.Examples(EDIT_EXAMPLES, [c["text"]], label="Examples", examples_per_page=len(EDIT_EXAMPLES),
+                                elem_id="edit-examples")
     c["result"] = gr.Markdown("", elem_id="edit-result")
+    # On a phone the examples would push the player down a third of a screen: the box alone stays.
+    gr.HTML("<style>@media (max-width: 640px) { #edit-examples { display: none; } }</style>", container=False,
+            padding=False)
     studio.edits = c
     return c
 
@@ -215,8 +221,12 @@ def prepare() -> None:
         from studio.synth import RenderSettings, default_theta
 
         theta = default_theta()[None]
-        measure_thetas(theta, RenderSettings())
-        embed_thetas(theta, RenderSettings())
+        try:
+            measure_thetas(theta, RenderSettings())
+            embed_thetas(theta, RenderSettings())
+        except RuntimeError as error:  # the process is exiting while it compiles: nothing to warm any more
+            if "after shutdown" not in str(error):
+                raise
 
     once(MACRO_WARM_UP, warm)
 
