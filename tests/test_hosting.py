@@ -206,8 +206,9 @@ def concurrent_renders(sounds, threads: int | None = None) -> list[np.ndarray]:
     workers = [threading.Thread(target=one, args=(i,)) for i in range(len(sounds))]
     for w in workers:
         w.start()
-    for w in workers:
-        w.join(120)
+    for w in workers:  # generous: under a loaded CI machine a shape's batch sizes still compile meanwhile
+        w.join(600)
+    assert not any(w.is_alive() for w in workers), "a render never returned"
     return out
 
 
