@@ -9,6 +9,7 @@ import re
 
 import pytest
 from test_studio_browser import open_studio
+from test_prompt_browser import typed
 
 TIMEOUT = 120_000  # ms: the first search of a fresh server may still wait for the scorer and its compilation
 VIEWPORT = (1440, 900)
@@ -90,7 +91,7 @@ def test_a_failed_search_clears_its_output_and_says_so_without_a_pill(page, stud
     assert page.locator("#prompt-audio a[data-testid=download-link]").count() == 1
 
     page.locator("#prompt-constraints").get_by_text("Constraints").first.click()
-    page.locator("#prompt-pitch textarea, #prompt-pitch input").fill("H2")
+    typed(page, "#prompt-pitch", "H2")
     page.locator("#prompt-generate").click()
     page.locator("#prompt-progress").get_by_text("✗ Failed: pitch 'H2' is not a note").wait_for()
     page.get_by_text("pitch 'H2' is not a note").first.wait_for()  # the toast says it too
@@ -102,7 +103,7 @@ def test_a_failed_search_clears_its_output_and_says_so_without_a_pill(page, stud
     assert len(result_labels(page)) == 3  # earlier results stay listed
 
     # The panel stays usable: a good run replaces the failure line.
-    page.locator("#prompt-pitch textarea, #prompt-pitch input").fill("")
+    typed(page, "#prompt-pitch", "")
     page.locator("#prompt-generate").click()
     page.locator("#prompt-progress").get_by_text(re.compile(r"^Done: 3 results")).wait_for()
     assert error_pills(page, "prompt-progress") == 0
