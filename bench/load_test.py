@@ -99,6 +99,18 @@ class Server:
             time.sleep(0.5)
         raise RuntimeError(f"the server did not answer within {timeout:.0f} s; see {self.log_path}")
 
+    def wait_prepared(self, timeout: float = 600.0) -> float:
+        """Wait until the server says its start-up preparations (compilations, UMAP's numba, CLAP or the scorer)
+        have ended, so no run measures them; seconds waited."""
+        from studio.background import READY_LINE
+
+        start = time.perf_counter()
+        while READY_LINE not in self.log_path.read_text(errors="replace"):
+            if self.process.poll() is not None or time.perf_counter() - start > timeout:
+                raise RuntimeError(f"the server never said {READY_LINE!r}; see {self.log_path}")
+            time.sleep(1.0)
+        return time.perf_counter() - start
+
     def rss_mb(self) -> float:
         """Resident memory of the server and its children, MiB."""
         total = 0
@@ -600,6 +612,7 @@ def main(argv=None) -> int:
         warm = Client(server.url + "/", verbose=False, download_files=str(work), headers=visitor())
         for name in sorted(frames):
             os.remove(warm.predict(name, api_name="/render_preset"))
+        print(f"start-up preparations done {server.wait_prepared():.1f} s later", flush=True)
         print(f"warm: every factory preset rendered once; server RSS {server.rss_mb():,.0f} MiB", flush=True)
         modes = [m.strip() for m in args.modes.split(",") if m.strip()]
         plan = [(m, False) for m in modes] * (not args.attacker_only) + [(m, True) for m in modes] * (

@@ -33,6 +33,7 @@ EXPORT_MAX_AGE_S = 600.0  # "Export WAV + preset" folders are deleted after 10 m
 SESSION_SWEEP_EVERY_S = 5.0  # how often sessions that are gone are looked for
 PUBLIC_SESSION_IDLE_S = 15.0  # public: a session with no open page and nothing running is forgotten after this
 SESSION_IDLE_S = 600.0  # one person's studio: the same after 10 minutes
+SESSION_RECLAIM_EVERY_S = 30.0  # their memory is collected at most this often (a full collection stops the server)
 
 # -- Requests and long jobs per address in public mode (studio.ui.http.RateLimit, studio.ui.jobs) -----------------
 # Every POST (queue joins, API calls, uploads) is charged to its address (studio.ui.disk.client_key) from a token

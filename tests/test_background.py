@@ -39,3 +39,29 @@ def test_a_failure_is_logged_and_re_raised_to_whoever_waits(caplog):
             future.result(timeout=10)
     record = next(r for r in caplog.records if "test-broken" in r.getMessage())
     assert record.exc_info and record.exc_info[0] is KeyError  # the traceback is in the log
+
+
+def test_the_start_up_freeze_waits_for_every_preparation_then_freezes(monkeypatch):
+    """Objects alive once start-up work has ended go into Python's permanent generation, so later full
+    collections (every thread stopped) walk only what was made since; not before the preparations end."""
+    import gc
+
+    from studio import background
+
+    monkeypatch.setattr(background, "_preparations", {})  # as in a fresh process (a served studio froze this one)
+    release = threading.Event()
+    preparing = once("test-slow-preparation", lambda: release.wait(10))
+    frozen_before = gc.get_freeze_count()
+    try:
+        freeze = background.freeze_after_preparations(timeout_s=60)
+        with pytest.raises(TimeoutError):
+            freeze.result(timeout=0.3)  # a preparation is still running
+        assert gc.get_freeze_count() == frozen_before
+        release.set()
+        assert preparing.result(timeout=10) is True
+        assert freeze.result(timeout=30) is True
+        assert gc.get_freeze_count() > frozen_before
+        assert background.freeze_after_preparations() is freeze  # once per process
+    finally:
+        release.set()
+        gc.unfreeze()  # the rest of the test session collects as before

@@ -11,12 +11,14 @@ import argparse
 import dataclasses
 import os
 import sys
+from concurrent.futures import Future
 from pathlib import Path
 
 import gradio as gr
 from starlette.middleware import Middleware
 
 from studio import hosting
+from studio.background import READY_LINE, freeze_after_preparations
 from studio.explore import warm_up_umap
 from studio.legacy_token import legacy_secret
 from studio.library import default_library_root, import_preset, load_or_create_secret, public_mode
@@ -280,17 +282,21 @@ def main(argv: list[str] | None = None) -> None:
         from studio.ui.mcp_tools import MCP_PATH
 
         print(f"MCP server (streamable HTTP): {demo.local_url.rstrip('/')}{MCP_PATH}/", flush=True)
-    start_background_work()
+    start_background_work().add_done_callback(
+        lambda done: print(f"synth studio: {READY_LINE}" if done.result() else
+                           "synth studio: start-up preparations still running", flush=True))
     demo.block_thread()
 
 
-def start_background_work() -> None:
+def start_background_work() -> Future:
     """Slow one-off preparations that must not hold up the page, started once it is served (importing torch and
     umap-learn alongside Gradio's start doubled the time to the first page): each runs in its own daemon thread,
-    and the features that need them work (more slowly, or with a fallback) until they finish."""
+    and the features that need them work (more slowly, or with a fallback) until they finish. Returns the future
+    of the last step (:func:`~studio.background.freeze_after_preparations`), done when all have ended."""
     prompt_panel.prepare_prompt_search()  # CLAP or the descriptor scorer, then the quick search compiled
     warm_up_umap()  # numba compiles UMAP (~13 s on 2 cores); maps use PCA meanwhile
     macro_panel.prepare()  # the macro and edit searches' programs (~20 s on 2 cores)
+    return freeze_after_preparations()  # then later garbage collections skip everything made so far
 
 
 def serve_in_background(config: Config, port: int | None = None) -> gr.Blocks:
