@@ -154,3 +154,38 @@ def test_the_memory_of_dropped_sessions_is_reclaimed_at_most_once_a_period(monke
     assert reclaimed == [1030, 1070]
     sweep_at(1200, 0)  # nothing owed: no collection
     assert reclaimed == [1030, 1070]
+
+
+def test_a_new_sessions_state_is_built_off_the_event_loop(tmp_path, monkeypatch):
+    """Gradio builds a new session's state (a copy of the page's 560 components' configuration) when its first event
+    joins the queue, on the event loop: each build stopped every other request (~0.3 s on two busy cores). In public
+    mode the rate-limit middleware builds it in a worker thread first; the event then runs as usual."""
+    import asyncio
+
+    import gradio.state_holder
+
+    built_on_loop = []
+    original = gradio.state_holder.SessionState.__init__
+
+    def recording_init(self, blocks):
+        try:
+            asyncio.get_running_loop()
+            built_on_loop.append(True)
+        except RuntimeError:
+            built_on_loop.append(False)
+        original(self, blocks)
+
+    monkeypatch.setattr(gradio.state_holder.SessionState, "__init__", recording_init)
+    demo = serve_in_background(make_config(tmp_path / "library", public=True))
+    try:
+        url = demo.local_url
+        before = len(built_on_loop)
+        run_event(url, "a-new-page", "list_presets", [])
+        assert "a-new-page" in demo.state_holder.session_data
+        assert built_on_loop[before:] == [False]  # built once, in a worker thread
+    finally:
+        demo.close()
+        jobs.GATE.configure(jobs.JobGate().limits)
+        from studio.ui import views
+
+        views.accept_only(None)
