@@ -14,14 +14,15 @@ from flax import serialization
 
 from studio.learn.checkpoint import (ModelError, ModelMismatchError, compat_record, load_network, read_header,
                                      save_network)
-from studio.learn.data import DataSpec, render_dataset
+from studio.learn.data import learn_spec, read_dataset, render_dataset, spec_settings
 from studio.learn.inverse import SCHEDULES, InverseRecipe, guess_thetas, inverse_loss, train_inverse
 from studio.learn.models import LearnedModels, learned_models
 from studio.learn.nets import init_network
 from studio.learn.proxy import ProxyRecipe, train_proxy
 from studio.synth import N_PARAMS, RenderSettings, render
 
-TINY = DataSpec(seed=7, count=256, batch=64, duration=0.5)  # short sounds: a few seconds to render
+TINY = learn_spec(seed=7, count=256, duration=0.5)  # short sounds: a few seconds to render
+TINY_SETTINGS = spec_settings(TINY)
 TINY_PROXY = ProxyRecipe(hidden=(64, 64), steps=150, batch=64, learning_rate=3e-3, seed=0)
 TINY_INVERSE = InverseRecipe(hidden=(64,), steps=100, batch=64, learning_rate=3e-3, seed=0)
 
@@ -48,6 +49,30 @@ def test_data_is_deterministic_from_its_seed(data):
     np.testing.assert_allclose(again.embeddings, data.embeddings[:64], atol=1e-5)
     other = render_dataset(dataclasses.replace(TINY, count=64, seed=8))
     assert not np.allclose(other.thetas, data.thetas[:64])
+
+
+def test_the_training_sounds_are_the_dataset_tools_and_train_from_its_folder(tmp_path, data):
+    """The models learn from the dataset tool's sounds: the same θ for the same spec, whether rendered on the fly
+    or read from a folder made by `python -m studio dataset` (whose int16 audio measures within a hair)."""
+    from studio.cli import main
+
+    folder = tmp_path / "set"
+    assert main(["dataset", "--kind", "random", "--count", "64", "--seed", "7", "--duration", "0.5",
+                 "--fields", "theta,settings,audio", "--audio-format", "int16", str(folder), "--no-progress"]) == 0
+    read = read_dataset(folder)
+    np.testing.assert_array_equal(read.thetas, data.thetas[:64])
+    apart = np.linalg.norm(read.embeddings - data.embeddings[:64], axis=-1)
+    random_pair = np.median(np.linalg.norm(data.embeddings[:32] - data.embeddings[32:64], axis=-1))
+    # int16 rounding moves a sound a hair; rarely it tips one of the embedding's discrete numbers (1 of 64 here)
+    assert np.median(apart) < 0.01 * random_pair and np.mean(apart < 0.05 * random_pair) >= 0.95
+    np.testing.assert_array_equal(read.audible, data.audible[:64])
+    assert read.spec.to_dict()["settings"] == TINY.to_dict()["settings"]
+
+    without_audio = tmp_path / "knobs"
+    assert main(["dataset", "--kind", "random", "--count", "8", "--fields", "theta", str(without_audio),
+                 "--no-progress"]) == 0
+    with pytest.raises(Exception, match="has no audio field"):
+        read_dataset(without_audio)
 
 
 def test_training_a_tiny_proxy_lowers_its_loss(proxy):
@@ -82,8 +107,8 @@ def test_the_perceptual_schedules_need_a_proxy(data):
 def test_save_then_load_gives_identical_outputs(tmp_path, proxy, inverse, data):
     for (network, _), kind in ((proxy, "proxy"), (inverse, "inverse")):
         path = save_network(tmp_path / f"{kind}.msgpack", network, kind,
-                            {"compat": compat_record(TINY.settings), "data": TINY.as_dict()})
-        loaded, header = load_network(path, kind, TINY.settings)
+                            {"compat": compat_record(TINY_SETTINGS), "data": TINY.to_dict()})
+        loaded, header = load_network(path, kind, TINY_SETTINGS)
         x = data.thetas[:16] if kind == "proxy" else data.inputs[:16]
         np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(network(x)))
         assert header["format_version"] == 1 and header["data"]["seed"] == TINY.seed
@@ -91,23 +116,23 @@ def test_save_then_load_gives_identical_outputs(tmp_path, proxy, inverse, data):
 
 
 def test_a_model_for_other_settings_or_another_synth_is_refused(tmp_path, proxy):
-    path = save_network(tmp_path / "proxy.msgpack", proxy[0], "proxy", {"compat": compat_record(TINY.settings)})
+    path = save_network(tmp_path / "proxy.msgpack", proxy[0], "proxy", {"compat": compat_record(TINY_SETTINGS)})
     with pytest.raises(ModelMismatchError, match=r"other render settings: duration 0.5 \(asked: 2.0\)"):
         load_network(path, "proxy", RenderSettings())
     with pytest.raises(ModelMismatchError, match="sample_rate 48000 \\(asked: 44100\\)"):
         load_network(path, "proxy", RenderSettings(sample_rate=44_100, duration=0.5))
     with pytest.raises(ModelMismatchError, match="not a inverse model|a proxy model, not"):
-        load_network(path, "inverse", TINY.settings)
+        load_network(path, "inverse", TINY_SETTINGS)
     # the same file claiming another synth table, or another format version
     blob = serialization.msgpack_restore(path.read_bytes())
-    for change, message in (({"compat": {**compat_record(TINY.settings), "synth": "0123456789abcdef"}},
+    for change, message in (({"compat": {**compat_record(TINY_SETTINGS), "synth": "0123456789abcdef"}},
                              "another version of the synth"),
                             ({"format_version": 99}, "format version 99")):
         header = {**json.loads(blob["header"]), **change}
         other = tmp_path / "other.msgpack"
         other.write_bytes(serialization.msgpack_serialize({**blob, "header": json.dumps(header)}))
         with pytest.raises(ModelMismatchError, match=message) as err:
-            load_network(other, "proxy", TINY.settings)
+            load_network(other, "proxy", TINY_SETTINGS)
         assert "python -m studio learn proxy" in str(err.value)
     garbage = tmp_path / "garbage.msgpack"
     garbage.write_bytes(b"\x00not a model")
@@ -116,18 +141,18 @@ def test_a_model_for_other_settings_or_another_synth_is_refused(tmp_path, proxy)
 
 
 def test_the_studio_says_why_it_runs_without_models(tmp_path, proxy, inverse):
-    models, why = learned_models(TINY.settings, folder=tmp_path)
+    models, why = learned_models(TINY_SETTINGS, folder=tmp_path)
     assert models is None and "no proxy.msgpack or inverse-param.msgpack" in why and "python -m studio learn" in why
-    save_network(tmp_path / "proxy.msgpack", proxy[0], "proxy", {"compat": compat_record(TINY.settings)})
-    save_network(tmp_path / "inverse-param.msgpack", inverse[0], "inverse", {"compat": compat_record(TINY.settings)})
+    save_network(tmp_path / "proxy.msgpack", proxy[0], "proxy", {"compat": compat_record(TINY_SETTINGS)})
+    save_network(tmp_path / "inverse-param.msgpack", inverse[0], "inverse", {"compat": compat_record(TINY_SETTINGS)})
     models, why = learned_models(RenderSettings(), folder=tmp_path)
     assert models is None and "other render settings" in why and "starting from random sounds" in why
-    models, why = learned_models(TINY.settings, folder=tmp_path)
+    models, why = learned_models(TINY_SETTINGS, folder=tmp_path)
     assert isinstance(models, LearnedModels) and why.startswith("learned starts on")
 
 
 def test_the_inverse_guess_is_gain_invariant(inverse, data):
-    audio = np.asarray(render(data.thetas[:4], TINY.settings))
+    audio = np.asarray(render(data.thetas[:4], TINY_SETTINGS))
     loud, quiet = guess_thetas(inverse[0], audio, TINY.sample_rate), guess_thetas(inverse[0], 0.1 * audio,
                                                                                    TINY.sample_rate)
     np.testing.assert_allclose(loud, quiet, atol=2e-3)
@@ -242,3 +267,36 @@ def test_clap_proxy_trains_loads_and_screens_a_prompt_search(tmp_path):
     assert screened.rendered == 3
     best3 = np.argsort(-screened.estimate(thetas), kind="stable")[:3]
     assert set(np.argsort(fitness, kind="stable")[:3]) == set(best3)  # the verified ones rank first
+
+
+@needs_shipped
+def test_the_first_generation_of_learned_starts_comes_before_the_full_screen():
+    """The first generation (the two guesses and the proxy's picks of a small part of the pool) is ready without
+    screening the whole pool; the rest is screened when asked for, picks no candidate twice, and the screen holds
+    exactly the plan's count."""
+    from studio.search.engine import CandidateList
+    from studio.search.match import estimate_start, learned_starts
+
+    target = random_targets(1, 4_242, RenderSettings())[0]
+    guess = estimate_start(target.audio, target.sample_rate)
+    calls = []
+    first, rest = learned_starts(SHIPPED, target.audio, guess, np.full(N_PARAMS, 0.5, np.float32),
+                                 np.zeros(N_PARAMS, bool), seed=3, count=64, first=16)
+    assert first.shape == (16, N_PARAMS)
+
+    def counted():
+        calls.append(1)
+        return rest()
+
+    screen = CandidateList(16, first, counted)
+    state = screen.init(0)
+    state, generation = screen.ask(state, 0)
+    np.testing.assert_array_equal(generation, first)
+    assert calls == []  # nothing more screened for the first generation
+    rows = [generation]
+    for g in range(1, 4):
+        state, generation = screen.ask(state, g)
+        rows.append(generation)
+    assert calls == [1]  # the rest screened once
+    everything = np.concatenate(rows)
+    assert len(everything) == 64 and len(np.unique(everything, axis=0)) == 64

@@ -1,10 +1,14 @@
 """``python -m studio learn proxy|inverse …``: train the learned models with fixed seeds (:mod:`.train`).
 
-    python -m studio learn proxy   [--out DIR] [--count N] [--steps N] [--target embedding|clap] [--clap-model ID]
-    python -m studio learn inverse [--out DIR] [--count N] [--steps N] [--schedule all|param|mix|switch]
+    python -m studio learn proxy   [--out DIR] [--count N | --data FOLDER] [--steps N] [--target embedding|clap]
+                                   [--clap-model ID]
+    python -m studio learn inverse [--out DIR] [--count N | --data FOLDER] [--steps N]
+                                   [--schedule all|param|mix|switch]
 
 Without options these are the shipped models' recipes (``assets/models``). ``--count`` and ``--steps`` shrink a
-run (a quick try, a test); the header of each written model records what it was trained with.
+run (a quick try, a test); ``--data`` trains on a dataset folder made by ``python -m studio dataset`` (with the
+theta and audio fields) instead of rendering the recipe's sounds; the header of each written model records what
+it was trained with.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import dataclasses
 from pathlib import Path
 
 from studio import checks
+from studio.errors import SettingsError
 
 
 def add_parser(commands) -> None:
@@ -28,6 +33,10 @@ def add_parser(commands) -> None:
                        help="folder of the model files (default: $SYNTH_STUDIO_MODELS, else assets/models)")
     learn.add_argument("--count", metavar="N", type=checked(checks.check_whole, 64, 1_000_000, "count"),
                        help="training sounds to render (default: the recipes': 49152; 2048 with --target clap)")
+    learn.add_argument("--data", metavar="FOLDER", type=Path,
+                       help="train on the sounds of a finished dataset folder made by `python -m studio dataset` "
+                            "(fields theta and audio; any kind, its own render settings) instead of rendering the "
+                            "recipe's (--target embedding only)")
     learn.add_argument("--steps", metavar="N", type=checked(checks.check_whole, 1, 1_000_000, "steps"),
                        help="training steps (default: the recipe's)")
     learn.add_argument("--schedule", choices=("all", "param", "mix", "switch"), default="all",
@@ -49,9 +58,16 @@ def run(args) -> int:
 
     tune_cpu()
     data, held_out = train.SHIPPED_DATA, train.HELD_OUT
-    if args.count is not None:  # a smaller run measures itself on a proportionally smaller held-out set
-        data = dataclasses.replace(data, count=args.count)
-        held_out = dataclasses.replace(held_out, count=max(64, min(held_out.count, args.count // 4)))
+    if args.data is not None and args.count is not None:
+        raise SettingsError("--count and --data do not go together: a dataset folder holds its own sounds", "data")
+    if args.data is not None and args.target == "clap":
+        raise SettingsError("--data trains the embedding proxy and the inverse model; the CLAP proxy renders its "
+                            "own sounds (--count)", "data")
+    if args.data is not None:
+        data = args.data
+    elif args.count is not None:  # a smaller run measures itself on a proportionally smaller held-out set
+        data = dataclasses.replace(data, count=args.count).validated()
+        held_out = dataclasses.replace(held_out, count=max(64, min(held_out.count, args.count // 4))).validated()
     if args.model == "proxy" and args.target == "clap":
         from .clap_proxy import train_clap_proxy
 

@@ -1,10 +1,13 @@
-"""Training data for the learned models, rendered on the fly: θ → (the proxy's target, the inverse model's input).
+"""Training data for the learned models: the dataset tool's sounds → (the proxy's target, the inverse model's input).
 
-A :class:`DataSpec` names a data set completely (render settings, seed, size, batch), so the same spec always
-gives the same sounds: batch ``i`` holds θ drawn uniformly from numpy's PCG64 seeded ``(seed, i)``, rendered with
-the synth's batched renderer (every sound with the spec's noise seed, as the matcher renders candidates) and
-measured by the studio's one front end (:func:`studio.audio.embedding.loss_features`). The spec is saved in every
-checkpoint, so a model says what it was trained on.
+The models learn from sounds named by a dataset spec of ``studio.data`` (:func:`learn_spec`: kind ``random``, θ
+uniform, each sample with its own noise seed, sample ``i`` a pure function of the spec and ``i``), so a model's
+training set is exactly the one ``python -m studio dataset --kind random --seed S --count N …`` makes. The sounds
+are rendered on the fly (:func:`render_dataset`: θ and noise seeds from ``studio.data.samples.sample_rows``, the
+synth's batched renderer) or read from a finished dataset folder holding the theta and audio fields
+(:func:`read_dataset`, ``python -m studio learn … --data FOLDER``); either way every sound is measured by the
+studio's one front end (:func:`studio.audio.embedding.loss_features`). The spec is saved in every checkpoint, so
+a model says what it was trained on.
 
 Every sound is first scaled to ``REFERENCE_RMS`` (−20 dBFS RMS over the buffer): the matcher's distances are
 gain-invariant (it scales each candidate to the target's RMS), so the models learn the sound at one loudness and a
@@ -13,19 +16,20 @@ sound at ``MIN_RMS`` would be, as the matcher does.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from studio.audio.embedding import EMBEDDING_DIM, loss_features
-from studio.errors import SettingsError
-from studio.synth import N_PARAMS, RenderSettings, renderer
+from studio.audio.embedding import loss_features
+from studio.data.spec import DatasetSpec
+from studio.errors import SettingsError, StudioError
+from studio.synth import RenderSettings, renderer
 
 REFERENCE_RMS = 0.1  # −20 dBFS: where the studio normalizes targets (studio.audio.target.TARGET_RMS_DB)
 MIN_RMS = 1e-4  # −80 dBFS: quieter sounds are silence and are not amplified beyond this
@@ -33,48 +37,20 @@ SEGMENTS = 16  # the inverse model hears the log-mel spectrogram as 16 stretches
 AUDIBLE_PEAK_DB = -40.0  # the inverse model learns from sounds that peak above this (what a target sounds like)
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    """A reproducible training set: ``count`` uniform random θ in batches of ``batch``, batch ``i`` from numpy's
-    PCG64 seeded ``(seed, i)``, rendered at ``sample_rate`` Hz for ``duration`` s (control rate ``control_rate``,
-    every sound with noise seed ``noise_seed``)."""
-
-    seed: int = 0
-    count: int = 32_768
-    batch: int = 64
-    sample_rate: int = 48_000
-    duration: float = 2.0
-    control_rate: float = 480.0
-    noise_seed: int = 0
-
-    @property
-    def settings(self) -> RenderSettings:
-        return RenderSettings(self.sample_rate, self.duration, self.control_rate, self.noise_seed)
-
-    @property
-    def batches(self) -> int:
-        return -(-self.count // self.batch)
-
-    def check(self) -> DataSpec:
-        """Raise :class:`SettingsError` naming a bad field; return self."""
-        for name, value, lo, hi in (("seed", self.seed, 0, 2**32 - 1), ("count", self.count, 1, 10_000_000),
-                                    ("batch", self.batch, 1, 4096)):
-            if not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-                raise SettingsError(f"data {name} must be a whole number from {lo} to {hi}, got {value!r}", name)
-        try:
-            self.settings.validate()
-        except ValueError as err:
-            raise SettingsError(str(err), "settings") from None
-        return self
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+LEARN_CHUNK = 64  # sounds per render and measurement call
 
 
-def batch_thetas(spec: DataSpec, index: int) -> np.ndarray:
-    """θ ``[batch, 78]`` float32 of batch ``index`` (uniform in [0, 1], PCG64 seeded ``(spec.seed, index)``)."""
-    rng = np.random.default_rng([spec.seed, index])
-    return rng.uniform(0.0, 1.0, (spec.batch, N_PARAMS)).astype(np.float32)
+def learn_spec(seed: int, count: int, sample_rate: int = 48_000, duration: float = 2.0,
+               control_rate: float = 480.0) -> DatasetSpec:
+    """The dataset spec of a training set: ``count`` uniform random sounds of ``seed`` at these settings, θ and
+    noise seed only (the models measure the sounds themselves), rendered in chunks of ``LEARN_CHUNK``."""
+    return DatasetSpec(kind="random", count=count, seed=seed, fields=("theta", "settings"), sample_rate=sample_rate,
+                       duration=duration, control_rate=control_rate, chunk=LEARN_CHUNK).validated()
+
+
+def spec_settings(spec: DatasetSpec) -> RenderSettings:
+    """The render settings the models of ``spec``'s sounds are made for (the matcher's: noise seed 0)."""
+    return spec.render_settings()
 
 
 def at_reference_loudness(audio):
@@ -113,6 +89,11 @@ def input_dim(settings: RenderSettings) -> int:
     return int(shapes[1].shape[-1])
 
 
+def peak_db(audio):
+    """Peak level ``[B]`` dBFS of sounds ``[B, T]``. Traceable."""
+    return 20.0 * jnp.log10(jnp.maximum(jnp.max(jnp.abs(audio), axis=-1), 1e-10))
+
+
 @lru_cache(maxsize=8)
 def _measure_program(settings: RenderSettings):
     render = renderer(settings)
@@ -120,26 +101,26 @@ def _measure_program(settings: RenderSettings):
     def measure(thetas, seeds):
         audio = render(thetas, seeds)
         embedding, inputs = features_from_audio(audio, settings.sample_rate)
-        peak_db = 20.0 * jnp.log10(jnp.maximum(jnp.max(jnp.abs(audio), axis=-1), 1e-10))
-        return embedding, inputs, peak_db
+        return embedding, inputs, peak_db(audio)
 
     return jax.jit(measure)
 
 
-def measure_thetas(thetas, settings: RenderSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render θ ``[B, 78]`` (every sound with ``settings.noise_seed``) and measure them → (embedding ``[B, 259]``,
-    inverse input ``[B, D]``, peak level ``[B]`` dBFS), numpy float32."""
+def measure_thetas(thetas, settings: RenderSettings, seeds=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render θ ``[B, 78]`` (with noise seeds ``seeds`` ``[B]``, default ``settings.noise_seed`` for every sound,
+    as the matcher renders candidates) and measure them → (embedding ``[B, 259]``, inverse input ``[B, D]``, peak
+    level ``[B]`` dBFS), numpy float32."""
     thetas = np.asarray(thetas, np.float32)
-    seeds = np.full(len(thetas), settings.noise_seed, np.uint32)
+    seeds = np.full(len(thetas), settings.noise_seed, np.uint32) if seeds is None else np.asarray(seeds, np.uint32)
     return tuple(np.asarray(x) for x in _measure_program(settings)(jnp.asarray(thetas), jnp.asarray(seeds)))
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A rendered data set: θ ``[N, 78]``, embedding ``[N, 259]`` at the reference loudness, inverse input
-    ``[N, D]``, peak level ``[N]`` dBFS, and the spec that made it."""
+    """A measured training set: θ ``[N, 78]``, embedding ``[N, 259]`` at the reference loudness, inverse input
+    ``[N, D]``, peak level ``[N]`` dBFS, and the dataset spec of its sounds."""
 
-    spec: DataSpec
+    spec: DatasetSpec
     thetas: np.ndarray
     embeddings: np.ndarray
     inputs: np.ndarray
@@ -152,28 +133,63 @@ class Dataset:
         return self.peak_db > AUDIBLE_PEAK_DB
 
 
-def render_dataset(spec: DataSpec, progress: Callable[[int, int], None] | None = None,
-                   with_inputs: bool = True) -> Dataset:
-    """Render and measure every batch of ``spec`` (deterministic); ``progress(done, total)`` after each batch.
-    ``with_inputs=False`` keeps only θ and embeddings (the proxy needs no more)."""
-    spec.check()
+def render_dataset(spec: DatasetSpec, progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """Render and measure every sample of ``spec`` (kind random, from :func:`learn_spec`), ``spec.chunk`` at a
+    time (deterministic: sample i's θ and noise seed are the dataset tool's); ``progress(done, total)`` after each
+    chunk."""
+    from studio.data.samples import sample_rows
+
+    spec = spec.validated()
     started = time.perf_counter()
-    thetas, embeddings, inputs, peaks = [], [], [], []
-    for index in range(spec.batches):
-        theta = batch_thetas(spec, index)
-        embedding, features, peak = measure_thetas(theta, spec.settings)
-        thetas.append(theta)
-        embeddings.append(embedding)
-        if with_inputs:
-            inputs.append(features)
-        peaks.append(peak)
+    settings, parts = spec_settings(spec), []
+    for start in range(0, spec.count, spec.chunk):
+        rows = sample_rows(spec, np.arange(start, min(start + spec.chunk, spec.count)))
+        n = len(rows["theta"])
+        measured = measure_thetas(_padded(rows["theta"], spec.chunk), settings, _padded(rows["noise_seed"], spec.chunk))
+        parts.append((rows["theta"], *(x[:n] for x in measured)))
         if progress is not None:
-            progress(index + 1, spec.batches)
-    cut = lambda parts, width: (np.concatenate(parts)[:spec.count] if parts  # noqa: E731
-                                else np.zeros((spec.count, width), np.float32))
-    return Dataset(spec, cut(thetas, N_PARAMS), cut(embeddings, EMBEDDING_DIM),
-                   cut(inputs, 0), np.concatenate(peaks)[:spec.count], time.perf_counter() - started)
+            progress(min(start + spec.chunk, spec.count), spec.count)
+    return _joined(spec, parts, started)
 
 
-__all__ = ["AUDIBLE_PEAK_DB", "DataSpec", "Dataset", "MIN_RMS", "REFERENCE_RMS", "SEGMENTS", "at_reference_loudness",
-           "batch_thetas", "features_from_audio", "input_dim", "measure_audio", "measure_thetas", "render_dataset"]
+def read_dataset(folder, progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """Measure the sounds of a finished dataset folder made by ``python -m studio dataset`` with the theta and
+    audio fields (any kind; its θ and audio as stored). :class:`StudioError` naming what is missing otherwise."""
+    from studio.data.reader import open_dataset
+
+    data = open_dataset(Path(folder))
+    spec = data.spec
+    missing = [f for f in ("theta", "audio") if f not in spec.fields]
+    if missing:
+        raise StudioError(f"the dataset in {folder} has no {' or '.join(missing)} field: the learned models need "
+                          f"each sound's knobs and audio (make it with --fields theta,settings,audio)", "data")
+    started = time.perf_counter()
+    rate, parts = spec.sample_rate, []
+    for batch in data.batches(LEARN_CHUNK):
+        audio = np.asarray(batch["audio"])
+        audio = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
+        embedding, inputs = measure_audio(_padded(audio, LEARN_CHUNK), rate)
+        n = len(audio)
+        parts.append((np.asarray(batch["theta"], np.float32), embedding[:n], inputs[:n],
+                      np.asarray(peak_db(audio), np.float32)))
+        if progress is not None:
+            progress(sum(len(p[0]) for p in parts), len(data))
+    return _joined(spec, parts, started)
+
+
+def _padded(rows: np.ndarray, size: int) -> np.ndarray:
+    """``rows`` ``[n ≤ size, …]`` padded to ``size`` by repeating the last (one compiled shape for every chunk)."""
+    rows = np.asarray(rows)
+    return rows if len(rows) == size else np.concatenate([rows, np.repeat(rows[-1:], size - len(rows), axis=0)])
+
+
+def _joined(spec: DatasetSpec, parts: list[tuple], started: float) -> Dataset:
+    if not parts:
+        raise SettingsError("the training set holds no sounds", "count")
+    thetas, embeddings, inputs, peaks = (np.concatenate(column) for column in zip(*parts))
+    return Dataset(spec, thetas, embeddings, inputs, peaks, time.perf_counter() - started)
+
+
+__all__ = ["AUDIBLE_PEAK_DB", "Dataset", "LEARN_CHUNK", "MIN_RMS", "REFERENCE_RMS", "SEGMENTS",
+           "at_reference_loudness", "features_from_audio", "input_dim", "learn_spec", "measure_audio", "measure_thetas",
+           "peak_db", "read_dataset", "render_dataset", "spec_settings"]

@@ -130,16 +130,12 @@ def cloud_around(theta: np.ndarray, seed: int, spreads=CLOUD_SPREADS, per_spread
     return np.clip(cloud, 0.0, 1.0).astype(np.float32)
 
 
-def screened_by_proxy(models: LearnedModels, target_embedding, candidates: np.ndarray,
-                      keep: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``keep`` candidates ``[N, 78]`` whose proxy embeddings lie closest to the target's → (θ ``[keep, 78]``,
-    their proxy distances ``[keep]``), closest first."""
+def proxy_distances(models: LearnedModels, target_embedding, candidates: np.ndarray) -> np.ndarray:
+    """Distance ``[N]`` between the proxy's embedding of each candidate θ ``[N, 78]`` and the target's ``[259]``."""
     predicted = proxy_embeddings(models.proxy, candidates)
-    distance = np.linalg.norm(predicted - np.asarray(target_embedding, np.float32)[None], axis=-1)
-    order = np.argsort(distance, kind="stable")[:max(0, int(keep))]
-    return candidates[order], distance[order]
+    return np.linalg.norm(predicted - np.asarray(target_embedding, np.float32)[None], axis=-1)
 
 
 __all__ = ["CLOUD_PER_SPREAD", "CLOUD_SPREADS", "DEFAULT_SCHEDULE", "LearnedModels", "PROXY_FILE",
            "UNIFORM_CANDIDATES", "cloud_around", "forget_loaded_models", "inverse_file", "learned_models",
-           "models_dir", "screened_by_proxy"]
+           "models_dir", "proxy_distances"]

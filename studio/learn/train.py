@@ -3,9 +3,10 @@
     python -m studio learn proxy                    # assets/models/proxy.msgpack
     python -m studio learn inverse                  # assets/models/inverse-{param,mix,switch}.msgpack
 
-Both render the same training set (:data:`SHIPPED_DATA`, cached on disk after the first render so the second
-command does not render it again), measure themselves on a held-out set (:data:`HELD_OUT`, another seed) and write
-the measures into the checkpoint's header. Every seed is fixed, so the same command gives the same models on the
+Both render the same training set (:data:`SHIPPED_DATA`, a ``studio.data`` spec: the sounds ``python -m studio
+dataset --kind random --seed 101 …`` makes; cached on disk after the first render so the second command does not
+render it again), or read a dataset folder (``--data FOLDER``), measure themselves on a held-out set
+(:data:`HELD_OUT`, another seed) and write the measures into the checkpoint's header. Every seed is fixed, so the same command gives the same models on the
 same machine (XLA may round differently on another CPU).
 """
 from __future__ import annotations
@@ -21,14 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import compat_record, features_fingerprint, save_network, synth_fingerprint
-from .data import DataSpec, Dataset, measure_thetas, render_dataset
+from studio.data.spec import DatasetSpec
+
+from .data import Dataset, learn_spec, measure_thetas, read_dataset, render_dataset, spec_settings
 from .inverse import SCHEDULES, InverseRecipe, train_inverse
 from .models import PROXY_FILE, inverse_file, models_dir
 from .nets import Network
 from .proxy import ProxyRecipe, proxy_embeddings, train_proxy
 
-SHIPPED_DATA = DataSpec(seed=101, count=49_152, batch=64)  # seeds 101/102: never used by the benches' targets
-HELD_OUT = DataSpec(seed=102, count=1_024, batch=64)
+SHIPPED_DATA = learn_spec(seed=101, count=49_152)  # seeds 101/102: never used by the benches' targets
+HELD_OUT = learn_spec(seed=102, count=1_024)
 SHIPPED_PROXY = ProxyRecipe(hidden=(512, 512, 512), steps=8_000, batch=256, learning_rate=2e-3, seed=0)
 SHIPPED_INVERSE = InverseRecipe(hidden=(256, 256), steps=3_000, batch=256, learning_rate=1e-3, seed=0)
 PAIRS = 4_000  # held-out pairs for the distance correlation
@@ -43,10 +46,10 @@ def data_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "synth-studio" / "learn"
 
 
-def cached_dataset(spec: DataSpec, log: Callable[[str], None] = LOG, cache: Path | None = None) -> Dataset:
+def cached_dataset(spec: DatasetSpec, log: Callable[[str], None] = LOG, cache: Path | None = None) -> Dataset:
     """:func:`~.data.render_dataset` of ``spec``, read from the cache when an identical render (same spec, synth
     and features) was kept there, else rendered and kept."""
-    key = hashlib.sha256(json.dumps([spec.as_dict(), synth_fingerprint(), features_fingerprint()],
+    key = hashlib.sha256(json.dumps([spec.to_dict(), synth_fingerprint(), features_fingerprint()],
                                     sort_keys=True).encode()).hexdigest()[:16]
     folder = cache if cache is not None else data_cache_dir()
     path = folder / f"data-{spec.seed}-{spec.count}-{key}.npz"
@@ -60,7 +63,7 @@ def cached_dataset(spec: DataSpec, log: Callable[[str], None] = LOG, cache: Path
     def progress(done: int, total: int) -> None:
         if time.perf_counter() - last[0] >= 10.0 or done == total:
             last[0] = time.perf_counter()
-            log(f"  rendering: {done * spec.batch}/{spec.count} sounds ({last[0] - started:.0f} s)")
+            log(f"  rendering: {done}/{spec.count} sounds ({last[0] - started:.0f} s)")
 
     log(f"data: rendering {spec.count} sounds (seed {spec.seed}, {spec.sample_rate} Hz, {spec.duration} s)")
     data = render_dataset(spec, progress)
@@ -110,7 +113,7 @@ def inverse_measures(inverse: Network, held_out: Dataset, scale: float) -> dict:
     between the rendered guess and the target (divided by ``scale``, the median random-pair distance)."""
     audible = held_out.audible
     guesses = np.asarray(inverse(held_out.inputs[audible]))
-    heard = np.concatenate([measure_thetas(guesses[k:k + 64], held_out.spec.settings)[0]
+    heard = np.concatenate([measure_thetas(guesses[k:k + 64], spec_settings(held_out.spec))[0]
                             for k in range(0, len(guesses), 64)])
     distance = np.linalg.norm(heard - held_out.embeddings[audible], axis=-1) / scale
     return {"theta_mse": round(float(np.mean((guesses - held_out.thetas[audible]) ** 2)), 5),
@@ -118,20 +121,38 @@ def inverse_measures(inverse: Network, held_out: Dataset, scale: float) -> dict:
             "guess_distance_median": round(float(np.median(distance)), 4), "held_out": int(audible.sum())}
 
 
-def train_shipped_proxy(folder: Path | None = None, data_spec: DataSpec = SHIPPED_DATA,
-                        recipe: ProxyRecipe = SHIPPED_PROXY, held_out: DataSpec = HELD_OUT,
+def training_data(data: DatasetSpec | str | Path, log: Callable[[str], None] = LOG,
+                  cache: Path | None = None) -> Dataset:
+    """The training set: a spec rendered (or read from the cache: :func:`cached_dataset`), or a dataset folder
+    made by ``python -m studio dataset`` (:func:`~.data.read_dataset`)."""
+    if isinstance(data, DatasetSpec):
+        return cached_dataset(data, log, cache)
+    log(f"data: measuring the sounds of the dataset in {data}")
+    return read_dataset(data)
+
+
+def held_out_for(data: Dataset, held_out: DatasetSpec) -> DatasetSpec:
+    """The held-out spec at the training data's render settings."""
+    spec = data.spec
+    return learn_spec(held_out.seed, held_out.count, spec.sample_rate, spec.duration, spec.control_rate)
+
+
+def train_shipped_proxy(folder: Path | None = None, data_spec: DatasetSpec | str | Path = SHIPPED_DATA,
+                        recipe: ProxyRecipe = SHIPPED_PROXY, held_out: DatasetSpec = HELD_OUT,
                         log: Callable[[str], None] = LOG, cache: Path | None = None) -> Path:
-    """Render (or read) the data, train the proxy, measure it on ``held_out``, write ``proxy.msgpack``."""
+    """Render (or read) the data (a spec, or a dataset folder), train the proxy, measure it on ``held_out``, write
+    ``proxy.msgpack``."""
     folder = Path(folder) if folder is not None else models_dir()
     started = time.perf_counter()
-    data = cached_dataset(data_spec, log, cache)
+    data = training_data(data_spec, log, cache)
+    held_out = held_out_for(data, held_out)
     test = cached_dataset(held_out, log, cache)
     log(f"proxy: {recipe.steps} steps of {recipe.batch} sounds, hidden {list(recipe.hidden)}")
     network, record = train_proxy(data.thetas, data.embeddings, recipe, _step_logger(log, recipe.steps))
     measures = proxy_measures(network, test.thetas, test.embeddings)
     record["total_seconds"] = round(time.perf_counter() - started, 1)
     path = save_network(folder / PROXY_FILE, network, "proxy", {
-        "compat": compat_record(data_spec.settings), "data": data_spec.as_dict(), "held_out": held_out.as_dict(),
+        "compat": compat_record(spec_settings(data.spec)), "data": data.spec.to_dict(), "held_out": held_out.to_dict(),
         "training": record, "metrics": measures,
         "target": "perceptual embedding (studio.audio.embedding.loss_features) at -20 dBFS RMS"})
     log(f"proxy: {json.dumps(measures)}; {record['seconds']} s training, {record['total_seconds']} s in all")
@@ -139,8 +160,9 @@ def train_shipped_proxy(folder: Path | None = None, data_spec: DataSpec = SHIPPE
     return path
 
 
-def train_shipped_inverse(folder: Path | None = None, schedules=SCHEDULES, data_spec: DataSpec = SHIPPED_DATA,
-                          recipe: InverseRecipe = SHIPPED_INVERSE, held_out: DataSpec = HELD_OUT,
+def train_shipped_inverse(folder: Path | None = None, schedules=SCHEDULES,
+                          data_spec: DatasetSpec | str | Path = SHIPPED_DATA,
+                          recipe: InverseRecipe = SHIPPED_INVERSE, held_out: DatasetSpec = HELD_OUT,
                           log: Callable[[str], None] = LOG, cache: Path | None = None) -> list[Path]:
     """Train one inverse model per schedule on the audible sounds of the data (the perceptual loss through the
     proxy in ``folder``), measure each on ``held_out``, write ``inverse-<schedule>.msgpack``."""
@@ -149,8 +171,9 @@ def train_shipped_inverse(folder: Path | None = None, schedules=SCHEDULES, data_
     from .checkpoint import load_network
 
     folder = Path(folder) if folder is not None else models_dir()
-    proxy, proxy_header = load_network(folder / PROXY_FILE, "proxy", data_spec.settings)
-    data = cached_dataset(data_spec, log, cache)
+    data = training_data(data_spec, log, cache)
+    proxy, proxy_header = load_network(folder / PROXY_FILE, "proxy", spec_settings(data.spec))
+    held_out = held_out_for(data, held_out)
     test = cached_dataset(held_out, log, cache)
     scale = float(proxy_header.get("metrics", {}).get("median_random_distance") or 1.0)
     audible = data.audible
@@ -165,8 +188,9 @@ def train_shipped_inverse(folder: Path | None = None, schedules=SCHEDULES, data_
         measures = inverse_measures(network, test, scale)
         record["total_seconds"] = round(time.perf_counter() - started, 1)
         path = save_network(folder / inverse_file(schedule), network, "inverse", {
-            "compat": compat_record(data_spec.settings), "data": data_spec.as_dict(), "held_out": held_out.as_dict(),
-            "training": record, "metrics": measures, "proxy": proxy_header.get("training", {})})
+            "compat": compat_record(spec_settings(data.spec)), "data": data.spec.to_dict(),
+            "held_out": held_out.to_dict(), "training": record, "metrics": measures,
+            "proxy": proxy_header.get("training", {})})
         log(f"inverse ({schedule}): {json.dumps(measures)}; {record['seconds']} s")
         log(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MB)")
         paths.append(path)
@@ -186,5 +210,5 @@ def _step_logger(log: Callable[[str], None], steps: int):
 
 
 __all__ = ["HELD_OUT", "SHIPPED_DATA", "SHIPPED_INVERSE", "SHIPPED_PROXY", "cached_dataset", "data_cache_dir",
-           "inverse_measures", "proxy_measures", "random_pairs", "spearman", "train_shipped_inverse",
-           "train_shipped_proxy"]
+           "held_out_for", "inverse_measures", "proxy_measures", "random_pairs", "spearman", "train_shipped_inverse",
+           "train_shipped_proxy", "training_data"]

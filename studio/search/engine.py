@@ -233,23 +233,34 @@ class ScreenStrategy:
 class CandidateList:
     """Candidates given in order (``[N, 78]``, e.g. the matcher's learned starts): each generation asks for the next
     ``population`` of them; the last batch is padded by repeating the first rows (run it with ``generations(…,
-    limit=N)`` so the padding is judged but not counted). ``tell`` learns nothing."""
+    limit=N)`` so the padding is judged but not counted). ``more``: a function giving the candidates that follow
+    (``[M, 78]``), called once when the first ``N`` are used up, so slow choices (the proxy's screen) wait until
+    the first generation has been judged. ``tell`` learns nothing."""
 
-    def __init__(self, population: int, candidates: np.ndarray):
+    def __init__(self, population: int, candidates: np.ndarray, more: Callable[[], np.ndarray] | None = None):
         self.population = population
-        self.candidates = np.asarray(candidates, np.float32)
-        if self.candidates.ndim != 2 or self.candidates.shape[1] != N_PARAMS or not len(self.candidates):
-            raise ValueError(f"candidates must be [N ≥ 1, {N_PARAMS}], got {list(self.candidates.shape)}")
+        self.candidates = _candidate_rows(candidates)
+        self._more = more
 
     def init(self, seed: int) -> int:
         return 0  # the next candidate's row
 
     def ask(self, state: int, generation: int) -> tuple[int, np.ndarray]:
+        if self._more is not None and state + self.population > len(self.candidates):
+            self.candidates = np.concatenate([self.candidates, _candidate_rows(self._more())])
+            self._more = None
         rows = np.arange(state, state + self.population) % len(self.candidates)
         return state + self.population, self.candidates[rows]
 
     def tell(self, state: int, thetas: np.ndarray, fitness: np.ndarray) -> int:
         return state
+
+
+def _candidate_rows(candidates) -> np.ndarray:
+    rows = np.asarray(candidates, np.float32)
+    if rows.ndim != 2 or rows.shape[1] != N_PARAMS or not len(rows):
+        raise ValueError(f"candidates must be [N ≥ 1, {N_PARAMS}], got {list(rows.shape)}")
+    return rows
 
 
 SPARSE_GROW, SPARSE_SHRINK = 1.3, 0.85  # spread × after a generation that improved / did not

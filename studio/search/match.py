@@ -414,21 +414,26 @@ def resolve_learned(learned, settings: RenderSettings):
     return learned, learned.describe()
 
 
-LEARNED_UNIFORM = 2048  # seeded random sounds the proxy screens beside the cloud around the inverse model's guess
+LEARNED_FIRST_PER_SPREAD = 32  # cloud candidates per spread and guess the proxy screens for the first generation
 
 
 def learned_starts(models, target_audio, guess: StartGuess, base: np.ndarray, mask: np.ndarray, seed: int,
-                   count: int) -> np.ndarray:
-    """The screen's candidates from the learned models → θ ``[count, 78]``: the inverse model's guess, the guess
-    with the measured pitch (tunings at 0) and note length, then the ``count − 2`` candidates the proxy places
-    closest to the target among a cloud around both guesses (:func:`~studio.learn.models.cloud_around`, seeds
-    ``seed`` and ``seed + 1``) and ``LEARNED_UNIFORM`` uniform random sounds (PCG64 seeded ``seed``, with the
-    guessed pitch and note length, as :func:`start_theta` draws them). Locked knobs keep ``base``'s values."""
-    from studio.learn.models import cloud_around, screened_by_proxy
+                   count: int, first: int) -> tuple[np.ndarray, Callable[[], np.ndarray]]:
+    """The screen's candidates from the learned models, in two parts: (the first ``first`` θ ``[first, 78]``, a
+    function giving the other ``count − first`` ``[count − first, 78]``).
+
+    The candidates: the inverse model's guess, the guess with the measured pitch (tunings at 0) and note length,
+    then those the proxy places closest to the target among a pool: a cloud around both guesses
+    (:func:`~studio.learn.models.cloud_around`, seeds ``seed`` and ``seed + 1``) and ``UNIFORM_CANDIDATES``
+    uniform random sounds (PCG64 seeded ``seed``, with the guessed pitch and note length, as :func:`start_theta`
+    draws them). The first part's picks come from ``LEARNED_FIRST_PER_SPREAD`` of each cloud's spreads only, so the
+    first generation is judged ~20 ms after the target is read; the rest are the proxy's best of the whole pool
+    (those already picked excepted), chosen when they are asked for. Locked knobs keep ``base``'s values."""
+    from studio.learn.models import CLOUD_PER_SPREAD, CLOUD_SPREADS, UNIFORM_CANDIDATES, cloud_around, proxy_distances
 
     target_embedding, as_heard = models.read(target_audio)  # one measurement of the target for both
     measured = as_heard.copy()
-    uniform = np.random.default_rng(seed).uniform(0.0, 1.0, (LEARNED_UNIFORM, N_PARAMS)).astype(np.float32)
+    uniform = np.random.default_rng(seed).uniform(0.0, 1.0, (UNIFORM_CANDIDATES, N_PARAMS)).astype(np.float32)
     for theta in (measured, uniform):
         if guess.midi is not None:
             theta[..., MIDI_F0] = normalized("keyboard.midi_f0", guess.midi)
@@ -439,8 +444,19 @@ def learned_starts(models, target_audio, guess: StartGuess, base: np.ndarray, ma
     uniform[:, mask] = base[mask]
     pool = np.concatenate([cloud_around(guesses[0], seed, locked=mask), cloud_around(guesses[1], seed + 1,
                                                                                     locked=mask), uniform])
-    picked, _ = screened_by_proxy(models, target_embedding, pool, max(count - 2, 0))
-    return np.concatenate([guesses, picked])[:count].astype(np.float32)
+    # the first rows of every spread of both clouds
+    blocks = np.arange(2 * len(CLOUD_SPREADS))[:, None] * CLOUD_PER_SPREAD
+    early = (blocks + np.arange(min(LEARNED_FIRST_PER_SPREAD, CLOUD_PER_SPREAD))[None]).reshape(-1)
+    n_first = max(min(first, count) - len(guesses), 0)
+    early_order = np.argsort(proxy_distances(models, target_embedding, pool[early]), kind="stable")
+    picked_first = early[early_order[:n_first]]
+
+    def rest() -> np.ndarray:
+        order = np.argsort(proxy_distances(models, target_embedding, pool), kind="stable")
+        order = order[~np.isin(order, picked_first)]
+        return pool[order[:max(count - len(guesses) - len(picked_first), 0)]]
+
+    return np.concatenate([guesses, pool[picked_first]])[:count].astype(np.float32), rest
 
 
 def match_sound(target: Target, *, settings: RenderSettings | None = None, budget: str | Budget | MatchPlan = "quick",
@@ -496,8 +512,8 @@ def _match_loop(objective: MatchObjective, plan: MatchPlan, strategy: str, seed:
     # 1. Screen: a random search over the whole space finds where each restart begins (or, with the learned
     # models, the inverse model's guesses and the candidates the proxy picked).
     if models is not None:
-        screen = CandidateList(budget.population, learned_starts(models, objective.target.audio, guess, base, mask,
-                                                                 seed, plan.screen))
+        screen = CandidateList(budget.population, *learned_starts(models, objective.target.audio, guess, base, mask,
+                                                                  seed, plan.screen, budget.population))
     else:
         screen = ScreenStrategy(budget.population, partial(start_theta, guess, base=base, locked=mask))
     screened_thetas, screened_losses = [], []
