@@ -322,7 +322,7 @@ def test_clap_searches_run_on_its_proxy_where_one_is_trained(tmp_path, monkeypat
     assert sum(judged) == per_search and max(judged) <= quick.population  # CLAP judged the verified ones only
     assert "Generations run on the CLAP proxy" in stream[0]["progress"]
     assert f"{4 * quick.population} candidates a generation" in stream[0]["progress"]
-    assert any(f"candidates screened by the CLAP proxy" in out["progress"] for out in stream[1:-1])
+    assert any("candidates screened by the CLAP proxy" in out["progress"] for out in stream[1:-1])
     last = stream[-1]["progress"]
     assert f"{4 * per_search} candidates screened by the CLAP proxy, {per_search} judged by CLAP" in last
     assert "learn proxy" not in last
