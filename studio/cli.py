@@ -415,7 +415,8 @@ def cmd_prompt(args) -> int:
 
         print(f"locked: {describe_locks(mask)} (kept from {start.name if start else 'the default sound'})")
 
-    from studio.search import STRATEGY_LABELS, SearchResult, budget_for, search, use_compilation_cache
+    from studio.search import (STRATEGY_LABELS, SearchResult, budget_for, proxy_screened, search,
+                               use_compilation_cache)
     from studio.search.engine import run_seed
     from studio.synth import default_theta
     from studio.synth.cpu import tune_cpu
@@ -424,16 +425,9 @@ def cmd_prompt(args) -> int:
     use_compilation_cache()  # a second run in a new process compiles far less
     budget = budget_for(args.budget, scorer, constraints.active)
     strategy = args.strategy or budget.strategy
-    searched = objective
-    if scorer.name == "clap":  # a CLAP proxy trained for these weights: generations run on it (studio/learn)
-        from studio.learn.clap_proxy import load_clap_proxy
-        from studio.search.prompt import ProxyScreenedObjective
-
-        proxy, note = load_clap_proxy(scorer, settings)
+    searched, budget, note = proxy_screened(objective, budget)  # CLAP: generations on its proxy, where one is trained
+    if note:
         print(note)
-        if proxy is not None:
-            searched = ProxyScreenedObjective(objective, proxy, verify=budget.population)
-            budget = dataclasses.replace(budget, population=4 * budget.population)
     print(f"searching: {STRATEGY_LABELS[strategy]}, {budget.name} budget ({budget.population} × "
           f"{budget.generations} per restart, {args.restarts} restart{'s' if args.restarts > 1 else ''}), "
           f"seed {args.seed}", flush=True)

@@ -230,7 +230,7 @@ def test_the_learn_command_trains_and_writes_both_models(tmp_path, monkeypatch, 
 # ---------------------------------------------------------------------------------------------------------------
 # The CLAP proxy, end to end with a small random-weight CLAP (its numbers mean nothing; the code path is real)
 
-def test_clap_proxy_trains_loads_and_screens_a_prompt_search(tmp_path):
+def test_clap_proxy_trains_loads_and_screens_a_prompt_search(tmp_path, monkeypatch, capsys):
     pytest.importorskip("transformers")
     from test_scoring import _tiny_clap
 
@@ -239,7 +239,8 @@ def test_clap_proxy_trains_loads_and_screens_a_prompt_search(tmp_path):
     from studio.search import Budget, run_to_end
     from studio.search.prompt import ProxyScreenedObjective, PromptObjective, prompt_search
 
-    scorer = load_clap(str(_tiny_clap(tmp_path)), device="cpu", batch_size=8, precision="fp32")
+    folder = _tiny_clap(tmp_path)
+    scorer = load_clap(str(folder), device="cpu", batch_size=8, precision="fp32")
     settings = RenderSettings(duration=0.5)
     proxy, why = load_clap_proxy(scorer, settings, tmp_path / "proxies")
     assert proxy is None and "learn proxy --target clap" in why
@@ -267,6 +268,27 @@ def test_clap_proxy_trains_loads_and_screens_a_prompt_search(tmp_path):
     assert screened.rendered == 3
     best3 = np.argsort(-screened.estimate(thetas), kind="stable")[:3]
     assert set(np.argsort(fitness, kind="stable")[:3]) == set(best3)  # the verified ones rank first
+
+    # The CLI and the prompt panel screen through one function: with the proxy, CLAP judges the budget's population
+    # a generation out of four times as many candidates; without one (or with another scorer), nothing changes.
+    from studio.cli import main
+    from studio.scoring import make_scorer
+    from studio.search import budget_for, proxy_screened
+
+    plain, quick = PromptObjective(scorer, "bright", settings), budget_for("quick", scorer)
+    searched, budget, note = proxy_screened(plain, quick, tmp_path / "proxies")
+    assert (budget.population, budget.generations) == (4 * quick.population, quick.generations)
+    assert searched.verify == quick.population and note == why
+    searched, budget, note = proxy_screened(plain, quick, tmp_path / "no-proxies")
+    assert searched is plain and budget == quick and "learn proxy --target clap" in note
+    descriptors = PromptObjective(make_scorer("descriptors"), "bright", settings)
+    assert proxy_screened(descriptors, quick, tmp_path / "proxies") == (descriptors, quick, None)
+
+    monkeypatch.setenv("SYNTH_STUDIO_CLAP_PROXIES", str(tmp_path / "proxies"))
+    assert main(["prompt", "bright", "--scorer", "clap", "--clap-model", str(folder), "--duration", "0.5",
+                 "-o", str(tmp_path / "bright.wav")]) == 0
+    printed = capsys.readouterr().out
+    assert why in printed and f"quick budget ({4 * quick.population} × {quick.generations} per restart" in printed
 
 
 @needs_shipped

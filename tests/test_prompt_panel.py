@@ -279,6 +279,56 @@ def test_random_weight_clap_is_never_presented_as_meaningful(tmp_path_factory, s
     assert "not meaningful" in stream[-1]["results"][0].label
 
 
+def test_clap_searches_run_on_its_proxy_where_one_is_trained(tmp_path, monkeypatch):
+    """Issue 16 item 4: with CLAP and a proxy trained for its weights and the sound's settings, the panel's
+    generations run on the proxy: it ranks four times the budget's population and CLAP judges only the budget's
+    population a generation, and the progress line says so. Without a proxy, CLAP judges every candidate and the
+    line says how to train one."""
+    pytest.importorskip("transformers")
+    import dataclasses
+
+    from test_scoring import _tiny_clap
+
+    from transformers import ClapModel, ClapProcessor
+
+    from studio.learn.clap_proxy import CLAP_DATA, train_clap_proxy
+    from studio.scoring.clap import ClapScorer
+    from studio.synth import RenderSettings
+
+    folder = _tiny_clap(tmp_path)
+    processor = ClapProcessor.from_pretrained(str(folder))
+    clap = ClapScorer(ClapModel.from_pretrained(str(folder)), processor.tokenizer, processor.feature_extractor,
+                      source="random", semantic=False, device="cpu")
+    judged = []  # how many sounds each call to CLAP judged
+    real_score = clap.score
+    monkeypatch.setattr(clap, "score", lambda audio, rate, prompt: judged.append(len(audio)) or
+                        real_score(audio, rate, prompt))
+    monkeypatch.setenv("SYNTH_STUDIO_CLAP_PROXIES", str(tmp_path / "proxies"))
+    short = st.initial_state(dataclasses.replace(initial_sound(), settings=RenderSettings(duration=0.5)))
+    quick = pp.budget_for("quick", clap)
+    per_search = quick.population * quick.generations
+
+    stream = list(search(clap, short, "bright", restarts=1, session="clap-unscreened"))
+    assert sum(judged) == per_search
+    assert "learn proxy --target clap" in stream[0]["progress"]  # how to train one, from the start...
+    last = stream[-1]["progress"]
+    assert f"{per_search} sounds judged" in last and "learn proxy --target clap" in last  # ...and in the summary
+    assert "candidates screened" not in last
+
+    train_clap_proxy(tmp_path / "proxies", scorer=clap, count=32, steps=60, log=lambda _: None,
+                     spec=dataclasses.replace(CLAP_DATA, count=32, duration=0.5))
+    judged.clear()
+    stream = list(search(clap, short, "bright", restarts=1, session="clap-screened"))
+    assert sum(judged) == per_search and max(judged) <= quick.population  # CLAP judged the verified ones only
+    assert "Generations run on the CLAP proxy" in stream[0]["progress"]
+    assert f"{4 * quick.population} candidates a generation" in stream[0]["progress"]
+    assert any("candidates screened by the CLAP proxy" in out["progress"] for out in stream[1:-1])
+    last = stream[-1]["progress"]
+    assert f"{4 * per_search} candidates screened by the CLAP proxy, {per_search} judged by CLAP" in last
+    assert "learn proxy" not in last
+    assert "not meaningful" in last  # a random-weight CLAP's score is still flagged
+
+
 def test_score_curve_rises_with_the_score():
     image = score_curve_image([[0.1, 0.5, 0.9]], 3, lo=0.0, hi=1.0)
     assert image.shape == (160, 640, 3) and image.dtype == np.uint8

@@ -192,6 +192,31 @@ class ProxyScreenedObjective:
         return fitness, score, penalty
 
 
+PROXY_SCREENING = 4  # a proxy-screened generation proposes this many times the budget's population
+
+
+def proxy_screened(objective: PromptObjective, budget: Budget, folder=None):
+    """The search to run for ``objective`` and ``budget``: on the CLAP proxy when the scorer is CLAP and a proxy was
+    trained for its weights and the objective's render settings (:func:`studio.learn.clap_proxy.load_clap_proxy`,
+    looking in ``folder``, default its cache folder) → (objective, budget, note).
+
+    With a proxy: a :class:`ProxyScreenedObjective` and the budget with :data:`PROXY_SCREENING` times its population;
+    each generation the proxy ranks every candidate (no render) and only the budget's own population, the proxy's
+    best, is rendered and judged by CLAP (the same CLAP time a generation, four times the candidates). Otherwise
+    the objective and budget unchanged. note: ``load_clap_proxy``'s sentence (the proxy used, or why none is and how
+    to train one); None when the scorer is not CLAP. The CLI and the prompt panel both search through this.
+    """
+    if objective.scorer.name != "clap":
+        return objective, budget, None
+    from studio.learn.clap_proxy import load_clap_proxy
+
+    proxy, note = load_clap_proxy(objective.scorer, objective.settings, folder)
+    if proxy is None:
+        return objective, budget, note
+    return (ProxyScreenedObjective(objective, proxy, verify=budget.population),
+            dataclasses.replace(budget, population=PROXY_SCREENING * budget.population), note)
+
+
 # ----------------------------------------------------------------------------------------------
 # Searching a prompt
 # ----------------------------------------------------------------------------------------------
@@ -229,12 +254,13 @@ def warm_up(scorer: Scorer, settings: RenderSettings = RenderSettings(), budget:
             strategy: str | None = None) -> float:
     """Compile the search program for this configuration (one generation on a throwaway prompt); seconds taken.
 
-    The app calls it in a background thread at start-up so the first prompt answers at once.
+    The app calls it in a background thread at start-up so the first prompt answers at once. With CLAP and a proxy
+    trained for it, the generation runs on the proxy as the studio's searches do (:func:`proxy_screened`).
     """
     started = time.perf_counter()
-    plan = budget_for(budget, scorer)
-    warm_budget = Budget(plan.name, plan.population, 1, plan.std_init, plan.strategy)
-    run_to_end(prompt_search(WARM_UP_PROMPT, scorer, settings=settings, budget=warm_budget, strategy=strategy))
+    objective = PromptObjective(scorer, WARM_UP_PROMPT, settings)
+    searched, plan, _ = proxy_screened(objective, budget_for(budget, scorer))  # the population a search will use
+    run_to_end(search(searched, dataclasses.replace(plan, generations=1), strategy=strategy))
     return time.perf_counter() - started
 
 

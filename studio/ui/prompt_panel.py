@@ -28,7 +28,8 @@ from studio.scoring import Constraints, ScorerUnavailable
 from studio.scoring.base import MAX_PROMPT_CHARS, cut_prompt
 from studio.scoring.factory import ENABLE_CLAP, scorer_headline
 from studio.scoring.shared import shared_scorer
-from studio.search import BUDGET_NAMES, STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, search, to_preset
+from studio.search import (BUDGET_NAMES, STRATEGIES, STRATEGY_LABELS, PromptObjective, budget_for, proxy_screened,
+                           search, to_preset)
 from studio.ui import state as st
 from studio.ui.common import (RENDER_GROUP, Studio, failed_line, markdown_text, player_audio, shown_error,
                               sound_outputs, streamed_user_errors, toast_text, user_errors)
@@ -172,12 +173,39 @@ def understood_text(scorer, objective, typed_chars: int = 0) -> str:
     return text
 
 
-def progress_text(p, scorer, plan, strategy: str, constrained: bool) -> str:
-    """The line under the prompt while a search runs."""
+def judged_text(evaluations: int, plan, verified: int | None = None) -> str:
+    """How many sounds the scorer judged, out of ``evaluations`` candidates of ``plan.population`` a generation:
+    all of them, or with proxy screening (``verified``: how many a generation CLAP judges) the proxy's best."""
+    if verified is None:
+        return f"{evaluations} sounds judged"
+    return (f"{evaluations} candidates screened by the CLAP proxy, {evaluations // plan.population * verified} "
+            f"judged by CLAP")
+
+
+def screening_text(plan, verified: int | None, note: str | None) -> str:
+    """What the search runs on, for the progress line before its first generation: with proxy screening, how many
+    candidates the proxy ranks and CLAP judges a generation; without, the proxy's note (why none is used and how to
+    train one); nothing for a scorer without proxies (``note`` None)."""
+    if verified is None:
+        return note_line(note)
+    return (f"  \nGenerations run on the CLAP proxy: it ranks {plan.population} candidates a generation and CLAP "
+            f"judges only its best {verified}.")
+
+
+def note_line(note: str | None) -> str:
+    """``note`` (the CLAP proxy's sentence) as a line of its own under the progress line, shown literally; "" for
+    None."""
+    if not note:
+        return ""
+    return f"  \n{markdown_text(note[:1].upper() + note[1:])}{'' if note.endswith('.') else '.'}"
+
+
+def progress_text(p, scorer, plan, strategy: str, constrained: bool, verified: int | None = None) -> str:
+    """The line under the prompt while a search runs (``verified``: see :func:`judged_text`)."""
     restart = f" · restart {p.restart + 1} of {p.restarts}" if p.restarts > 1 else ""
     met = (" · constraints met" if p.best_penalty == 0 else " · constraints not met yet") if constrained else ""
     return (f"Searching ({STRATEGY_LABELS[strategy]}, {plan.name} budget): generation {p.generation} of "
-            f"{p.generations}{restart} · {p.evaluations} sounds judged · best score "
+            f"{p.generations}{restart} · {judged_text(p.evaluations, plan, verified)} · best score "
             f"{score_text(p.best_score, scorer)}{met} · {p.elapsed_s:.1f} s")
 
 
@@ -240,14 +268,17 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
         badge = scorer_badge(scorer)
         objective = PromptObjective(scorer, text, settings, constraints)  # reads the prompt: raises when not understood
         understood = understood_text(scorer, objective, typed_chars)
-        plan = budget_for(budget, scorer, constraints.active)
+        # CLAP with a proxy trained for it: the generations run on the proxy (the CLI searches the same way)
+        searched, plan, note = proxy_screened(objective, budget_for(budget, scorer, constraints.active))
+        verified = searched.verify if searched is not objective else None
         if warm is not None and not warm.done():
             yield {c["progress"]: "Compiling the search (once per server start)…", c["understood"]: understood,
                    c["badge"]: badge}
             settled(warm, SCORER_WAIT_S)
         yield {c["curve"]: score_curve([], plan.generations, scorer), c["understood"]: understood, c["badge"]: badge,
-               c["progress"]: f"Searching ({STRATEGY_LABELS[strategy]}, {plan.name} budget, {plan.population} sounds "
-                              f"per generation)…"}
+               c["progress"]: f"Searching ({STRATEGY_LABELS[strategy]}, {plan.name} budget, {plan.population} "
+                              f"{'candidates' if verified else 'sounds'} per generation)…"
+                              f"{screening_text(plan, verified, note)}"}
 
         curves: list[list[float]] = [[] for _ in range(restarts)]
         best = {"fitness": np.inf, "theta": None, "shown": None}
@@ -259,13 +290,13 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
 
         def show(p) -> dict:
             update = {c["curve"]: score_curve(curves, p.generations, scorer),
-                      c["progress"]: progress_text(p, scorer, plan, strategy, constraints.active)}
+                      c["progress"]: progress_text(p, scorer, plan, strategy, constraints.active, verified)}
             if best["shown"] is None or not np.array_equal(best["shown"], best["theta"]):
                 update[c["audio"]], update[c["spectrogram"]] = preview(best["theta"], settings)
                 best["shown"] = best["theta"]
             return update
 
-        reports = search(objective, plan, strategy=strategy, seed=seed, restarts=restarts, locked=mask,
+        reports = search(searched, plan, strategy=strategy, seed=seed, restarts=restarts, locked=mask,
                          theta=state.sound.theta, cancel=flag)
         final = yield from SEARCHES.stream(reports, show, track)
     if final is None or not final.results:
@@ -288,7 +319,8 @@ def search_for_prompt(c: dict, prompt, pitch, length, brightness, noisiness, bud
     checks = constraint_checks(top.preset, constraints)
     verb = "Stopped early; kept the best so far" if final.cancelled else "Done"
     summary = (f"{verb}: {len(new)} result{'s' if len(new) > 1 else ''} in {final.elapsed_s:.1f} s, "
-               f"{final.evaluations} sounds judged. Best score {score_text(top.score, scorer)}.")
+               f"{judged_text(final.evaluations, plan, verified)}. Best score {score_text(top.score, scorer)}.")
+    summary += note_line(note)  # CLAP: which proxy screened the candidates, or why none did and how to train one
     if checks:
         summary += "  \n" + "; ".join(check.text for check in checks)
     yield {c["audio"]: audio, c["spectrogram"]: image, c["curve"]: score_curve(curves, final.generations, scorer),
