@@ -16,7 +16,7 @@ from studio.learn.checkpoint import (ModelError, ModelMismatchError, compat_reco
                                      save_network)
 from studio.learn.data import learn_spec, read_dataset, render_dataset, spec_settings
 from studio.learn.inverse import SCHEDULES, InverseRecipe, guess_thetas, inverse_loss, train_inverse
-from studio.learn.models import LearnedModels, learned_models
+from studio.learn.models import DEFAULT_SCHEDULE, LearnedModels, inverse_file, learned_models
 from studio.learn.nets import init_network
 from studio.learn.proxy import ProxyRecipe, train_proxy
 from studio.synth import N_PARAMS, RenderSettings, render
@@ -142,9 +142,11 @@ def test_a_model_for_other_settings_or_another_synth_is_refused(tmp_path, proxy)
 
 def test_the_studio_says_why_it_runs_without_models(tmp_path, proxy, inverse):
     models, why = learned_models(TINY_SETTINGS, folder=tmp_path)
-    assert models is None and "no proxy.msgpack or inverse-param.msgpack" in why and "python -m studio learn" in why
+    assert models is None and f"no proxy.msgpack or {inverse_file(DEFAULT_SCHEDULE)}" in why
+    assert "python -m studio learn" in why
     save_network(tmp_path / "proxy.msgpack", proxy[0], "proxy", {"compat": compat_record(TINY_SETTINGS)})
-    save_network(tmp_path / "inverse-param.msgpack", inverse[0], "inverse", {"compat": compat_record(TINY_SETTINGS)})
+    save_network(tmp_path / inverse_file(DEFAULT_SCHEDULE), inverse[0], "inverse",
+                 {"compat": compat_record(TINY_SETTINGS)})
     models, why = learned_models(RenderSettings(), folder=tmp_path)
     assert models is None and "other render settings" in why and "starting from random sounds" in why
     models, why = learned_models(TINY_SETTINGS, folder=tmp_path)
@@ -322,3 +324,10 @@ def test_the_first_generation_of_learned_starts_comes_before_the_full_screen():
     assert calls == [1]  # the rest screened once
     everything = np.concatenate(rows)
     assert len(everything) == 64 and len(np.unique(everything, axis=0)) == 64
+
+    # A screen shorter than one generation: the first part is all of it, and nothing more is asked for.
+    short, rest = learned_starts(SHIPPED, target.audio, guess, np.full(N_PARAMS, 0.5, np.float32),
+                                 np.zeros(N_PARAMS, bool), seed=3, count=8, first=16)
+    assert short.shape == (8, N_PARAMS) and len(rest()) == 0
+    _, generation = CandidateList(16, short, rest).ask(0, 0)
+    assert generation.shape == (16, N_PARAMS)  # padded by repeating, as a last batch is

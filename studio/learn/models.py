@@ -22,7 +22,7 @@ from .data import measure_audio
 from .nets import Network
 from .proxy import proxy_embeddings
 
-DEFAULT_SCHEDULE = "param"  # the inverse model the studio uses: the best one-shot guesses of the three (README)
+DEFAULT_SCHEDULE = "param"  # the inverse model the matcher starts from: the best matches of the three (README)
 PROXY_FILE = "proxy.msgpack"
 REPO_MODELS = Path(__file__).resolve().parents[2] / "assets" / "models"
 CLOUD_SPREADS = (0.02, 0.05, 0.1, 0.2)  # the cloud around the inverse model's guess, normalized knob units

@@ -73,19 +73,15 @@ def train_proxy(thetas: np.ndarray, targets: np.ndarray, recipe: ProxyRecipe = P
                      "loss_last": history[-1], "examples": int(len(thetas))}
 
 
-def proxy_embeddings(proxy: Network, thetas) -> np.ndarray:
-    """The proxy's embedding of each θ ``[B, 78]`` → ``[B, D]`` numpy float32."""
-    return np.asarray(proxy(np.asarray(thetas, np.float32)))
+def proxy_embeddings(proxy: Network, thetas, threads: int | None = None) -> np.ndarray:
+    """The proxy's embedding of each θ ``[B, 78]`` → ``[B, D]`` numpy float32, the batch split over the cores
+    (``threads``: see ``studio.search.parallel.evaluation_threads``; the studio's XLA runs each program on one core,
+    so one shard per core doubles the rate on two)."""
+    from studio.search.parallel import evaluation_threads, map_shards
+
+    thetas = np.asarray(thetas, np.float32)
+    return map_shards(proxy, (thetas,), (), evaluation_threads(len(thetas), threads)).astype(np.float32, copy=False)
 
 
-def closest_by_proxy(proxy: Network, target_embedding, thetas, keep: int) -> np.ndarray:
-    """Indices of the ``keep`` θ (of ``[B, 78]``) whose proxy embeddings lie closest to ``target_embedding``
-    ``[D]``, closest first."""
-    predicted = proxy_embeddings(proxy, thetas)
-    distance = np.linalg.norm(predicted - np.asarray(target_embedding, np.float32)[None], axis=-1)
-    keep = min(int(keep), len(distance))
-    return np.argsort(distance, kind="stable")[:keep]
-
-
-__all__ = ["ProxyRecipe", "THETA_MEAN", "THETA_STD", "closest_by_proxy", "proxy_embeddings", "proxy_loss",
+__all__ = ["ProxyRecipe", "THETA_MEAN", "THETA_STD", "proxy_embeddings", "proxy_loss",
            "train_proxy"]

@@ -247,8 +247,8 @@ class CandidateList:
 
     def ask(self, state: int, generation: int) -> tuple[int, np.ndarray]:
         if self._more is not None and state + self.population > len(self.candidates):
-            self.candidates = np.concatenate([self.candidates, _candidate_rows(self._more())])
-            self._more = None
+            more = np.asarray(self._more(), np.float32).reshape(-1, N_PARAMS)  # may be none (a screen this short)
+            self.candidates, self._more = np.concatenate([self.candidates, more]), None
         rows = np.arange(state, state + self.population) % len(self.candidates)
         return state + self.population, self.candidates[rows]
 
