@@ -260,19 +260,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# How long a thread may hold Python's GIL while another waits for it (Python's default: 5 ms). The served studio's
-# one event loop handles every request, and between two of its steps it waits for the GIL held by render and job
-# threads; under load it got the GIL too rarely to keep up (bench/load_test.py).
-SERVER_SWITCH_INTERVAL_S = 0.001
-
-
 def main(argv: list[str] | None = None) -> None:
     """Build and serve the studio until interrupted."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from studio.synth.cpu import tune_cpu
 
     tune_cpu()  # app.py has done it already; `python -m studio.ui.app` has not
-    sys.setswitchinterval(SERVER_SWITCH_INTERVAL_S)
     # Compile while the page is being built: the default settings first, then the factory presets' own.
     # The noise seed is an input of the compiled renderer, not part of its shape: one compile per rate/duration.
     start_warm_up((RenderSettings(), *(dataclasses.replace(p.settings, noise_seed=0) for p in factory_presets())))
