@@ -6,8 +6,9 @@ A checkpoint is a msgpack map with three entries:
   ``format_version`` (:data:`FORMAT_VERSION`), ``kind`` (``proxy``, ``inverse`` or ``clap-proxy``), the
   ``architecture`` (input/output sizes, hidden widths, output head), ``compat`` (what the model is only valid for:
   the synth's parameter table and the features' fingerprints, and the render settings: sample rate, duration,
-  control rate, noise seed), the training ``data`` spec (a ``studio.data`` dataset spec, :func:`~studio.learn.data.learn_spec`), the ``training``
-  record (steps, batch, learning rate, seeds, schedule, seconds, final loss) and any ``metrics``;
+  control rate, noise seed), the training ``data`` spec (a ``studio.data`` dataset spec,
+  :func:`~studio.learn.data.learn_spec`), the ``training`` record (steps, batch, learning rate, seeds, schedule,
+  seconds, final loss) and any ``metrics``;
 - ``params``: the flax parameters (a nested map of float32 arrays);
 - ``stats``: the standardization arrays (``in_mean``, ``in_std``, ``out_mean``, ``out_std``).
 

@@ -6,8 +6,8 @@
 Both render the same training set (:data:`SHIPPED_DATA`, a ``studio.data`` spec: the sounds ``python -m studio
 dataset --kind random --seed 101 …`` makes; cached on disk after the first render so the second command does not
 render it again), or read a dataset folder (``--data FOLDER``), measure themselves on a held-out set
-(:data:`HELD_OUT`, another seed) and write the measures into the checkpoint's header. Every seed is fixed, so the same command gives the same models on the
-same machine (XLA may round differently on another CPU).
+(:data:`HELD_OUT`, another seed) and write the measures into the checkpoint's header. Every seed is fixed, so the
+same command gives the same models on the same machine (XLA may round differently on another CPU).
 """
 from __future__ import annotations
 
