@@ -19,6 +19,7 @@ server-sent events, file downloads) pass through untouched. It reaches Gradio's 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import math
@@ -249,6 +250,7 @@ async def state_made_off_the_loop(scope, session: str) -> None:
         return
     if session not in holder.session_data:  # back on the loop; a join of the same session may have built one
         holder.session_data[session] = state
+        holder.time_last_used[session] = datetime.datetime.now()  # as Gradio stamps it: the sweeper keeps it
 
 
 async def read_body(receive, limit: int = 1 << 20) -> tuple[bytes, object]:
