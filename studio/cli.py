@@ -6,7 +6,7 @@
                      [--noisiness X] [--clap-model ID_OR_DIR] [--lock GROUP ...] [--from PRESET]
     python -m studio match target.wav -o matched.yaml [--budget quick|standard|paper] [--seed N] [--restarts N]
                      [--keep N] [--lock-pitch] [--lock-length] [--duration S] [--clap-weight W] [--learned auto|off]
-    python -m studio learn proxy|inverse [--out DIR] [--count N] [--steps N] [--schedule …] [--target …]
+    python -m studio learn proxy|inverse [--out DIR] [--count N | --data FOLDER] [--steps N] [--schedule …] [--target …]
     python -m studio presets
     python -m studio info
     python -m studio vary PRESET -o DIR [--delta 0.25] [--count 8] [--seed N] [--lock GROUP ...]
