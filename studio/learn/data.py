@@ -164,7 +164,7 @@ def read_dataset(folder, progress: Callable[[int, int], None] | None = None) -> 
         raise StudioError(f"the dataset in {folder} has no {' or '.join(missing)} field: the learned models need "
                           f"each sound's knobs and audio (make it with --fields theta,settings,audio)", "data")
     started = time.perf_counter()
-    rate, parts = spec.sample_rate, []
+    rate, parts, done = spec.sample_rate, [], 0
     for batch in data.batches(LEARN_CHUNK):
         audio = np.asarray(batch["audio"])
         audio = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else audio.astype(np.float32)
@@ -172,8 +172,9 @@ def read_dataset(folder, progress: Callable[[int, int], None] | None = None) -> 
         n = len(audio)
         parts.append((np.asarray(batch["theta"], np.float32), embedding[:n], inputs[:n],
                       np.asarray(peak_db(audio), np.float32)))
+        done += n
         if progress is not None:
-            progress(sum(len(p[0]) for p in parts), len(data))
+            progress(done, len(data))
     return _joined(spec, parts, started)
 
 

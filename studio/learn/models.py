@@ -62,10 +62,6 @@ class LearnedModels:
         embedding, inputs = measure_audio(audio, self.settings.sample_rate)
         return embedding[0], np.asarray(self.inverse(inputs))[0]
 
-    def target_embedding(self, audio) -> np.ndarray:
-        """The embedding the proxy predicts, measured on the target ``[T]`` at the reference loudness ``[259]``."""
-        return measure_audio(audio, self.settings.sample_rate)[0][0]
-
     def guess(self, audio) -> np.ndarray:
         """The inverse model's θ ``[78]`` for a target ``[T]`` at these settings."""
         return np.asarray(self.inverse(measure_audio(audio, self.settings.sample_rate)[1]))[0]
