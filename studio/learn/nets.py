@@ -130,18 +130,21 @@ def fit(network: Network, loss, arrays: dict, steps: int, batch: int, learning_r
     params = jax.tree.map(jnp.asarray, network.params)
     opt_state = tx.init(params)
 
-    def one_step(carry, xs):
-        params, opt_state = carry
-        rows, step = xs
-        minibatch = {k: v[rows] for k, v in device.items()}
-        value, grads = jax.value_and_grad(loss)(params, stats, minibatch, step)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), value
+    # the training arrays are arguments of the compiled chunk, not constants captured by it: captured, they were
+    # copied into the program (2.7 GB for the shipped inverse model's inputs) and compiled into it for a minute
+    def run_chunk(params, opt_state, rows, steps_index, data):
+        def one_step(carry, xs):
+            params, opt_state = carry
+            rows, step = xs
+            minibatch = {k: v[rows] for k, v in data.items()}
+            value, grads = jax.value_and_grad(loss)(params, stats, minibatch, step)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), value
 
-    @jax.jit
-    def run_chunk(params, opt_state, rows, steps_index):
         (params, opt_state), values = jax.lax.scan(one_step, (params, opt_state), (rows, steps_index))
         return params, opt_state, jnp.mean(values)
+
+    run_chunk = jax.jit(run_chunk)
 
     rng = np.random.default_rng(seed)
     history, done = [], 0
@@ -149,7 +152,7 @@ def fit(network: Network, loss, arrays: dict, steps: int, batch: int, learning_r
         size = min(chunk, steps - done)
         rows = rng.integers(0, n, (size, batch))
         params, opt_state, value = run_chunk(params, opt_state, jnp.asarray(rows),
-                                             jnp.arange(done, done + size, dtype=jnp.int32))
+                                             jnp.arange(done, done + size, dtype=jnp.int32), device)
         done += size
         history.append(float(value))
         if progress is not None:
