@@ -99,6 +99,18 @@ def test_training_a_tiny_inverse_model_lowers_its_loss(data, proxy, schedule):
     assert guesses.shape == (8, N_PARAMS) and np.all((guesses > 0) & (guesses < 1))
 
 
+def test_the_proxy_gives_the_same_embeddings_in_blocks_and_shards_as_in_one_call(proxy, data):
+    """The studio screens in blocks of a few thousand rows per core (faster on a CPU): the split changes nothing but
+    float rounding (XLA vectorizes another batch size differently, in the last bit)."""
+    from studio.learn.proxy import proxy_embeddings
+
+    network, thetas = proxy[0], data.thetas[:203]  # not a multiple of any block: a short last block and shard
+    whole = np.asarray(network(thetas))
+    for threads, block in ((1, None), (2, None), (2, 16), (3, 50), (1, 1)):
+        np.testing.assert_allclose(proxy_embeddings(network, thetas, threads, block), whole, rtol=1e-5, atol=1e-6)
+    assert proxy_embeddings(network, thetas[:0]).shape == (0, 259)
+
+
 def test_the_perceptual_schedules_need_a_proxy(data):
     with pytest.raises(Exception, match="needs a proxy"):
         train_inverse(data.inputs, data.thetas, data.embeddings, None, TINY_INVERSE)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -73,15 +74,27 @@ def train_proxy(thetas: np.ndarray, targets: np.ndarray, recipe: ProxyRecipe = P
                      "loss_last": history[-1], "examples": int(len(thetas))}
 
 
-def proxy_embeddings(proxy: Network, thetas, threads: int | None = None) -> np.ndarray:
-    """The proxy's embedding of each θ ``[B, 78]`` → ``[B, D]`` numpy float32, the batch split over the cores
-    (``threads``: see ``studio.search.parallel.evaluation_threads``; the studio's XLA runs each program on one core,
-    so one shard per core doubles the rate on two)."""
+PROXY_BLOCK = 2048  # rows per forward call and core on a CPU: bigger blocks spill the hidden layers out of the
+# caches (8192 rows ran at 0.7× the rate of 2048 on the 2-core machine; bench/learn_quality.py prints both)
+
+
+def proxy_embeddings(proxy: Network, thetas, threads: int | None = None, block: int | None = None) -> np.ndarray:
+    """The proxy's embedding of each θ ``[B, 78]`` → ``[B, D]`` numpy float32, in blocks of ``block`` rows per
+    thread (default ``PROXY_BLOCK`` on a CPU, the whole batch on an accelerator), each block split over the cores
+    (``threads``: see ``studio.search.parallel.evaluation_threads``; the studio's XLA runs each program on one
+    core, so one shard per core doubles the rate on two)."""
     from studio.search.parallel import evaluation_threads, map_shards
 
     thetas = np.asarray(thetas, np.float32)
-    return map_shards(proxy, (thetas,), (), evaluation_threads(len(thetas), threads)).astype(np.float32, copy=False)
+    threads = evaluation_threads(len(thetas), threads)
+    if block is None:
+        block = PROXY_BLOCK if jax.default_backend() == "cpu" else max(1, len(thetas))
+    step = max(1, block) * max(1, threads)
+    parts = [map_shards(proxy, (thetas[start:start + step],), (), threads) for start in range(0, len(thetas), step)]
+    if not parts:
+        return np.asarray(proxy(thetas), np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
-__all__ = ["ProxyRecipe", "THETA_MEAN", "THETA_STD", "proxy_embeddings", "proxy_loss",
+__all__ = ["PROXY_BLOCK", "ProxyRecipe", "THETA_MEAN", "THETA_STD", "proxy_embeddings", "proxy_loss",
            "train_proxy"]
