@@ -111,6 +111,23 @@ def test_the_proxy_gives_the_same_embeddings_in_blocks_and_shards_as_in_one_call
     assert proxy_embeddings(network, thetas[:0]).shape == (0, 259)
 
 
+def test_descending_the_proxy_distance_brings_candidates_closer_and_keeps_locked_knobs(proxy, inverse, data):
+    from studio.learn.models import proxy_distances, refined_by_proxy
+
+    models = LearnedModels(proxy[0], inverse[0], TINY_SETTINGS)
+    target = data.embeddings[0]
+    starts = data.thetas[1:17]
+    locked = np.zeros(N_PARAMS, bool)
+    locked[:10] = True
+    refined = refined_by_proxy(models, target, starts, locked=locked, steps=50, learning_rate=0.02)
+    before, after = proxy_distances(models, target, starts), proxy_distances(models, target, refined)
+    assert np.all(after < 1.05 * before) and np.mean(after) < 0.7 * np.mean(before)
+    np.testing.assert_array_equal(refined[:, :10], starts[:, :10])
+    assert np.all((refined >= 0) & (refined <= 1))
+    np.testing.assert_array_equal(refined_by_proxy(models, target, starts, locked=locked, steps=50,
+                                                   learning_rate=0.02), refined)  # deterministic
+
+
 def test_the_perceptual_schedules_need_a_proxy(data):
     with pytest.raises(Exception, match="needs a proxy"):
         train_inverse(data.inputs, data.thetas, data.embeddings, None, TINY_INVERSE)

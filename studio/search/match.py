@@ -427,9 +427,12 @@ def learned_starts(models, target_audio, guess: StartGuess, base: np.ndarray, ma
     (:func:`~studio.learn.models.cloud_around`, seeds ``seed`` and ``seed + 1``) and ``UNIFORM_CANDIDATES``
     uniform random sounds (PCG64 seeded ``seed``, with the guessed pitch and note length, as :func:`start_theta`
     draws them). The first part's picks come from ``LEARNED_FIRST_PER_SPREAD`` of each cloud's spreads only, so the
-    first generation is judged ~20 ms after the target is read; the rest are the proxy's best of the whole pool
-    (those already picked excepted), chosen when they are asked for. Locked knobs keep ``base``'s values."""
-    from studio.learn.models import CLOUD_PER_SPREAD, CLOUD_SPREADS, UNIFORM_CANDIDATES, cloud_around, proxy_distances
+    first generation is judged ~20 ms after the target is read; the rest, chosen when they are asked for, begin with
+    the proxy's ``REFINED`` best of everything (guesses and pool) moved down the gradient of the proxy distance
+    (:func:`~studio.learn.models.refined_by_proxy`), then the proxy's best of the pool (those already picked
+    excepted). Locked knobs keep ``base``'s values."""
+    from studio.learn.models import (CLOUD_PER_SPREAD, CLOUD_SPREADS, REFINED, UNIFORM_CANDIDATES, cloud_around,
+                                     proxy_distances, refined_by_proxy)
 
     target_embedding, as_heard = models.read(target_audio)  # one measurement of the target for both
     measured = as_heard.copy()
@@ -452,9 +455,14 @@ def learned_starts(models, target_audio, guess: StartGuess, base: np.ndarray, ma
     picked_first = early[early_order[:n_first]]
 
     def rest() -> np.ndarray:
-        order = np.argsort(proxy_distances(models, target_embedding, pool), kind="stable")
+        distances = proxy_distances(models, target_embedding, np.concatenate([guesses, pool]))
+        everything = np.argsort(distances, kind="stable")
+        best = np.concatenate([guesses, pool])[everything[:REFINED]]
+        refined = refined_by_proxy(models, target_embedding, best, locked=mask)
+        order = everything[everything >= len(guesses)] - len(guesses)  # the pool's own order
         order = order[~np.isin(order, picked_first)]
-        return pool[order[:max(count - len(guesses) - len(picked_first), 0)]]
+        wanted = max(count - len(guesses) - len(picked_first), 0)
+        return np.concatenate([refined, pool[order]])[:wanted]
 
     return np.concatenate([guesses, pool[picked_first]])[:count].astype(np.float32), rest
 
