@@ -30,10 +30,10 @@ from .models import PROXY_FILE, inverse_file, models_dir
 from .nets import Network
 from .proxy import ProxyRecipe, proxy_embeddings, train_proxy
 
-SHIPPED_DATA = learn_spec(seed=101, count=98_304)  # seeds 101/102: never used by the benches' targets
+SHIPPED_DATA = learn_spec(seed=101, count=262_144)  # seeds 101/102: never used by the benches' targets
 HELD_OUT = learn_spec(seed=102, count=1_024)
-SHIPPED_PROXY = ProxyRecipe(hidden=(512, 512, 512), steps=12_000, batch=512, learning_rate=2e-3, seed=0)
-SHIPPED_INVERSE = InverseRecipe(hidden=(256, 256), steps=3_000, batch=256, learning_rate=1e-3, seed=0)
+SHIPPED_PROXY = ProxyRecipe(hidden=(512, 512, 512), steps=32_000, batch=512, learning_rate=2e-3, seed=0)
+SHIPPED_INVERSE = InverseRecipe(hidden=(256, 256), steps=6_000, batch=256, learning_rate=1e-3, seed=0)
 PAIRS = 4_000  # held-out pairs for the distance correlation
 LOG = partial(print, flush=True)
 
