@@ -32,7 +32,7 @@ def add_parser(commands) -> None:
     learn.add_argument("--out", metavar="DIR", type=Path,
                        help="folder of the model files (default: $SYNTH_STUDIO_MODELS, else assets/models)")
     learn.add_argument("--count", metavar="N", type=checked(checks.check_whole, 64, 1_000_000, "count"),
-                       help="training sounds to render (default: the recipes': 98304; 2048 with --target clap)")
+                       help="training sounds to render (default: the recipes': 262144; 2048 with --target clap)")
     learn.add_argument("--data", metavar="FOLDER", type=Path,
                        help="train on the sounds of a finished dataset folder made by `python -m studio dataset` "
                             "(fields theta and audio; any kind, its own render settings) instead of rendering the "
