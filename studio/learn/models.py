@@ -30,7 +30,7 @@ CLOUD_SPREADS = (0.02, 0.05, 0.1, 0.2)  # the cloud around the inverse model's g
 CLOUD_PER_SPREAD = 768
 UNIFORM_CANDIDATES = 2048  # seeded random candidates screened beside the cloud (what the guess may miss)
 REFINED = 64  # the proxy's best candidates moved down its distance's gradient (Neural Proxies' gradient matching)
-REFINE_STEPS = 100  # Adam steps of that descent (≈ 0.2 s for 64 candidates on two cores)
+REFINE_STEPS = 100  # Adam steps of that descent (0.14 s for 64 candidates here; compiled once per process, 0.7 s)
 REFINE_RATE = 0.01  # its learning rate, normalized knob units (chosen on the tuning seed 777 with REFINED)
 
 

@@ -75,7 +75,8 @@ def train_proxy(thetas: np.ndarray, targets: np.ndarray, recipe: ProxyRecipe = P
 
 
 PROXY_BLOCK = 2048  # rows per forward call and core on a CPU: bigger blocks spill the hidden layers out of the
-# caches (8192 rows ran at 0.7× the rate of 2048 on the 2-core machine; bench/learn_quality.py prints both)
+# caches (an 8,192 batch in one 4,096-row shard per core ran at 0.84× the rate of 2,048-row blocks on the 2-core
+# machine, 8,192-row shards at 0.7×; bench/learn_quality.py prints the first two)
 
 
 def proxy_embeddings(proxy: Network, thetas, threads: int | None = None, block: int | None = None) -> np.ndarray:
