@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 
 from studio.synth import N_PARAMS, RenderSettings
 
 from .checkpoint import ModelError, load_network
 from .data import measure_audio
-from .nets import Network
+from .nets import Network, apply_network
 from .proxy import proxy_embeddings
 
 DEFAULT_SCHEDULE = "param"  # the inverse model the matcher starts from: the best matches of the three (README)
@@ -151,12 +154,6 @@ def refined_by_proxy(models: LearnedModels, target_embedding, starts: np.ndarray
 @lru_cache(maxsize=8)
 def _descent_program(architecture, steps: int, learning_rate: float):
     """The compiled descent of :func:`refined_by_proxy` for one proxy architecture."""
-    import jax
-    import jax.numpy as jnp
-    import optax
-
-    from .nets import apply_network
-
     adam = optax.adam(learning_rate)
 
     def descend(params, stats, target, thetas, free):

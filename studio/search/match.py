@@ -455,13 +455,13 @@ def learned_starts(models, target_audio, guess: StartGuess, base: np.ndarray, ma
     picked_first = early[early_order[:n_first]]
 
     def rest() -> np.ndarray:
-        distances = proxy_distances(models, target_embedding, np.concatenate([guesses, pool]))
-        everything = np.argsort(distances, kind="stable")
-        best = np.concatenate([guesses, pool])[everything[:REFINED]]
-        refined = refined_by_proxy(models, target_embedding, best, locked=mask)
+        wanted = max(count - len(guesses) - len(picked_first), 0)
+        candidates = np.concatenate([guesses, pool])
+        everything = np.argsort(proxy_distances(models, target_embedding, candidates), kind="stable")
+        best = candidates[everything[:min(REFINED, wanted)]]
+        refined = refined_by_proxy(models, target_embedding, best, locked=mask) if len(best) else best
         order = everything[everything >= len(guesses)] - len(guesses)  # the pool's own order
         order = order[~np.isin(order, picked_first)]
-        wanted = max(count - len(guesses) - len(picked_first), 0)
         return np.concatenate([refined, pool[order]])[:wanted]
 
     return np.concatenate([guesses, pool[picked_first]])[:count].astype(np.float32), rest
